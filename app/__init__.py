@@ -1,0 +1,1 @@
+"""The CouchQueue server: settings, transports (REST, GraphQL), storage backends and the CLI."""

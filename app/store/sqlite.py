@@ -1,0 +1,358 @@
+"""The embedded default store: one SQLite file in WAL mode, shareable by several processes.
+
+Writes go through one group-commit writer thread per process (app/store/group_commit.py).
+Scans (listings, counts) run on a reader thread. Point reads by primary key (a task, a worker,
+the queues stamp) run on the event loop itself: they take microseconds, less than a hand-off to
+a thread would, and WAL readers never wait for writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from app.store.group_commit import GroupCommitWriter
+from app.store.sql import load_queries
+from app.store.sqlite_rows import (
+    filter_sql,
+    queue_from_row,
+    task_from_row,
+    task_params,
+    worker_from_row,
+)
+from resolvers.errors import InvalidInput, StoreUnavailable
+from resolvers.models import (
+    ClaimRequest,
+    Interests,
+    Queue,
+    QueueSettings,
+    Task,
+    TaskCounts,
+    TaskFilter,
+    TaskPage,
+    TaskState,
+    Worker,
+)
+
+T = TypeVar("T")
+SQL = load_queries(Path(__file__).with_name("sqlite.sql"))
+BUSY_TIMEOUT_MS = 30_000
+
+
+def path_from_url(url: str) -> str:
+    """sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spells them."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ValueError(f"not a SQLite store URL: {url!r} (expected sqlite:///path/to/file.db)")
+    return url[len(prefix) :]
+
+
+def _connect(path: str, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA foreign_keys = OFF")
+    return conn
+
+
+class SqliteStore:
+    """resolvers.store.Store on one SQLite file. Open with :meth:`open`."""
+
+    def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._writer = GroupCommitWriter(lambda: _connect(path, synchronous))
+        self._reader_local = threading.local()
+        self._readers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="couchqueue-reader")
+        self._inline: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, url: str, synchronous: str = "NORMAL") -> SqliteStore:
+        path = path_from_url(url)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        store = cls(path, synchronous)
+        try:
+            await asyncio.to_thread(store._create_schema)
+            store._writer.start()
+            store._inline = _connect(path, synchronous)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite store {path!r}: {exc}") from None
+        return store
+
+    def _create_schema(self) -> None:
+        conn = _connect(self._path, self._synchronous)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(f"BEGIN IMMEDIATE; {SQL['schema']}; COMMIT;")
+        finally:
+            conn.close()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._writer.close)
+        self._readers.shutdown(wait=True)
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return await self._writer.run(job)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite write failed: {exc}") from None
+
+    async def _scan(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            conn = getattr(self._reader_local, "conn", None)
+            if conn is None:
+                conn = self._reader_local.conn = _connect(self._path, self._synchronous)
+            return job(conn)
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite read failed: {exc}") from None
+
+    def _peek(self, name: str, params: dict[str, Any]) -> sqlite3.Row | None:
+        if self._inline is None:
+            raise StoreUnavailable("the SQLite store is closed")
+        try:
+            row: sqlite3.Row | None = self._inline.execute(SQL[name], params).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite read failed: {exc}") from None
+        return row
+
+    async def ping(self) -> None:
+        self._peek("queues_version", {})
+
+    # -- queues ------------------------------------------------------------------------------
+
+    async def queues_version(self) -> int:
+        row = self._peek("queues_version", {})
+        return int(row[0]) if row is not None else 0
+
+    async def list_queues(self) -> list[Queue]:
+        return await self._scan(
+            lambda conn: [queue_from_row(r) for r in conn.execute(SQL["list_queues"])]
+        )
+
+    async def put_interests(self, name: str, interests: Interests, now: float) -> Queue:
+        def job(conn: sqlite3.Connection) -> Queue:
+            conn.execute(
+                SQL["put_interests"],
+                {"name": name, "interests": orjson.dumps(interests).decode(), "now": now},
+            )
+            conn.execute(SQL["bump_queues_version"])
+            return queue_from_row(conn.execute(SQL["get_queue"], {"name": name}).fetchone())
+
+        return await self._write(job)
+
+    async def clear_interests(self, name: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            changed = conn.execute(SQL["clear_interests"], {"name": name}).rowcount > 0
+            if changed:
+                conn.execute(SQL["bump_queues_version"])
+            return changed
+
+        return await self._write(job)
+
+    async def update_queue(
+        self, name: str, *, paused: bool | None = None, settings: QueueSettings | None = None
+    ) -> Queue | None:
+        encoded = None if settings is None else orjson.dumps(settings).decode()
+
+        def job(conn: sqlite3.Connection) -> Queue | None:
+            params = {"name": name, "paused": paused, "settings": encoded}
+            if conn.execute(SQL["update_queue"], params).rowcount == 0:
+                return None
+            conn.execute(SQL["bump_queues_version"])
+            return queue_from_row(conn.execute(SQL["get_queue"], {"name": name}).fetchone())
+
+        return await self._write(job)
+
+    async def delete_queue(self, name: str) -> int | None:
+        def job(conn: sqlite3.Connection) -> int | None:
+            if conn.execute(SQL["delete_queue_record"], {"name": name}).rowcount == 0:
+                return None
+            conn.execute(SQL["bump_queues_version"])
+            return conn.execute(SQL["delete_queue_tasks"], {"name": name}).rowcount
+
+        return await self._write(job)
+
+    # -- workers -----------------------------------------------------------------------------
+
+    async def add_worker(self, worker: Worker) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                SQL["add_worker"],
+                {
+                    "worker_id": worker.worker_id,
+                    "name": worker.name,
+                    "queues": orjson.dumps(worker.queues).decode(),
+                    "registered_at": worker.registered_at,
+                    "last_seen": worker.last_seen,
+                },
+            )
+            conn.executemany(
+                SQL["add_worker_queue"],
+                [{"queue": q, "worker_id": worker.worker_id} for q in worker.queues],
+            )
+
+        await self._write(job)
+
+    async def get_worker(self, worker_id: str) -> Worker | None:
+        row = self._peek("get_worker", {"worker_id": worker_id})
+        return None if row is None else worker_from_row(row)
+
+    async def list_workers(self, queue: str | None = None) -> list[Worker]:
+        def job(conn: sqlite3.Connection) -> list[Worker]:
+            if queue is None:
+                rows = conn.execute(SQL["list_workers"])
+            else:
+                rows = conn.execute(SQL["list_workers_of_queue"], {"queue": queue})
+            return [worker_from_row(r) for r in rows]
+
+        return await self._scan(job)
+
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            removed = 0
+            for wid in worker_ids:
+                removed += conn.execute(SQL["delete_worker"], {"worker_id": wid}).rowcount
+                conn.execute(SQL["delete_worker_queues"], {"worker_id": wid})
+            return removed
+
+        return await self._write(job)
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def insert_tasks(self, tasks: Sequence[Task]) -> list[bool]:
+        return await self._write(lambda conn: [_insert(conn, task) for task in tasks])
+
+    async def get_task(self, task_id: str) -> Task | None:
+        row = self._peek("get_task", {"task_id": task_id})
+        return None if row is None else task_from_row(row)
+
+    async def claim_task(self, request: ClaimRequest) -> Task | None:
+        params = {
+            "worker_id": request.worker_id,
+            "now": request.now,
+            "leases": orjson.dumps(request.lease_seconds).decode(),
+            "default_lease": request.default_lease_seconds,
+            "skip_queues": orjson.dumps(sorted(request.skip_queues)).decode(),
+        }
+
+        def job(conn: sqlite3.Connection) -> Task | None:
+            for lane in request.lanes:
+                row = conn.execute(SQL["claim_from_lane"], {**params, "lane": lane}).fetchone()
+                if row is not None:
+                    return task_from_row(row)
+            return None
+
+        return await self._write(job)
+
+    async def replace_task(
+        self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
+    ) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            if not _replace(conn, task, expected_version):
+                return False
+            for extra in also_insert:
+                _insert(conn, extra)
+            return True
+
+        return await self._write(job)
+
+    async def release_tasks(self, worker_id: str, now: float) -> list[Task]:
+        def job(conn: sqlite3.Connection) -> list[Task]:
+            released = []
+            for row in conn.execute(SQL["started_by_worker"], {"worker_id": worker_id}).fetchall():
+                task = task_from_row(row)
+                task.state = TaskState.QUEUED
+                task.worker_id = task.worker_id if task.lane != task.queue else None
+                task.started_at = task.lease_until = None
+                if _replace(conn, task, task.version):
+                    released.append(task)
+            return released
+
+        return await self._write(job)
+
+    async def delete_tasks(self, where: TaskFilter) -> int:
+        if not where.states:
+            raise ValueError("delete_tasks needs the states to delete")
+        clause, params = filter_sql(where)
+        return await self._write(
+            lambda conn: conn.execute(f"DELETE FROM tasks WHERE {clause}", params).rowcount
+        )
+
+    async def list_tasks(self, where: TaskFilter, first: int, after: str | None) -> TaskPage:
+        clause, params = filter_sql(where)
+        if after is not None:
+            try:
+                params["after"] = int(after)
+            except ValueError:
+                raise InvalidInput(
+                    f"after is not a cursor this server gave: {after!r}", param="after"
+                ) from None
+            clause += " AND seq > :after"
+        params["limit"] = first + 1
+        sql = f"SELECT * FROM tasks WHERE {clause} ORDER BY seq LIMIT :limit"
+
+        def job(conn: sqlite3.Connection) -> TaskPage:
+            tasks = [task_from_row(r) for r in conn.execute(sql, params)]
+            more = len(tasks) > first
+            tasks = tasks[:first]
+            return TaskPage(tasks=tasks, next_cursor=str(tasks[-1].seq) if more else None)
+
+        return await self._scan(job)
+
+    async def count_tasks(self, where: TaskFilter, now: float) -> TaskCounts:
+        clause, params = filter_sql(where)
+        params["now"] = now
+        sql = (
+            "SELECT state, state = 'queued' AND run_at > :now AS later, count(*) "
+            f"FROM tasks WHERE {clause} GROUP BY 1, 2"
+        )
+
+        def job(conn: sqlite3.Connection) -> TaskCounts:
+            counts = TaskCounts()
+            for state, later, n in conn.execute(sql, params):
+                name = "scheduled" if later else state
+                setattr(counts, name, getattr(counts, name) + n)
+            return counts
+
+        return await self._scan(job)
+
+
+def _insert(conn: sqlite3.Connection, task: Task) -> bool:
+    row = conn.execute(SQL["insert_task"], task_params(task)).fetchone()
+    if row is None:
+        return False
+    task.seq, task.version = int(row[0]), int(row[1])
+    return True
+
+
+def _replace(conn: sqlite3.Connection, task: Task, expected_version: int) -> bool:
+    params = task_params(task)
+    params["expected_version"] = expected_version
+    try:
+        row = conn.execute(SQL["replace_task"], params).fetchone()
+    except sqlite3.IntegrityError:
+        # The task came back to a lane that already holds a waiting singularly_enqueue copy
+        # with the same identity: that copy stands for the work, so this one is dropped.
+        conn.execute(SQL["delete_task"], {"task_id": task.task_id})
+        return True
+    if row is None:
+        return False
+    task.version = int(row[0])
+    return True

@@ -1,0 +1,168 @@
+-- Named SQL blocks for the SQLite store; each block starts with "-- name: NAME".
+-- Waiting tasks are stored as state 'queued' with their run_at: a delayed task becomes ready
+-- without a write, and one partial index serves every claim in (run_at, seq) order.
+
+-- name: schema
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('queues_version', 0);
+CREATE TABLE IF NOT EXISTS queues (
+    name TEXT PRIMARY KEY,
+    interests TEXT,
+    paused INTEGER NOT NULL DEFAULT 0,
+    settings TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS workers (
+    worker_id TEXT PRIMARY KEY,
+    name TEXT,
+    queues TEXT NOT NULL,
+    registered_at REAL NOT NULL,
+    last_seen REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS worker_queues (
+    queue TEXT NOT NULL,
+    worker_id TEXT NOT NULL,
+    PRIMARY KEY (queue, worker_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS worker_queues_by_worker ON worker_queues (worker_id);
+CREATE TABLE IF NOT EXISTS tasks (
+    seq INTEGER PRIMARY KEY,
+    task_id TEXT NOT NULL UNIQUE,
+    event_id TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    data TEXT NOT NULL,
+    run_at REAL NOT NULL,
+    created_at REAL NOT NULL,
+    scope TEXT NOT NULL,
+    singularly_enqueue INTEGER NOT NULL,
+    singularly_run INTEGER NOT NULL,
+    identity TEXT,
+    state TEXT NOT NULL,
+    worker_id TEXT,
+    attempts INTEGER NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    lease_until REAL,
+    fail_reason TEXT,
+    version INTEGER NOT NULL
+);
+-- Claims: the oldest ready task of a lane, whatever the lane's depth.
+CREATE INDEX IF NOT EXISTS tasks_ready ON tasks (lane, run_at, seq) WHERE state = 'queued';
+-- singularlyEnqueue: at most one waiting task per lane and identity, enforced by the index.
+CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique_waiting ON tasks (lane, identity)
+    WHERE state = 'queued' AND singularly_enqueue = 1;
+-- singularlyRun: is a task with this identity already started in the lane?
+CREATE INDEX IF NOT EXISTS tasks_running_identity ON tasks (lane, identity)
+    WHERE state = 'started' AND singularly_run = 1;
+CREATE INDEX IF NOT EXISTS tasks_by_queue ON tasks (queue, state, seq);
+CREATE INDEX IF NOT EXISTS tasks_by_lane ON tasks (lane, state, seq);
+CREATE INDEX IF NOT EXISTS tasks_by_holder ON tasks (worker_id) WHERE state = 'started';
+CREATE INDEX IF NOT EXISTS tasks_by_lease ON tasks (lease_until) WHERE state = 'started';
+
+-- name: queues_version
+SELECT value FROM meta WHERE key = 'queues_version';
+
+-- name: bump_queues_version
+UPDATE meta SET value = value + 1 WHERE key = 'queues_version';
+
+-- name: list_queues
+SELECT name, interests, paused, settings, created_at FROM queues ORDER BY name;
+
+-- name: get_queue
+SELECT name, interests, paused, settings, created_at FROM queues WHERE name = :name;
+
+-- name: put_interests
+INSERT INTO queues (name, interests, created_at) VALUES (:name, :interests, :now)
+ON CONFLICT (name) DO UPDATE SET interests = excluded.interests;
+
+-- name: clear_interests
+UPDATE queues SET interests = NULL WHERE name = :name AND interests IS NOT NULL;
+
+-- name: update_queue
+UPDATE queues SET paused = coalesce(:paused, paused), settings = coalesce(:settings, settings)
+WHERE name = :name;
+
+-- name: delete_queue_record
+DELETE FROM queues WHERE name = :name;
+
+-- name: delete_queue_tasks
+DELETE FROM tasks WHERE queue = :name AND state IN ('queued', 'failed');
+
+-- name: add_worker
+INSERT INTO workers (worker_id, name, queues, registered_at, last_seen)
+VALUES (:worker_id, :name, :queues, :registered_at, :last_seen);
+
+-- name: add_worker_queue
+INSERT OR IGNORE INTO worker_queues (queue, worker_id) VALUES (:queue, :worker_id);
+
+-- name: get_worker
+SELECT worker_id, name, queues, registered_at, last_seen FROM workers WHERE worker_id = :worker_id;
+
+-- name: list_workers
+SELECT worker_id, name, queues, registered_at, last_seen FROM workers
+ORDER BY registered_at, worker_id;
+
+-- name: list_workers_of_queue
+SELECT w.worker_id, w.name, w.queues, w.registered_at, w.last_seen
+FROM worker_queues AS q JOIN workers AS w ON w.worker_id = q.worker_id
+WHERE q.queue = :queue
+ORDER BY w.registered_at, w.worker_id;
+
+-- name: delete_worker
+DELETE FROM workers WHERE worker_id = :worker_id;
+
+-- name: delete_worker_queues
+DELETE FROM worker_queues WHERE worker_id = :worker_id;
+
+-- name: insert_task
+INSERT INTO tasks (
+    task_id, event_id, queue, lane, publisher, data, run_at, created_at, scope,
+    singularly_enqueue, singularly_run, identity, state, worker_id, attempts,
+    started_at, finished_at, lease_until, fail_reason, version
+) VALUES (
+    :task_id, :event_id, :queue, :lane, :publisher, :data, :run_at, :created_at, :scope,
+    :singularly_enqueue, :singularly_run, :identity, :state, :worker_id, :attempts,
+    :started_at, :finished_at, :lease_until, :fail_reason, 1
+)
+ON CONFLICT DO NOTHING
+RETURNING seq, version;
+
+-- name: get_task
+SELECT * FROM tasks WHERE task_id = :task_id;
+
+-- name: claim_from_lane
+UPDATE tasks
+SET state = 'started', worker_id = :worker_id, started_at = :now, version = version + 1,
+    lease_until = :now + coalesce(
+        (SELECT value FROM json_each(:leases) WHERE key = tasks.queue), :default_lease)
+WHERE seq = (
+    SELECT t.seq FROM tasks AS t
+    WHERE t.lane = :lane AND t.state = 'queued' AND t.run_at <= :now
+      AND t.queue NOT IN (SELECT value FROM json_each(:skip_queues))
+      AND (t.singularly_run = 0 OR NOT EXISTS (
+          SELECT 1 FROM tasks AS r
+          WHERE r.lane = t.lane AND r.identity = t.identity
+            AND r.state = 'started' AND r.singularly_run = 1))
+    ORDER BY t.run_at, t.seq
+    LIMIT 1
+)
+RETURNING *;
+
+-- name: replace_task
+UPDATE tasks
+SET state = :state, worker_id = :worker_id, run_at = :run_at, attempts = :attempts,
+    started_at = :started_at, finished_at = :finished_at, lease_until = :lease_until,
+    fail_reason = :fail_reason, version = version + 1
+WHERE task_id = :task_id AND version = :expected_version
+RETURNING version;
+
+-- name: delete_task
+DELETE FROM tasks WHERE task_id = :task_id;
+
+-- name: started_by_worker
+SELECT * FROM tasks WHERE worker_id = :worker_id AND state = 'started';

@@ -1,0 +1,113 @@
+"""Conversions between SQLite rows and the engine's models, and TaskFilter as a WHERE clause."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from resolvers.models import Queue, QueueSettings, Scope, Task, TaskFilter, TaskState, Worker
+
+
+def task_from_row(row: sqlite3.Row) -> Task:
+    return Task(
+        task_id=row["task_id"],
+        event_id=row["event_id"],
+        queue=row["queue"],
+        lane=row["lane"],
+        publisher=row["publisher"],
+        data=orjson.loads(row["data"]),
+        run_at=row["run_at"],
+        created_at=row["created_at"],
+        scope=Scope(row["scope"]),
+        singularly_enqueue=bool(row["singularly_enqueue"]),
+        singularly_run=bool(row["singularly_run"]),
+        identity=row["identity"],
+        state=TaskState(row["state"]),
+        worker_id=row["worker_id"],
+        attempts=row["attempts"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        lease_until=row["lease_until"],
+        fail_reason=row["fail_reason"],
+        seq=row["seq"],
+        version=row["version"],
+    )
+
+
+def task_params(task: Task) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "event_id": task.event_id,
+        "queue": task.queue,
+        "lane": task.lane,
+        "publisher": task.publisher,
+        "data": orjson.dumps(task.data).decode(),
+        "run_at": task.run_at,
+        "created_at": task.created_at,
+        "scope": task.scope.value,
+        "singularly_enqueue": int(task.singularly_enqueue),
+        "singularly_run": int(task.singularly_run),
+        "identity": task.identity,
+        "state": task.state.value,
+        "worker_id": task.worker_id,
+        "attempts": task.attempts,
+        "started_at": task.started_at,
+        "finished_at": task.finished_at,
+        "lease_until": task.lease_until,
+        "fail_reason": task.fail_reason,
+    }
+
+
+def queue_from_row(row: sqlite3.Row) -> Queue:
+    interests = row["interests"]
+    return Queue(
+        name=row["name"],
+        interests=None if interests is None else orjson.loads(interests),
+        paused=bool(row["paused"]),
+        settings=QueueSettings(**orjson.loads(row["settings"])),
+        created_at=row["created_at"],
+    )
+
+
+def worker_from_row(row: sqlite3.Row) -> Worker:
+    return Worker(
+        worker_id=row["worker_id"],
+        name=row["name"],
+        queues=orjson.loads(row["queues"]),
+        registered_at=row["registered_at"],
+        last_seen=row["last_seen"],
+    )
+
+
+def filter_sql(where: TaskFilter) -> tuple[str, dict[str, Any]]:
+    """A WHERE clause (never empty) and its parameters for a TaskFilter."""
+    clauses = ["1 = 1"]
+    params: dict[str, Any] = {}
+    if where.queue is not None:
+        clauses.append("queue = :queue")
+        params["queue"] = where.queue
+    if where.lane is not None:
+        clauses.append("lane = :lane")
+        params["lane"] = where.lane
+    if where.states is not None:
+        names = [f":state{i}" for i in range(len(where.states))]
+        clauses.append(f"state IN ({', '.join(names)})")
+        params.update({n[1:]: s.value for n, s in zip(names, where.states, strict=True)})
+    if where.worker_id is not None:
+        clauses.append("worker_id = :worker_id")
+        params["worker_id"] = where.worker_id
+    if where.publisher is not None:
+        clauses.append("publisher = :publisher")
+        params["publisher"] = where.publisher
+    if where.reason_contains is not None:
+        clauses.append("instr(lower(fail_reason), lower(:reason)) > 0")
+        params["reason"] = where.reason_contains
+    if where.run_after is not None:
+        clauses.append("run_at > :run_after")
+        params["run_after"] = where.run_after
+    if where.run_until is not None:
+        clauses.append("run_at <= :run_until")
+        params["run_until"] = where.run_until
+    return " AND ".join(clauses), params

@@ -1,0 +1,78 @@
+"""CouchQueue's errors: one root, each subclass with a stable code.
+
+Transports translate these: REST through one table of HTTP statuses (app/rest.py), GraphQL into
+``extensions.code``. Storage backends translate their drivers' errors into these at their boundary.
+"""
+
+from __future__ import annotations
+
+
+class CouchQueueError(Exception):
+    """Root of every error CouchQueue reports to a client."""
+
+    code = "COUCHQUEUE_ERROR"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class InvalidInput(CouchQueueError):
+    """A parameter has the wrong type or an unacceptable value."""
+
+    code = "INVALID_PARAMETER"
+
+
+class MissingParameter(InvalidInput):
+    code = "MISSING_PARAMETER"
+
+
+class MalformedJson(InvalidInput):
+    code = "MALFORMED_JSON"
+
+
+class InvalidRegex(InvalidInput):
+    code = "INVALID_REGEX"
+
+
+class LimitExceeded(InvalidInput):
+    """A value is well-formed but larger than a configured limit allows."""
+
+    code = "LIMIT_EXCEEDED"
+
+
+class PayloadTooLarge(CouchQueueError):
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class NotFound(CouchQueueError):
+    code = "NOT_FOUND"
+
+
+class WorkerNotFound(NotFound):
+    code = "WORKER_NOT_FOUND"
+
+
+class TaskNotFound(NotFound):
+    code = "TASK_NOT_FOUND"
+
+
+class QueueNotFound(NotFound):
+    code = "QUEUE_NOT_FOUND"
+
+
+class Conflict(CouchQueueError):
+    code = "CONFLICT"
+
+
+class NotTaskHolder(Conflict):
+    """A worker reported a task it does not hold (never claimed it, or it has moved on)."""
+
+    code = "NOT_TASK_HOLDER"
+
+
+class StoreUnavailable(CouchQueueError):
+    """The store could not be reached or answered with an error; retrying later may succeed."""
+
+    code = "STORE_UNAVAILABLE"

@@ -1,0 +1,175 @@
+"""Plain data: what the engine reads from and writes to a store, and hands to transports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+JsonObject: TypeAlias = dict[str, Any]
+
+# '*' (every event) or {field or dotted path: regex}.
+Interests: TypeAlias = str | dict[str, str]
+
+MATCH_ALL = "*"
+
+
+class TaskState(StrEnum):
+    """A task's state as clients see it.
+
+    Stores keep waiting tasks as QUEUED with their ``run_at``; SCHEDULED is QUEUED with ``run_at``
+    still in the future, so a delayed task becomes due without any write.
+    """
+
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Scope(StrEnum):
+    ANY = "any"
+    ALL = "all"
+
+
+@dataclass(slots=True)
+class Task:
+    """One copy of a published event, in one queue (or in one worker's own queue)."""
+
+    task_id: str
+    event_id: str
+    queue: str
+    # Where the copy waits to be claimed: the queue itself, or worker_lane(id) for scope "all".
+    lane: str
+    publisher: str
+    data: JsonObject
+    run_at: float
+    created_at: float
+    scope: Scope = Scope.ANY
+    singularly_enqueue: bool = False
+    singularly_run: bool = False
+    # Set when either singularly flag is: the key under which uniqueness is enforced per lane.
+    identity: str | None = None
+    state: TaskState = TaskState.QUEUED
+    # The worker a scope "all" copy is for, or the worker holding a started task.
+    worker_id: str | None = None
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    lease_until: float | None = None
+    fail_reason: str | None = None
+    # Assigned by the store: publish order, and a version that changes with every write.
+    seq: int = 0
+    version: int = 0
+
+    def state_at(self, now: float) -> TaskState:
+        if self.state is TaskState.QUEUED and self.run_at > now:
+            return TaskState.SCHEDULED
+        return self.state
+
+
+@dataclass(slots=True)
+class QueueSettings:
+    lease_seconds: float = 300.0
+    max_deliveries: int = 10
+
+
+@dataclass(slots=True)
+class Queue:
+    name: str
+    interests: Interests | None = None
+    paused: bool = False
+    settings: QueueSettings = field(default_factory=QueueSettings)
+    created_at: float = 0.0
+
+
+@dataclass(slots=True)
+class Worker:
+    worker_id: str
+    queues: list[str]
+    name: str | None = None
+    registered_at: float = 0.0
+    last_seen: float = 0.0
+
+
+@dataclass(slots=True)
+class TaskCounts:
+    scheduled: int = 0
+    queued: int = 0
+    started: int = 0
+    completed: int = 0
+    failed: int = 0
+
+    @property
+    def waiting(self) -> int:
+        return self.scheduled + self.queued
+
+
+@dataclass(slots=True, frozen=True)
+class TaskFilter:
+    """Which tasks a listing or a bulk removal covers; None means any."""
+
+    queue: str | None = None
+    lane: str | None = None
+    states: tuple[TaskState, ...] | None = None
+    worker_id: str | None = None
+    publisher: str | None = None
+    reason_contains: str | None = None
+    # Bounds on run_at: run_at > run_after and run_at <= run_until (how scheduled and queued
+    # are told apart among stored QUEUED tasks).
+    run_after: float | None = None
+    run_until: float | None = None
+
+
+@dataclass(slots=True)
+class TaskPage:
+    tasks: list[Task]
+    # Opaque to the engine; pass back as ``after`` for the next page. None: this was the last.
+    next_cursor: str | None
+
+
+@dataclass(slots=True)
+class ClaimRequest:
+    """What one claim asks of the store; see Store.claim_task."""
+
+    lanes: list[str]
+    worker_id: str
+    now: float
+    lease_seconds: dict[str, float]
+    default_lease_seconds: float
+    skip_queues: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class PublishInput:
+    publisher: str
+    data: JsonObject
+    run_at: float | None = None
+    scope: Scope = Scope.ANY
+    singularly_enqueue: bool = False
+    singularly_run: bool = False
+    unique_key: str | None = None
+
+
+@dataclass(slots=True)
+class Skipped:
+    queue: str
+    reason: str
+    worker_id: str | None = None
+
+
+@dataclass(slots=True)
+class PublishResult:
+    event_id: str
+    discarded: bool
+    tasks: list[Task]
+    skipped: list[Skipped]
+
+
+WORKER_LANE_PREFIX = "@"
+
+
+def worker_lane(worker_id: str) -> str:
+    """The lane holding a worker's own copies (scope "all"). Queue names cannot contain '@'."""
+    return WORKER_LANE_PREFIX + worker_id

@@ -1,0 +1,144 @@
+"""The Store protocol: the engine's one, narrow port to storage.
+
+Every queue rule lives in resolvers/; a store only keeps data and offers the few atomic steps the
+rules cannot do safely from outside (a claim, a uniqueness check, a compare-and-set). Each step is
+designed to be doable with Couchbase key-value operations and CAS as well as with SQL: see
+docs/stores.md for how each backend does each method.
+
+Conventions for every method:
+- Times are unix seconds (float) passed in by the caller; a store never reads a clock, so rules
+  stay testable with an injected one.
+- A store raises only :class:`resolvers.errors.CouchQueueError` subclasses (StoreUnavailable for
+  driver failures); its driver's exceptions never escape.
+- "Atomic" means: no other caller, in this process or any other process sharing the store, sees
+  the step half done, and two concurrent steps never both succeed where one excludes the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from resolvers.models import (
+    ClaimRequest,
+    Interests,
+    Queue,
+    QueueSettings,
+    Task,
+    TaskCounts,
+    TaskFilter,
+    TaskPage,
+    Worker,
+)
+
+
+class Store(Protocol):
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Release connections and stop background threads. Committed writes stay committed."""
+
+    async def ping(self) -> None:
+        """Return if the store answers a trivial read; raise StoreUnavailable otherwise."""
+
+    # -- queues and interests ----------------------------------------------------------------
+
+    async def queues_version(self) -> int:
+        """A stamp that changes whenever any queue record changes (interests, paused, settings,
+        creation, deletion).
+
+        Once a write that changes a queue has returned, every later call, from any process
+        sharing the store, returns the new stamp. Cheap: engines call it on every publish and
+        claim to know whether their cached copy of the queues is still current.
+        """
+
+    async def list_queues(self) -> list[Queue]:
+        """Every queue record, ordered by name. Consistent with the stamp read before it or a
+        later one."""
+
+    async def put_interests(self, name: str, interests: Interests, now: float) -> Queue:
+        """Replace the queue's interests, creating the queue (created_at=now, default settings)
+        if it does not exist; atomic, and changes queues_version. Returns the record written."""
+
+    async def clear_interests(self, name: str) -> bool:
+        """Set the queue's interests to none (the queue stays). False if the queue does not
+        exist or had none. Changes queues_version when it changes anything."""
+
+    async def update_queue(
+        self, name: str, *, paused: bool | None = None, settings: QueueSettings | None = None
+    ) -> Queue | None:
+        """Change the given fields of an existing queue atomically; None if it does not exist.
+        Changes queues_version."""
+
+    async def delete_queue(self, name: str) -> int | None:
+        """Delete the queue record with its interests, and the queue's waiting (queued or
+        scheduled) and failed tasks; started and completed tasks stay until finished or purged.
+        Returns how many tasks were removed, or None if the queue did not exist. The record goes
+        first, so a publish never adds to a queue past its deletion; changes queues_version."""
+
+    # -- workers -----------------------------------------------------------------------------
+
+    async def add_worker(self, worker: Worker) -> None:
+        """Record a new worker. Its id is new (the engine makes it), so this never overwrites."""
+
+    async def get_worker(self, worker_id: str) -> Worker | None:
+        """The worker, or None if it was never registered or has been deleted."""
+
+    async def list_workers(self, queue: str | None = None) -> list[Worker]:
+        """Workers registered on ``queue`` (any of their queues), or all; by registration time."""
+
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        """Delete these worker records; how many existed. Once this returns, get_worker of each
+        returns None in every process. Their tasks are not touched (see release_tasks)."""
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def insert_tasks(self, tasks: Sequence[Task]) -> list[bool]:
+        """Write new tasks (state QUEUED), assigning each ``seq`` (publish order, increasing) and
+        ``version``; returns, per task, True if written, False if skipped.
+
+        A task with ``singularly_enqueue`` is skipped when its lane already holds a QUEUED task
+        with the same ``identity``; the check and the write are one atomic step, across
+        processes. Every task is written whole or not at all. SQLite writes the whole list in
+        one transaction; other backends may write task by task.
+        """
+
+    async def get_task(self, task_id: str) -> Task | None:
+        """The task as last written, or None."""
+
+    async def claim_task(self, request: ClaimRequest) -> Task | None:
+        """Atomically take the next ready task for a worker, or return None.
+
+        Lanes are tried in the order given; within a lane, QUEUED tasks with run_at <= now are
+        taken oldest first by (run_at, seq), skipping tasks whose queue is in ``skip_queues`` and
+        ``singularly_run`` tasks while another STARTED singularly_run task of the same lane holds
+        the same identity. The task taken becomes STARTED with worker_id, started_at=now and
+        lease_until=now + lease_seconds.get(queue, default_lease_seconds), version changed.
+        Two concurrent claims, in any processes, never take the same task.
+        """
+
+    async def replace_task(
+        self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
+    ) -> bool:
+        """Compare-and-set: write ``task`` (every mutable field) if the stored copy still has
+        ``expected_version``; return False, writing nothing, if it changed or is gone.
+
+        ``also_insert`` are new tasks written with it (as by insert_tasks, uniqueness included);
+        a backend that cannot make both one step writes them first, so a crash between leaves a
+        duplicate at worst, never a lost task. A task returned to QUEUED is claimable again.
+        """
+
+    async def release_tasks(self, worker_id: str, now: float) -> list[Task]:
+        """Return every STARTED task held by the worker to QUEUED (worker_id cleared, attempts
+        unchanged), atomically per task; returns the tasks released, as written."""
+
+    async def delete_tasks(self, where: TaskFilter) -> int:
+        """Delete the matching tasks whose state is in ``where.states`` (required); how many."""
+
+    async def list_tasks(self, where: TaskFilter, first: int, after: str | None) -> TaskPage:
+        """Matching tasks in publish order, at most ``first``, starting after the cursor.
+        Paging stays cheap however long the queue is (keyset, not offset)."""
+
+    async def count_tasks(self, where: TaskFilter, now: float) -> TaskCounts:
+        """How many matching tasks are in each state; QUEUED ones with run_at > now count as
+        scheduled."""

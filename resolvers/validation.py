@@ -1,0 +1,97 @@
+"""Checks of client input shared by every resolver. Each error names the parameter."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from resolvers.context import Context
+from resolvers.errors import InvalidInput, LimitExceeded, MissingParameter
+from resolvers.models import WORKER_LANE_PREFIX, JsonObject
+
+_NAME_FORBIDDEN = frozenset(WORKER_LANE_PREFIX + "\x00")
+
+
+def required(value: Any, param: str) -> Any:
+    if value is None or value == "":
+        raise MissingParameter(f"{param} is required", param=param)
+    return value
+
+
+def queue_name(value: Any, ctx: Context, param: str = "queue") -> str:
+    """A queue name: a non-empty string of printable characters without '@'."""
+    required(value, param)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{param} must be a string", param=param)
+    if len(value) > ctx.limits.max_name_length:
+        raise LimitExceeded(
+            f"{param} is longer than {ctx.limits.max_name_length} characters", param=param
+        )
+    if (
+        not value.isprintable()
+        or any(c in _NAME_FORBIDDEN for c in value)
+        or value.strip() != value
+    ):
+        raise InvalidInput(
+            f"{param} {value!r} may not contain '@', control characters or surrounding spaces",
+            param=param,
+        )
+    return value
+
+
+def identifier(value: Any, param: str) -> str:
+    """An id the server handed out (workerId, taskId): a non-empty string."""
+    required(value, param)
+    if not isinstance(value, str) or len(value) > 200:
+        raise InvalidInput(f"{param} must be an id string", param=param)
+    return value
+
+
+def text(value: Any, param: str, max_length: int, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not optional:
+        required(value, param)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{param} must be a string", param=param)
+    if len(value) > max_length:
+        raise LimitExceeded(f"{param} is longer than {max_length} characters", param=param)
+    return value
+
+
+def json_object(value: Any, ctx: Context, param: str = "data") -> JsonObject:
+    required(value, param)
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{param} must be a JSON object", param=param)
+    try:
+        size = len(orjson.dumps(value))
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise InvalidInput(f"{param} is not valid JSON: {exc}", param=param) from None
+    if size > ctx.limits.max_data_bytes:
+        raise LimitExceeded(
+            f"{param} is {size} bytes as JSON; at most {ctx.limits.max_data_bytes} are allowed",
+            param=param,
+        )
+    return value
+
+
+def timestamp(value: Any, param: str) -> float | None:
+    """Unix seconds, possibly fractional; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{param} must be a number of unix seconds", param=param)
+    result = float(value)
+    if not math.isfinite(result) or result < 0:
+        raise InvalidInput(f"{param} must be a finite, non-negative number of seconds", param=param)
+    return result
+
+
+def page_size(value: Any, ctx: Context, param: str = "first", default: int = 100) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"{param} must be a positive integer", param=param)
+    return min(value, ctx.limits.max_page_size)
