@@ -327,7 +327,7 @@ async def test_delete_tasks_by_filter_and_state(store: Store) -> None:
 
 async def test_list_tasks_pages_by_cursor_with_filters(store: Store) -> None:
     tasks = [task("q", publisher="p1" if i % 2 else "p2") for i in range(7)]
-    await store.insert_tasks(tasks + [task("other")])
+    await store.insert_tasks([*tasks, task("other")])
     seen, cursor = [], None
     while True:
         page = await store.list_tasks(TaskFilter(queue="q"), 3, cursor)
@@ -356,9 +356,9 @@ async def test_list_and_count_tell_scheduled_from_queued_by_run_at(store: Store)
 async def test_failed_tasks_filter_by_reason_text(store: Store) -> None:
     a, b = task(), task()
     await store.insert_tasks([a, b])
-    for t, reason in ((a, "Timeout talking to SMTP"), (b, "bad address")):
+    for expected, reason in ((a, "Timeout talking to SMTP"), (b, "bad address")):
         claimed = await store.claim_task(claim_request("q"))
-        assert claimed is not None
+        assert claimed is not None and claimed.task_id == expected.task_id
         failed = dataclasses.replace(claimed, state=TaskState.FAILED, fail_reason=reason)
         assert await store.replace_task(failed, claimed.version)
     page = await store.list_tasks(
