@@ -63,9 +63,11 @@ async def delete_interests(ctx: Context, queue: Any) -> int:
     return count if await ctx.store.clear_interests(name) else 0
 
 
-async def list_interests(ctx: Context, queue: Any = None) -> dict[str, Interests]:
+async def list_interests(
+    ctx: Context, queue: Any = None, param: str = "queue"
+) -> dict[str, Interests]:
     """Interests by queue name (queues without interests are left out)."""
-    name = queue_name(queue, ctx) if queue is not None else None
+    name = queue_name(queue, ctx, param) if queue is not None else None
     snapshot = await ctx.queue_cache.current(ctx.store)
     return {
         q.name: q.interests

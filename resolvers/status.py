@@ -37,8 +37,8 @@ class Summary:
     counts: TaskCounts
 
 
-async def queue_status(ctx: Context, name: Any) -> QueueStatus:
-    queue = await get_queue(ctx, name)
+async def queue_status(ctx: Context, name: Any, param: str = "queue") -> QueueStatus:
+    queue = await get_queue(ctx, name, param)
     return await _status_of(ctx, queue)
 
 
@@ -52,8 +52,10 @@ async def _status_of(ctx: Context, queue: Queue) -> QueueStatus:
     return QueueStatus(queue=queue, counts=counts, workers=workers)
 
 
-async def worker_queue_status(ctx: Context, worker_id: Any) -> WorkerQueueStatus:
-    worker = await get_worker(ctx, worker_id)
+async def worker_queue_status(
+    ctx: Context, worker_id: Any, param: str = "workerId"
+) -> WorkerQueueStatus:
+    worker = await get_worker(ctx, worker_id, param)
     counts = await ctx.store.count_tasks(
         TaskFilter(lane=worker_lane(worker.worker_id), states=(TaskState.QUEUED,)), ctx.clock()
     )

@@ -12,6 +12,7 @@ import orjson
 from resolvers.context import Context
 from resolvers.errors import (
     InvalidInput,
+    MissingParameter,
     NotTaskHolder,
     QueueNotFound,
     TaskNotFound,
@@ -267,7 +268,7 @@ async def delete_tasks(ctx: Context, *, queue: Any = None, worker_id: Any = None
     """Remove the waiting (queued and scheduled) tasks of a queue, of a worker's own queue, or
     of both together. Started tasks stay with their workers."""
     if queue is None and worker_id is None:
-        raise InvalidInput("give queue or workerId (or both)", param="queue")
+        raise MissingParameter("give queue or workerId (or both)", param="queue")
     name = queue_name(queue, ctx) if queue is not None else None
     lane = None
     if worker_id is not None:
@@ -280,11 +281,12 @@ async def delete_tasks(ctx: Context, *, queue: Any = None, worker_id: Any = None
     return await ctx.store.delete_tasks(TaskFilter(queue=name, lane=lane, states=WAITING))
 
 
-async def get_task(ctx: Context, task_id: Any) -> Task:
-    tid = identifier(task_id, "taskId")
+async def get_task(ctx: Context, task_id: Any, param: str = "taskId") -> Task:
+    """A task by id; ``param`` is the name the caller's transport gave the id."""
+    tid = identifier(task_id, param)
     task = await ctx.store.get_task(tid)
     if task is None:
-        raise TaskNotFound(f"no task {tid!r}", param="taskId")
+        raise TaskNotFound(f"no task {tid!r}", param=param)
     return task
 
 
@@ -308,17 +310,20 @@ async def list_tasks(
     reason_contains: Any = None,
     first: Any = None,
     after: Any = None,
+    queue_param: str = "queue",
 ) -> TaskPage:
     """Tasks in publish order with keyset paging. Scheduled and queued are told apart by run_at
     against the clock, the same way a claim decides readiness."""
     wanted = parse_state(state)
     now = ctx.clock()
     where = TaskFilter(
-        queue=queue_name(queue, ctx) if queue is not None else None,
+        queue=queue_name(queue, ctx, queue_param) if queue is not None else None,
         states=None if wanted is None else (_stored_state(wanted),),
         worker_id=identifier(worker_id, "workerId") if worker_id is not None else None,
         publisher=text(publisher, "publisher", ctx.limits.max_name_length, optional=True),
-        reason_contains=text(reason_contains, "reason", ctx.limits.max_name_length, optional=True),
+        reason_contains=text(
+            reason_contains, "reason", ctx.limits.max_reason_length, optional=True
+        ),
         run_after=now if wanted is TaskState.SCHEDULED else None,
         run_until=now if wanted is TaskState.QUEUED else None,
     )

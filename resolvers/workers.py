@@ -36,23 +36,24 @@ async def register_worker(ctx: Context, *, queues: Any, name: Any = None) -> Wor
     return worker
 
 
-async def get_worker(ctx: Context, worker_id: Any) -> Worker:
-    wid = identifier(worker_id, "workerId")
+async def get_worker(ctx: Context, worker_id: Any, param: str = "workerId") -> Worker:
+    """A worker by id; ``param`` is the name the caller's transport gave the id."""
+    wid = identifier(worker_id, param)
     worker = await ctx.store.get_worker(wid)
     if worker is None:
-        raise WorkerNotFound(f"no worker {wid!r}", param="workerId")
+        raise WorkerNotFound(f"no worker {wid!r}", param=param)
     return worker
 
 
-async def list_workers(ctx: Context, queue: Any = None) -> list[Worker]:
-    name = queue_name(queue, ctx) if queue is not None else None
+async def list_workers(ctx: Context, queue: Any = None, param: str = "queue") -> list[Worker]:
+    name = queue_name(queue, ctx, param) if queue is not None else None
     return await ctx.store.list_workers(name)
 
 
-async def delete_worker(ctx: Context, worker_id: Any) -> int:
+async def delete_worker(ctx: Context, worker_id: Any, param: str = "workerId") -> int:
     """A worker says goodbye: it gets nothing more, its started tasks go back to their queues at
     once (no attempt counted) and the copies waiting in its own queue are removed."""
-    worker = await get_worker(ctx, worker_id)
+    worker = await get_worker(ctx, worker_id, param)
     return await _remove(ctx, [worker.worker_id])
 
 

@@ -1,0 +1,74 @@
+"""create_app(settings): the Starlette application with GraphQL, the REST routes and health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from app import rest
+from app.body_limit import BodyLimitMiddleware
+from app.settings import Settings
+from app.store import open_store
+from resolvers.context import Context
+from resolvers.errors import CouchQueueError
+from resolvers.store import Store
+from schema import build_schema
+
+
+class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
+    """Strawberry's ASGI app, handing every resolver the engine context as context["cq"]."""
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> dict[str, Any]:
+        return {"request": request, "response": response, "cq": request.app.state.ctx}
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
+    """The server for ``settings``. The store is opened at startup from settings.store, unless
+    one is given (it is then left open at shutdown: its owner closes it)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        opened = store if store is not None else await open_store(settings.store)
+        app.state.ctx = Context(store=opened, limits=settings.limits())
+        try:
+            yield
+        finally:
+            if store is None:
+                await opened.close()
+
+    graphql = CouchQueueGraphQL(build_schema(max_depth=settings.graphql_max_depth))
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        *rest.routes,
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)],
+        exception_handlers={
+            CouchQueueError: rest.handle_couchqueue_error,
+            HTTPException: rest.handle_http_error,
+            Exception: rest.handle_unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app

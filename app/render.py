@@ -1,0 +1,71 @@
+"""JSON renderings of the engine's models, one per model, shared by REST and the event feed."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from resolvers import status
+from resolvers.models import PublishResult, Task, Worker
+
+
+def render_task(task: Task, now: float) -> dict[str, Any]:
+    return {
+        "taskId": task.task_id,
+        "eventId": task.event_id,
+        "queue": task.queue,
+        "workerId": task.worker_id,
+        "publisher": task.publisher,
+        "data": task.data,
+        "runAt": task.run_at,
+        "scope": task.scope.value,
+        "singularlyEnqueue": task.singularly_enqueue,
+        "singularlyRun": task.singularly_run,
+        "state": task.state_at(now).value,
+        "attempts": task.attempts,
+        "createdAt": task.created_at,
+        "startedAt": task.started_at,
+        "finishedAt": task.finished_at,
+        "leaseUntil": task.lease_until,
+        "failReason": task.fail_reason,
+    }
+
+
+def render_publish(result: PublishResult, now: float) -> dict[str, Any]:
+    return {
+        "eventId": result.event_id,
+        "discarded": result.discarded,
+        "tasks": [
+            {
+                "taskId": t.task_id,
+                "queue": t.queue,
+                "workerId": t.worker_id,
+                "state": t.state_at(now).value,
+            }
+            for t in result.tasks
+        ],
+        "skipped": [
+            {"queue": s.queue, "reason": s.reason, "workerId": s.worker_id} for s in result.skipped
+        ],
+    }
+
+
+def render_worker(worker: Worker) -> dict[str, Any]:
+    return {
+        "workerId": worker.worker_id,
+        "name": worker.name,
+        "queues": worker.queues,
+        "registeredAt": worker.registered_at,
+        "lastSeen": worker.last_seen,
+    }
+
+
+def render_queue_status(state: status.QueueStatus) -> dict[str, Any]:
+    return {
+        "name": state.queue.name,
+        "length": state.length,
+        **dataclasses.asdict(state.counts),  # queued, scheduled, started, completed, failed
+        "paused": state.queue.paused,
+        "workers": state.workers,
+        "interests": state.queue.interests,
+    }

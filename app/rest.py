@@ -1,0 +1,234 @@
+"""The seed's REST API, kept exactly: parse HTTP parameters, call resolvers, render JSON.
+
+No queue rule lives here. Parameters come from the query string, a form body or a JSON body
+(the body wins); JSON-valued parameters may arrive as JSON text. Errors are CouchQueueErrors
+rendered through one table of HTTP statuses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.render import render_publish, render_queue_status, render_task, render_worker
+from app.rest_params import Params
+from resolvers import interests, queues, status, tasks, workers
+from resolvers.context import Context
+from resolvers.errors import (
+    CouchQueueError,
+    MissingParameter,
+)
+
+logger = logging.getLogger("couchqueue.rest")
+
+# Error code -> HTTP status. Codes not listed are looked up along the error class's MRO.
+STATUS_BY_CODE: dict[str, int] = {
+    "INVALID_PARAMETER": 400,
+    "MISSING_PARAMETER": 400,
+    "MALFORMED_JSON": 400,
+    "INVALID_REGEX": 400,
+    "LIMIT_EXCEEDED": 400,
+    "PAYLOAD_TOO_LARGE": 413,
+    "NOT_FOUND": 404,
+    "WORKER_NOT_FOUND": 404,
+    "TASK_NOT_FOUND": 404,
+    "QUEUE_NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "NOT_TASK_HOLDER": 409,
+    "STORE_UNAVAILABLE": 503,
+}
+
+_STATUS_OPTIONS = ("queue", "queues", "workerQueue", "interests", "workers", "failedQueue", "task")
+
+
+class ORJSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def status_for(exc: CouchQueueError) -> int:
+    for cls in type(exc).__mro__:
+        code = getattr(cls, "code", None)
+        if not isinstance(code, str):
+            continue
+        if code in STATUS_BY_CODE:
+            return STATUS_BY_CODE[code]
+        if code.endswith("_NOT_FOUND"):
+            return 404
+    return 400
+
+
+def error_response(exc: CouchQueueError) -> Response:
+    code = status_for(exc)
+    body = {"error": {"code": exc.code, "message": exc.message, "param": exc.param}}
+    headers = {"Retry-After": "1"} if code == 503 else None
+    return ORJSONResponse(body, status_code=code, headers=headers)
+
+
+async def handle_couchqueue_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, CouchQueueError):
+        return error_response(exc)
+    return await handle_unexpected_error(request, exc)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 answers, in the same JSON shape as every other error."""
+    status_code = getattr(exc, "status_code", 400)
+    code = {404: "ROUTE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status_code, "BAD_REQUEST")
+    message = f"{request.method} {request.url.path}: {getattr(exc, 'detail', '')}".rstrip(": ")
+    body = {"error": {"code": code, "message": message, "param": None}}
+    return ORJSONResponse(body, status_code=status_code, headers=getattr(exc, "headers", None))
+
+
+async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    body = {"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}
+    return ORJSONResponse(body, status_code=500)
+
+
+# -- endpoints ------------------------------------------------------------------------------
+
+Handler = Callable[[Context, Params], Awaitable[Any]]
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint: read the parameters, call the handler, render its result as JSON."""
+
+    async def run(request: Request) -> Response:
+        try:
+            params = await Params.read(request)
+            result = await handler(request.app.state.ctx, params)
+        except CouchQueueError as exc:
+            return error_response(exc)
+        return ORJSONResponse(result)
+
+    run.__name__ = run.__qualname__ = handler.__name__
+    return run
+
+
+async def publish_task(ctx: Context, p: Params) -> Any:
+    result = await tasks.publish(
+        ctx,
+        publisher=p.text("publisher"),
+        data=p.json("data"),
+        run_at=p.number("runAt", "a number of unix seconds"),
+        scope=p.text("scope"),
+        singularly_enqueue=p.flag("singularlyEnqueue"),
+        singularly_run=p.flag("singularlyRun"),
+        unique_key=p.text("uniqueKey"),
+    )
+    return render_publish(result, ctx.clock())
+
+
+async def claim_task(ctx: Context, p: Params) -> Any:
+    task = await tasks.claim(ctx, p.text("workerId"))
+    return None if task is None else render_task(task, ctx.clock())
+
+
+async def report_task(ctx: Context, p: Params) -> Any:
+    task = await tasks.report(
+        ctx,
+        worker_id=p.text("workerId"),
+        task_id=p.text("taskId"),
+        state=p.text("state"),
+        fail_reason=p.text("failReason"),
+        re_enqueue=p.flag("reEnqueue"),
+    )
+    return render_task(task, ctx.clock())
+
+
+async def delete_tasks(ctx: Context, p: Params) -> Any:
+    deleted = await tasks.delete_tasks(ctx, queue=p.text("queue"), worker_id=p.text("workerId"))
+    return {"deleted": deleted}
+
+
+async def register_worker(ctx: Context, p: Params) -> Any:
+    worker = await workers.register_worker(ctx, queues=p.json("queues"), name=p.text("name"))
+    return render_worker(worker)
+
+
+async def delete_worker(ctx: Context, p: Params) -> Any:
+    worker_id, queue = p.text("workerId"), p.text("queue")
+    if worker_id is not None:
+        return {"deleted": await workers.delete_worker(ctx, worker_id)}
+    if queue is not None:
+        return {"deleted": await workers.delete_workers(ctx, queue)}
+    raise MissingParameter("workerId (or queue) is required", param="workerId")
+
+
+async def set_interests(ctx: Context, p: Params) -> Any:
+    value = p.json("interests", literals=frozenset({"*"}))
+    queue = await interests.set_interests(ctx, p.text("queue"), value)
+    return {"queue": queue.name, "interests": queue.interests}
+
+
+async def delete_interests(ctx: Context, p: Params) -> Any:
+    return {"deleted": await interests.delete_interests(ctx, p.text("queue"))}
+
+
+async def delete_queue(ctx: Context, p: Params) -> Any:
+    removed = await queues.delete_queue(ctx, p.text("queue"))
+    return {"deleted": 1, "tasks": removed}
+
+
+async def get_status(ctx: Context, p: Params) -> Any:
+    now = ctx.clock()
+    if not any(p.has(option) for option in _STATUS_OPTIONS):
+        summary = await status.summary(ctx)
+        counts = dataclasses.asdict(summary.counts)
+        return {"queues": summary.queues, "workers": summary.workers, "tasks": counts}
+    out: dict[str, Any] = {}
+    if p.has("queue"):
+        out["queue"] = render_queue_status(await status.queue_status(ctx, p.text("queue")))
+    if p.has("queues"):
+        out["queues"] = [render_queue_status(s) for s in await status.all_queue_status(ctx)]
+    if p.has("workerQueue"):
+        own = await status.worker_queue_status(ctx, p.text("workerQueue"), "workerQueue")
+        out["workerQueue"] = {"workerId": own.worker_id, "length": own.length}
+    if p.has("interests"):
+        found_interests = await interests.list_interests(ctx, p.option("interests"), "interests")
+        out["interests"] = found_interests
+    if p.has("workers"):
+        found = await workers.list_workers(ctx, p.option("workers"), "workers")
+        out["workers"] = [render_worker(w) for w in found]
+    if p.has("failedQueue"):
+        page = await tasks.list_tasks(
+            ctx,
+            queue=p.option("failedQueue"),
+            state="failed",
+            first=p.number("first", "an integer", kind=int),
+            after=p.text("after"),
+            queue_param="failedQueue",
+        )
+        rendered = [render_task(t, now) for t in page.tasks]
+        out["failedQueue"] = {"tasks": rendered, "nextCursor": page.next_cursor}
+    if p.has("task"):
+        found_task = await tasks.get_task(ctx, p.text("task"), "task")
+        out["task"] = render_task(found_task, now)
+    return out
+
+
+routes: list[Route] = [
+    Route("/task", endpoint(publish_task), methods=["PUT"]),
+    Route("/task", endpoint(claim_task), methods=["GET"]),
+    Route("/task", endpoint(report_task), methods=["POST"]),
+    Route("/task", endpoint(delete_tasks), methods=["DELETE"]),
+    Route("/worker", endpoint(register_worker), methods=["PUT"]),
+    Route("/worker", endpoint(delete_worker), methods=["DELETE"]),
+    Route("/interest", endpoint(set_interests), methods=["PUT"]),
+    Route("/interest", endpoint(delete_interests), methods=["DELETE"]),
+    Route("/queue", endpoint(delete_queue), methods=["DELETE"]),
+    Route("/status", endpoint(get_status), methods=["GET"]),
+]

@@ -1,0 +1,129 @@
+"""REST request parameters: the query string, a form body or a JSON body, merged (body wins).
+
+Only HTTP-level parsing happens here (JSON text, "true"/"false", numbers given as text); types,
+required fields and limits are checked by the resolvers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.types import Message
+
+from resolvers.errors import InvalidInput, MalformedJson
+
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+# Values of a GET /status option that mean "all", not a queue name to filter by.
+_NO_FILTER = frozenset({"", "true", "1", "*"})
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+class Params:
+    """Request parameters, query and body merged (body wins), turned into Python values.
+
+    Only HTTP-level parsing happens here; types, required fields and limits are checked by the
+    resolvers. An empty string counts as absent.
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    @classmethod
+    async def read(cls, request: Request) -> Params:
+        values: dict[str, Any] = dict(request.query_params.items())
+        values.update(await _read_body(request))
+        return cls(values)
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+    def text(self, name: str) -> Any:
+        value = self.values.get(name)
+        return None if value == "" else value
+
+    def json(self, name: str, *, literals: frozenset[str] = frozenset()) -> Any:
+        """A JSON value; a string is JSON text and is parsed, unless it is one of ``literals``."""
+        value = self.text(name)
+        if not isinstance(value, str) or value in literals:
+            return value
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedJson(f"{name} is not valid JSON: {exc}", param=name) from None
+
+    def flag(self, name: str) -> bool | None:
+        value = self.text(name)
+        word = value.strip().lower() if isinstance(value, str) else value
+        if word is None or isinstance(word, bool):
+            return word
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise InvalidInput(f"{name} must be true or false, not {value!r}", param=name)
+
+    def number(self, name: str, what: str = "a number", kind: type[float] = float) -> Any:
+        """A number given as text is converted ("null" is None); other values pass through."""
+        value = self.text(name)
+        if not isinstance(value, str):
+            return value
+        if value.strip().lower() == "null":
+            return None
+        try:
+            return kind(value)
+        except ValueError:
+            raise InvalidInput(f"{name} must be {what}", param=name) from None
+
+    def option(self, name: str) -> Any:
+        """A GET /status option's filter: None when given as a bare flag, else its value."""
+        value = self.values.get(name)
+        if value is None or isinstance(value, bool):
+            return None
+        if isinstance(value, str) and value.strip().lower() in _NO_FILTER:
+            return None
+        return value
+
+
+async def _read_body(request: Request) -> dict[str, Any]:
+    # The size limit is enforced for every route by app.body_limit, as the body is received.
+    body = await request.body()
+    if not body.strip():
+        return {}
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in _FORM_TYPES:
+        return await _read_form(request, body)
+    if content_type in ("", "text/plain", "application/json") or content_type.endswith("+json"):
+        try:
+            values = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedJson(f"the body is not valid JSON: {exc}", param="body") from None
+        if not isinstance(values, dict):
+            raise InvalidInput("a JSON body must be an object of parameters", param="body")
+        return values
+    raise InvalidInput(
+        f"unsupported content type {content_type!r}: send JSON or a form", param="body"
+    )
+
+
+async def _read_form(request: Request, body: bytes) -> dict[str, Any]:
+    async def replay() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    values: dict[str, Any] = {}
+    try:
+        async with Request(request.scope, replay).form(max_part_size=len(body) + 1) as form:
+            for name, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    try:
+                        value = (await value.read()).decode()
+                    except UnicodeDecodeError:
+                        raise InvalidInput(f"{name} must be UTF-8 text", param=name) from None
+                values[name] = value
+    except (MultiPartException, HTTPException) as exc:
+        detail = exc.message if isinstance(exc, MultiPartException) else exc.detail
+        raise InvalidInput(f"the form body is malformed: {detail}", param="body") from None
+    return values

@@ -1,0 +1,41 @@
+"""Input types. Values pass through unchanged: the resolvers check them."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema.declare import input_type
+
+
+@input_type
+class PublishTaskInput:
+    """An event to publish to every interested queue."""
+
+    publisher: str = strawberry.field(
+        description="Who publishes, e.g. hostname+pid of the publishing application."
+    )
+    data: JSON = strawberry.field(
+        description="A JSON object; queues' interests are matched against it."
+    )
+    run_at: float | None = strawberry.field(
+        default=None, description="Unix seconds before which the task is not run; null: now."
+    )
+    scope: str | None = strawberry.field(
+        default=None,
+        description="'any' (default): one copy per interested queue. 'all': one copy per "
+        "worker registered on each interested queue.",
+    )
+    singularly_enqueue: bool | None = strawberry.field(
+        default=None,
+        description="Skip a queue that already holds a waiting copy with the same identity.",
+    )
+    singularly_run: bool | None = strawberry.field(
+        default=None,
+        description="Run at most one copy with the same identity per queue at a time.",
+    )
+    unique_key: str | None = strawberry.field(
+        default=None,
+        description="The identity for singularlyEnqueue/singularlyRun; default: the data's "
+        "canonical JSON.",
+    )

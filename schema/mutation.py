@@ -1,0 +1,128 @@
+"""Mutation: operations that change the queues, each one resolver call."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+import resolvers.interests
+import resolvers.queues
+import resolvers.tasks
+import resolvers.workers
+from schema.context import Info, engine
+from schema.declare import mutation, object_type
+from schema.inputs import PublishTaskInput
+from schema.queue_types import Queue
+from schema.types import PublishResult, Task, Worker
+
+
+@object_type
+class Mutation:
+    """Operations that change the queues."""
+
+    @mutation
+    async def publish_task(self, info: Info, input: PublishTaskInput) -> PublishResult:
+        """Publish an event: every interested queue gets its own copy of the task."""
+        ctx = engine(info)
+        result = await resolvers.tasks.publish(
+            ctx,
+            publisher=input.publisher,
+            data=input.data,
+            run_at=input.run_at,
+            scope=input.scope,
+            singularly_enqueue=input.singularly_enqueue,
+            singularly_run=input.singularly_run,
+            unique_key=input.unique_key,
+        )
+        return PublishResult.from_model(result, ctx.clock())
+
+    @mutation
+    async def register_worker(
+        self, info: Info, queues: list[str], name: str | None = None
+    ) -> Worker:
+        """Register a worker on queues, in priority order; it gets a new id."""
+        worker = await resolvers.workers.register_worker(engine(info), queues=queues, name=name)
+        return Worker.from_model(worker)
+
+    @mutation
+    async def delete_worker(self, info: Info, id: strawberry.ID) -> int:
+        """A worker says goodbye: its started tasks go back to their queues at once and its own
+        queue is emptied. Returns how many workers were removed."""
+        return await resolvers.workers.delete_worker(engine(info), id, "id")
+
+    @mutation
+    async def delete_workers(self, info: Info, queue: str) -> int:
+        """Remove every worker registered on a queue; returns how many were removed."""
+        return await resolvers.workers.delete_workers(engine(info), queue)
+
+    @mutation
+    async def claim_task(self, info: Info, worker_id: strawberry.ID) -> Task | None:
+        """The worker's next task, now started under a lease; null if there is none."""
+        ctx = engine(info)
+        task = await resolvers.tasks.claim(ctx, worker_id)
+        return None if task is None else Task.from_model(task, ctx.clock())
+
+    @mutation
+    async def complete_task(
+        self,
+        info: Info,
+        worker_id: strawberry.ID,
+        task_id: strawberry.ID,
+        re_enqueue: bool | None = None,
+    ) -> Task:
+        """Report the task the worker holds as done; with reEnqueue a fresh copy is queued
+        too."""
+        ctx = engine(info)
+        task = await resolvers.tasks.report(
+            ctx, worker_id=worker_id, task_id=task_id, state="complete", re_enqueue=re_enqueue
+        )
+        return Task.from_model(task, ctx.clock())
+
+    @mutation
+    async def fail_task(
+        self,
+        info: Info,
+        worker_id: strawberry.ID,
+        task_id: strawberry.ID,
+        reason: str | None = None,
+        re_enqueue: bool | None = None,
+    ) -> Task:
+        """Report the task the worker holds as failed: it goes to the failed queue, or with
+        reEnqueue back to its queue."""
+        ctx = engine(info)
+        task = await resolvers.tasks.report(
+            ctx,
+            worker_id=worker_id,
+            task_id=task_id,
+            state="fail",
+            fail_reason=reason,
+            re_enqueue=re_enqueue,
+        )
+        return Task.from_model(task, ctx.clock())
+
+    @mutation
+    async def delete_tasks(
+        self, info: Info, queue: str | None = None, worker_id: strawberry.ID | None = None
+    ) -> int:
+        """Remove the waiting tasks of a queue, of a worker's own queue, or of both; returns
+        how many were removed."""
+        return await resolvers.tasks.delete_tasks(engine(info), queue=queue, worker_id=worker_id)
+
+    @mutation
+    async def set_interests(self, info: Info, queue: str, interests: JSON) -> Queue:
+        """Replace a queue's interests ('*' or an object of field: regex), creating the queue
+        if needed."""
+        record = await resolvers.interests.set_interests(engine(info), queue, interests)
+        return Queue.from_model(record)
+
+    @mutation
+    async def delete_interests(self, info: Info, queue: str) -> int:
+        """Remove every interest of a queue (the queue stays); returns how many interest
+        patterns were removed."""
+        return await resolvers.interests.delete_interests(engine(info), queue)
+
+    @mutation
+    async def delete_queue(self, info: Info, name: str) -> int:
+        """Delete a queue with its interests and its waiting, scheduled and failed tasks;
+        returns how many tasks were removed."""
+        return await resolvers.queues.delete_queue(engine(info), name, param="name")

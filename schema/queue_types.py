@@ -1,0 +1,141 @@
+"""Queue and status types, each built from a resolvers model by ``from_model``.
+
+Times are unix seconds.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers import models, status
+from schema.declare import field, object_type
+
+
+@object_type
+class QueueSettings:
+    """A queue's delivery settings."""
+
+    lease_seconds: float = strawberry.field(
+        description="How long a started task is held before it goes back to the queue."
+    )
+    max_deliveries: int = strawberry.field(
+        description="Deliveries after which a task whose lease keeps expiring is failed."
+    )
+
+    @classmethod
+    def from_model(cls, settings: models.QueueSettings) -> QueueSettings:
+        return cls(lease_seconds=settings.lease_seconds, max_deliveries=settings.max_deliveries)
+
+
+@object_type
+class Queue:
+    """A queue. Queues are created by setting their interests."""
+
+    name: str
+    interests: JSON | None = strawberry.field(
+        description="'*' or an object of field: regex; null when the queue has none."
+    )
+    paused: bool = strawberry.field(description="A paused queue accepts tasks but hands none.")
+    settings: QueueSettings
+    created_at: float
+
+    @classmethod
+    def from_model(cls, queue: models.Queue) -> Queue:
+        # Queue, not cls: QueueStatus has more fields; it is built by from_status.
+        return Queue(
+            name=queue.name,
+            interests=None if queue.interests is None else JSON(queue.interests),
+            paused=queue.paused,
+            settings=QueueSettings.from_model(queue.settings),
+            created_at=queue.created_at,
+        )
+
+
+@object_type
+class TaskCounts:
+    """How many tasks are in each state."""
+
+    scheduled: int
+    queued: int
+    started: int
+    completed: int
+    failed: int
+
+    @field
+    def waiting(self) -> int:
+        """scheduled + queued."""
+        return self.scheduled + self.queued
+
+    @classmethod
+    def from_model(cls, counts: models.TaskCounts) -> TaskCounts:
+        return cls(
+            scheduled=counts.scheduled,
+            queued=counts.queued,
+            started=counts.started,
+            completed=counts.completed,
+            failed=counts.failed,
+        )
+
+
+@object_type
+class QueueStatus(Queue):
+    """A queue with its task counts and number of workers."""
+
+    length: int = strawberry.field(
+        description="Tasks waiting (queued and scheduled), in the queue and in its workers' "
+        "own queues."
+    )
+    counts: TaskCounts
+    workers: int = strawberry.field(description="Workers registered on the queue.")
+
+    @classmethod
+    def from_status(cls, queue_status: status.QueueStatus) -> QueueStatus:
+        queue = Queue.from_model(queue_status.queue)
+        return cls(
+            name=queue.name,
+            interests=queue.interests,
+            paused=queue.paused,
+            settings=queue.settings,
+            created_at=queue.created_at,
+            length=queue_status.length,
+            counts=TaskCounts.from_model(queue_status.counts),
+            workers=queue_status.workers,
+        )
+
+
+@object_type
+class QueueInterests:
+    """A queue's interests."""
+
+    queue: str
+    interests: JSON = strawberry.field(description="'*' or an object of field: regex.")
+
+
+@object_type
+class WorkerQueueStatus:
+    """The length of a worker's own queue, where its scope 'all' copies wait."""
+
+    worker_id: strawberry.ID
+    length: int
+
+    @classmethod
+    def from_model(cls, worker_queue: status.WorkerQueueStatus) -> WorkerQueueStatus:
+        return cls(worker_id=strawberry.ID(worker_queue.worker_id), length=worker_queue.length)
+
+
+@object_type
+class Summary:
+    """The whole system at a glance."""
+
+    queues: int
+    workers: int
+    counts: TaskCounts
+
+    @classmethod
+    def from_model(cls, summary: status.Summary) -> Summary:
+        return cls(
+            queues=summary.queues,
+            workers=summary.workers,
+            counts=TaskCounts.from_model(summary.counts),
+        )
