@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,15 +39,19 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
     """The server for ``settings``. The store is opened at startup from settings.store, unless
-    one is given (it is then left open at shutdown: its owner closes it)."""
+    one is given (it is then left open at shutdown: its owner closes it). Tests pass a clock."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = store if store is not None else await open_store(settings.store)
-        app.state.ctx = Context(store=opened, limits=settings.limits())
+        app.state.ctx = Context(store=opened, clock=clock, limits=settings.limits())
         try:
             yield
         finally:

@@ -1,0 +1,239 @@
+"""One API, two transports: every scenario test runs through REST and through GraphQL.
+
+Both clients answer in the REST reply shapes, so a test body is written once; errors raise
+ApiError with the code, the parameter named and (for REST) the HTTP status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+TASK_FIELDS = (
+    "taskId eventId queue workerId publisher data runAt scope singularlyEnqueue singularlyRun "
+    "state attempts createdAt startedAt finishedAt leaseUntil failReason"
+)
+QUEUE_FIELDS = (
+    "name length paused workers interests counts { scheduled queued started completed failed }"
+)
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, param: str | None, status: int, message: str) -> None:
+        super().__init__(f"{status} {code} ({param}): {message}")
+        self.code, self.param, self.status, self.message = code, param, status, message
+
+
+def _flatten_queue(queue: dict[str, Any]) -> dict[str, Any]:
+    counts = queue.pop("counts")
+    return {**queue, **counts}
+
+
+class RestApi:
+    transport = "rest"
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def call(self, method: str, path: str, **kw: Any) -> Any:
+        reply = await self.http.request(method, path, **kw)
+        body = reply.json()
+        if reply.status_code >= 400:
+            error = body["error"]
+            raise ApiError(error["code"], error.get("param"), reply.status_code, error["message"])
+        return body
+
+    async def set_interests(self, queue: str, interests: Any) -> dict[str, Any]:
+        return await self.call("PUT", "/interest", json={"queue": queue, "interests": interests})
+
+    async def delete_interests(self, queue: str) -> int:
+        return (await self.call("DELETE", "/interest", params={"queue": queue}))["deleted"]
+
+    async def register_worker(self, queues: list[str], name: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"queues": queues}
+        if name is not None:
+            body["name"] = name
+        return await self.call("PUT", "/worker", json=body)
+
+    async def delete_worker(self, worker_id: str) -> int:
+        return (await self.call("DELETE", "/worker", params={"workerId": worker_id}))["deleted"]
+
+    async def delete_workers(self, queue: str) -> int:
+        return (await self.call("DELETE", "/worker", params={"queue": queue}))["deleted"]
+
+    async def publish(self, publisher: str, data: Any, **options: Any) -> dict[str, Any]:
+        return await self.call(
+            "PUT", "/task", json={"publisher": publisher, "data": data, **options}
+        )
+
+    async def claim(self, worker_id: str) -> dict[str, Any] | None:
+        return await self.call("GET", "/task", params={"workerId": worker_id})
+
+    async def complete(self, worker_id: str, task_id: str, **options: Any) -> dict[str, Any]:
+        body = {"workerId": worker_id, "taskId": task_id, "state": "complete", **options}
+        return await self.call("POST", "/task", json=body)
+
+    async def fail(
+        self, worker_id: str, task_id: str, reason: str | None = None, **options: Any
+    ) -> dict[str, Any]:
+        body = {"workerId": worker_id, "taskId": task_id, "state": "fail", **options}
+        if reason is not None:
+            body["failReason"] = reason
+        return await self.call("POST", "/task", json=body)
+
+    async def delete_tasks(self, queue: str | None = None, worker_id: str | None = None) -> int:
+        params = {k: v for k, v in (("queue", queue), ("workerId", worker_id)) if v is not None}
+        return (await self.call("DELETE", "/task", params=params))["deleted"]
+
+    async def delete_queue(self, queue: str) -> int:
+        return (await self.call("DELETE", "/queue", params={"queue": queue}))["tasks"]
+
+    async def status(self, **options: str) -> dict[str, Any]:
+        return await self.call("GET", "/status", params=options)
+
+    async def task(self, task_id: str) -> dict[str, Any]:
+        return (await self.status(task=task_id))["task"]
+
+    async def queue(self, name: str) -> dict[str, Any]:
+        found = (await self.status(queue=name))["queue"]
+        return {k: v for k, v in found.items() if k != "settings"}
+
+    async def queues(self) -> list[dict[str, Any]]:
+        return (await self.status(queues=""))["queues"]
+
+    async def workers(self, queue: str | None = None) -> list[dict[str, Any]]:
+        found = (await self.status(workers=queue or ""))["workers"]
+        return [{k: w[k] for k in ("workerId", "name", "queues")} for w in found]
+
+    async def interests(self, queue: str | None = None) -> dict[str, Any]:
+        return (await self.status(interests=queue or ""))["interests"]
+
+    async def failed(self, queue: str | None = None) -> list[dict[str, Any]]:
+        return (await self.status(failedQueue=queue or ""))["failedQueue"]["tasks"]
+
+    async def worker_queue(self, worker_id: str) -> int:
+        return (await self.status(workerQueue=worker_id))["workerQueue"]["length"]
+
+    async def summary(self) -> dict[str, Any]:
+        return await self.status()
+
+
+class GraphQLApi:
+    transport = "graphql"
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def call(self, query: str, **variables: Any) -> Any:
+        reply = await self.http.post("/graphql", json={"query": query, "variables": variables})
+        body = reply.json()
+        if body.get("errors"):
+            error = body["errors"][0]
+            extensions = error.get("extensions") or {}
+            code = extensions.get("code", "NO_CODE")
+            raise ApiError(code, extensions.get("param"), reply.status_code, error["message"])
+        assert reply.status_code == 200, body
+        return body["data"]
+
+    async def set_interests(self, queue: str, interests: Any) -> dict[str, Any]:
+        q = (
+            "mutation($q: String!, $i: JSON!) "
+            "{ setInterests(queue: $q, interests: $i) { name interests } }"
+        )
+        found = (await self.call(q, q=queue, i=interests))["setInterests"]
+        return {"queue": found["name"], "interests": found["interests"]}
+
+    async def delete_interests(self, queue: str) -> int:
+        q = "mutation($q: String!) { deleteInterests(queue: $q) }"
+        return (await self.call(q, q=queue))["deleteInterests"]
+
+    async def register_worker(self, queues: list[str], name: str | None = None) -> dict[str, Any]:
+        q = (
+            "mutation($q: [String!]!, $n: String) "
+            "{ registerWorker(queues: $q, name: $n) { workerId queues name } }"
+        )
+        return (await self.call(q, q=queues, n=name))["registerWorker"]
+
+    async def delete_worker(self, worker_id: str) -> int:
+        q = "mutation($id: ID!) { deleteWorker(id: $id) }"
+        return (await self.call(q, id=worker_id))["deleteWorker"]
+
+    async def delete_workers(self, queue: str) -> int:
+        q = "mutation($q: String!) { deleteWorkers(queue: $q) }"
+        return (await self.call(q, q=queue))["deleteWorkers"]
+
+    async def publish(self, publisher: str, data: Any, **options: Any) -> dict[str, Any]:
+        q = (
+            "mutation($input: PublishTaskInput!) { publishTask(input: $input) { eventId discarded "
+            "tasks { taskId queue workerId state } skipped { queue workerId reason } } }"
+        )
+        payload = {"publisher": publisher, "data": data, **options}
+        return (await self.call(q, input=payload))["publishTask"]
+
+    async def claim(self, worker_id: str) -> dict[str, Any] | None:
+        q = f"mutation($w: ID!) {{ claimTask(workerId: $w) {{ {TASK_FIELDS} }} }}"
+        return (await self.call(q, w=worker_id))["claimTask"]
+
+    async def complete(self, worker_id: str, task_id: str, **options: Any) -> dict[str, Any]:
+        q = (
+            "mutation($w: ID!, $t: ID!, $r: Boolean) { completeTask(workerId: $w, taskId: $t, "
+            f"reEnqueue: $r) {{ {TASK_FIELDS} }} }}"
+        )
+        return (await self.call(q, w=worker_id, t=task_id, r=options.get("reEnqueue")))[
+            "completeTask"
+        ]
+
+    async def fail(
+        self, worker_id: str, task_id: str, reason: str | None = None, **options: Any
+    ) -> dict[str, Any]:
+        q = (
+            "mutation($w: ID!, $t: ID!, $why: String, $r: Boolean) { failTask(workerId: $w, "
+            f"taskId: $t, reason: $why, reEnqueue: $r) {{ {TASK_FIELDS} }} }}"
+        )
+        found = await self.call(q, w=worker_id, t=task_id, why=reason, r=options.get("reEnqueue"))
+        return found["failTask"]
+
+    async def delete_tasks(self, queue: str | None = None, worker_id: str | None = None) -> int:
+        q = "mutation($q: String, $w: ID) { deleteTasks(queue: $q, workerId: $w) }"
+        return (await self.call(q, q=queue, w=worker_id))["deleteTasks"]
+
+    async def delete_queue(self, queue: str) -> int:
+        q = "mutation($q: String!) { deleteQueue(name: $q) }"
+        return (await self.call(q, q=queue))["deleteQueue"]
+
+    async def task(self, task_id: str) -> dict[str, Any]:
+        q = f"query($id: ID!) {{ task(id: $id) {{ {TASK_FIELDS} }} }}"
+        return (await self.call(q, id=task_id))["task"]
+
+    async def queue(self, name: str) -> dict[str, Any]:
+        q = f"query($n: String!) {{ queue(name: $n) {{ {QUEUE_FIELDS} }} }}"
+        return _flatten_queue((await self.call(q, n=name))["queue"])
+
+    async def queues(self) -> list[dict[str, Any]]:
+        q = f"{{ queues {{ {QUEUE_FIELDS} }} }}"
+        return [_flatten_queue(x) for x in (await self.call(q))["queues"]]
+
+    async def workers(self, queue: str | None = None) -> list[dict[str, Any]]:
+        q = "query($q: String) { workers(queue: $q) { workerId name queues } }"
+        return (await self.call(q, q=queue))["workers"]
+
+    async def interests(self, queue: str | None = None) -> dict[str, Any]:
+        q = "query($q: String) { interests(queue: $q) { queue interests } }"
+        return {x["queue"]: x["interests"] for x in (await self.call(q, q=queue))["interests"]}
+
+    async def failed(self, queue: str | None = None) -> list[dict[str, Any]]:
+        q = f"query($q: String) {{ failedTasks(queue: $q) {{ tasks {{ {TASK_FIELDS} }} }} }}"
+        return (await self.call(q, q=queue))["failedTasks"]["tasks"]
+
+    async def worker_queue(self, worker_id: str) -> int:
+        q = "query($w: ID!) { workerQueue(workerId: $w) { length } }"
+        return (await self.call(q, w=worker_id))["workerQueue"]["length"]
+
+    async def summary(self) -> dict[str, Any]:
+        q = "{ status { queues workers counts { scheduled queued started completed failed } } }"
+        found = (await self.call(q))["status"]
+        return {"queues": found["queues"], "workers": found["workers"], "tasks": found["counts"]}
+
+
+Api = RestApi | GraphQLApi
