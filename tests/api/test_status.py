@@ -1,0 +1,101 @@
+"""GET /status and its GraphQL twins: every option of the seed."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.api.client import Api
+from tests.conftest import FakeClock
+
+
+async def populate(api: Api, clock: FakeClock) -> tuple[str, str]:
+    await api.set_interests("emails", {"email": "."})
+    await api.set_interests("audit", "*")
+    worker = (await api.register_worker(["emails", "audit"], name="w"))["workerId"]
+    await api.publish("pub", {"email": "a"})
+    await api.publish("pub", {"email": "b"}, runAt=clock.now + 30)
+    await api.publish("pub", {"n": 1}, scope="all")
+    task = await api.claim(worker)
+    assert task is not None
+    return worker, task["taskId"]
+
+
+async def test_summary_counts_queues_workers_and_tasks(api: Api, clock: FakeClock) -> None:
+    await populate(api, clock)
+    summary = await api.summary()
+    assert (summary["queues"], summary["workers"]) == (2, 1)
+    assert summary["tasks"] == {
+        "scheduled": 2,
+        "queued": 2,
+        "started": 1,
+        "completed": 0,
+        "failed": 0,
+    }
+
+
+async def test_queue_status_has_its_length_and_counts(api: Api, clock: FakeClock) -> None:
+    await populate(api, clock)
+    emails = await api.queue("emails")
+    # The claim took the worker's own copy (scope all, from audit) first.
+    assert (emails["name"], emails["length"], emails["scheduled"], emails["queued"]) == (
+        "emails",
+        2,
+        1,
+        1,
+    )
+    assert (emails["started"], emails["paused"], emails["workers"]) == (0, False, 1)
+    assert emails["interests"] == {"email": "."}
+    audit = await api.queue("audit")
+    assert (audit["length"], audit["queued"], audit["scheduled"], audit["started"]) == (2, 1, 1, 1)
+    assert [q["name"] for q in await api.queues()] == ["audit", "emails"]
+
+
+async def test_worker_queue_workers_interests_and_task(api: Api, clock: FakeClock) -> None:
+    worker, task_id = await populate(api, clock)
+    assert await api.worker_queue(worker) == 0
+    assert await api.workers() == [{"workerId": worker, "name": "w", "queues": ["emails", "audit"]}]
+    assert await api.workers("emails") == await api.workers()
+    assert await api.workers("nobody-here") == []
+    assert await api.interests() == {"audit": "*", "emails": {"email": "."}}
+    task = await api.task(task_id)
+    assert (task["taskId"], task["state"], task["workerId"]) == (task_id, "started", worker)
+
+
+async def test_rest_status_answers_one_key_per_option(
+    http: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    from tests.api.client import RestApi
+
+    worker, task_id = await populate(RestApi(http), clock)
+    reply = await http.get(
+        "/status",
+        params={
+            "queue": "emails",
+            "queues": "",
+            "workerQueue": worker,
+            "interests": "",
+            "workers": "",
+            "failedQueue": "",
+            "task": task_id,
+        },
+    )
+    assert reply.status_code == 200
+    body = reply.json()
+    assert sorted(body) == sorted(
+        ["queue", "queues", "workerQueue", "interests", "workers", "failedQueue", "task"]
+    )
+    assert body["workerQueue"] == {"workerId": worker, "length": 0}
+    assert body["failedQueue"] == {"tasks": [], "nextCursor": None}
+    only_queues = (await http.get("/status?queues")).json()
+    assert list(only_queues) == ["queues"]
+
+
+async def test_failed_queue_pages(api: Api) -> None:
+    await api.set_interests("q", "*")
+    worker = (await api.register_worker(["q"]))["workerId"]
+    for n in range(5):
+        await api.publish("pub", {"n": n})
+        task = await api.claim(worker)
+        assert task is not None
+        await api.fail(worker, task["taskId"], reason=f"r{n}")
+    assert [t["failReason"] for t in await api.failed()] == [f"r{n}" for n in range(5)]
