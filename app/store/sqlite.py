@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from app.store.group_commit import GroupCommitWriter
+from app.store.group_commit import Checkpointer, GroupCommitWriter
 from app.store.sql import load_queries
 from app.store.sqlite_rows import (
     filter_sql,
@@ -63,13 +63,21 @@ def _connect(path: str, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
+def _writer_connection(path: str, synchronous: str) -> sqlite3.Connection:
+    conn = _connect(path, synchronous)
+    # Checkpoints (and their fsync) run on the checkpointer thread, off the commit path.
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    return conn
+
+
 class SqliteStore:
     """resolvers.store.Store on one SQLite file. Open with :meth:`open`."""
 
     def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
         self._path = path
         self._synchronous = synchronous
-        self._writer = GroupCommitWriter(lambda: _connect(path, synchronous))
+        self._writer = GroupCommitWriter(lambda: _writer_connection(path, synchronous))
+        self._checkpointer = Checkpointer(lambda: _connect(path, synchronous))
         self._reader_local = threading.local()
         self._readers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="couchqueue-reader")
         self._inline: sqlite3.Connection | None = None
@@ -83,6 +91,7 @@ class SqliteStore:
         try:
             await asyncio.to_thread(store._create_schema)
             store._writer.start()
+            store._checkpointer.start()
             store._inline = _connect(path, synchronous)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite store {path!r}: {exc}") from None
@@ -98,6 +107,7 @@ class SqliteStore:
 
     async def close(self) -> None:
         await asyncio.to_thread(self._writer.close)
+        await asyncio.to_thread(self._checkpointer.close)
         self._readers.shutdown(wait=True)
         if self._inline is not None:
             self._inline.close()

@@ -60,7 +60,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique_waiting ON tasks (lane, identity)
 CREATE INDEX IF NOT EXISTS tasks_running_identity ON tasks (lane, identity)
     WHERE state = 'started' AND singularly_run = 1;
 CREATE INDEX IF NOT EXISTS tasks_by_queue ON tasks (queue, state, seq);
-CREATE INDEX IF NOT EXISTS tasks_by_lane ON tasks (lane, state, seq);
 CREATE INDEX IF NOT EXISTS tasks_by_holder ON tasks (worker_id) WHERE state = 'started';
 CREATE INDEX IF NOT EXISTS tasks_by_lease ON tasks (lease_until) WHERE state = 'started';
 

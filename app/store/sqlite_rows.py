@@ -92,9 +92,13 @@ def filter_sql(where: TaskFilter) -> tuple[str, dict[str, Any]]:
         clauses.append("lane = :lane")
         params["lane"] = where.lane
     if where.states is not None:
-        names = [f":state{i}" for i in range(len(where.states))]
-        clauses.append(f"state IN ({', '.join(names)})")
-        params.update({n[1:]: s.value for n, s in zip(names, where.states, strict=True)})
+        # Literals, not parameters (they come from the TaskState enum): only a literal lets
+        # SQLite use the partial indexes, such as tasks_ready's "WHERE state = 'queued'".
+        literals = [f"'{TaskState(s).value}'" for s in where.states]
+        if len(literals) == 1:
+            clauses.append(f"state = {literals[0]}")
+        else:
+            clauses.append(f"state IN ({', '.join(literals)})")
     if where.worker_id is not None:
         clauses.append("worker_id = :worker_id")
         params["worker_id"] = where.worker_id
