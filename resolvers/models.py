@@ -33,6 +33,14 @@ class Scope(StrEnum):
     ALL = "all"
 
 
+@dataclass(slots=True, frozen=True)
+class Failure:
+    """One failed delivery of a task: a reported fail, or a lease that expired."""
+
+    reason: str | None
+    at: float
+
+
 @dataclass(slots=True)
 class Task:
     """One copy of a published event, in one queue (or in one worker's own queue)."""
@@ -59,6 +67,8 @@ class Task:
     finished_at: float | None = None
     lease_until: float | None = None
     fail_reason: str | None = None
+    # Every failed delivery, oldest first; fail_reason is the last one's reason.
+    failures: list[Failure] = field(default_factory=list)
     # Assigned by the store: publish order, and a version that changes with every write.
     seq: int = 0
     version: int = 0
@@ -70,9 +80,24 @@ class Task:
 
 
 @dataclass(slots=True)
+class RetryPolicy:
+    """What happens to a reported failure (resque-retry): up to ``limit`` retries, each after
+    ``delays[n]`` seconds if delays are given, else after exponential backoff
+    min(max, base * factor ** n), spread by +/- ``jitter`` (a fraction) so retries don't stampede."""
+
+    limit: int = 0
+    delays: list[float] | None = None
+    base: float = 15.0
+    factor: float = 2.0
+    max: float = 3600.0
+    jitter: float = 0.1
+
+
+@dataclass(slots=True)
 class QueueSettings:
     lease_seconds: float = 300.0
     max_deliveries: int = 10
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass(slots=True)
@@ -120,6 +145,10 @@ class TaskFilter:
     # are told apart among stored QUEUED tasks).
     run_after: float | None = None
     run_until: float | None = None
+    # Bounds on finished_at: finished_after <= finished_at < finished_before.
+    finished_after: float | None = None
+    finished_before: float | None = None
+    task_ids: tuple[str, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -165,6 +194,44 @@ class PublishResult:
     discarded: bool
     tasks: list[Task]
     skipped: list[Skipped]
+
+
+@dataclass(slots=True)
+class Schedule:
+    """A recurring publish: a cron expression in a time zone and the event to publish."""
+
+    name: str
+    cron: str
+    timezone: str
+    publisher: str
+    data: JsonObject
+    scope: Scope = Scope.ANY
+    singularly_enqueue: bool = False
+    singularly_run: bool = False
+    unique_key: str | None = None
+    enabled: bool = True
+    # The next tick to fire (unix seconds); advanced by compare-and-set, so once per tick.
+    next_run_at: float | None = None
+    last_run_at: float | None = None
+    created_at: float = 0.0
+    version: int = 0
+
+
+STAT_FIELDS = ("published", "started", "completed", "failed", "retried", "lease_expired")
+
+
+@dataclass(slots=True)
+class StatsRow:
+    """Counts for one queue in one minute (minute = unix seconds at the minute's start)."""
+
+    queue: str
+    minute: float
+    published: int = 0
+    started: int = 0
+    completed: int = 0
+    failed: int = 0
+    retried: int = 0
+    lease_expired: int = 0
 
 
 WORKER_LANE_PREFIX = "@"

@@ -24,6 +24,8 @@ from resolvers.models import (
     Interests,
     Queue,
     QueueSettings,
+    Schedule,
+    StatsRow,
     Task,
     TaskCounts,
     TaskFilter,
@@ -87,6 +89,13 @@ class Store(Protocol):
     async def list_workers(self, queue: str | None = None) -> list[Worker]:
         """Workers registered on ``queue`` (any of their queues), or all; by registration time."""
 
+    async def touch_worker(
+        self, worker_id: str, now: float, lease_seconds: dict[str, float], default_lease: float
+    ) -> bool:
+        """A sign of life: set the worker's last_seen to now and extend the lease of every task
+        it holds to now + lease_seconds.get(queue, default_lease). False if the worker is gone.
+        Each task's extension is atomic with respect to claims, reports and the lease reaper."""
+
     async def delete_workers(self, worker_ids: Sequence[str]) -> int:
         """Delete these worker records; how many existed. Once this returns, get_worker of each
         returns None in every process. Their tasks are not touched (see release_tasks)."""
@@ -132,6 +141,11 @@ class Store(Protocol):
         """Return every STARTED task held by the worker to QUEUED (worker_id cleared, attempts
         unchanged), atomically per task; returns the tasks released, as written."""
 
+    async def expired_tasks(self, now: float, limit: int) -> list[Task]:
+        """Up to ``limit`` STARTED tasks whose lease_until <= now, oldest lease first. A plain
+        read: the caller moves each on with replace_task, whose CAS settles races between
+        nodes."""
+
     async def delete_tasks(self, where: TaskFilter) -> int:
         """Delete the matching tasks whose state is in ``where.states`` (required); how many."""
 
@@ -142,3 +156,30 @@ class Store(Protocol):
     async def count_tasks(self, where: TaskFilter, now: float) -> TaskCounts:
         """How many matching tasks are in each state; QUEUED ones with run_at > now count as
         scheduled."""
+
+    # -- schedules ---------------------------------------------------------------------------
+
+    async def put_schedule(self, schedule: Schedule) -> Schedule:
+        """Create or replace the schedule of that name; returns it with its new version."""
+
+    async def list_schedules(self) -> list[Schedule]:
+        """Every schedule, by name."""
+
+    async def replace_schedule(self, schedule: Schedule, expected_version: int) -> bool:
+        """Compare-and-set, as replace_task: False, writing nothing, if the stored version is
+        not ``expected_version``. This is what makes a tick fire once across nodes."""
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Delete the schedule; False if there was none."""
+
+    # -- statistics --------------------------------------------------------------------------
+
+    async def add_stats(self, rows: Sequence[StatsRow]) -> None:
+        """Add each row's counts to the stored counts of its (queue, minute), creating it.
+        Additive, so every node can flush its own counts. Atomic per row."""
+
+    async def list_stats(self, queue: str | None, since: float, until: float) -> list[StatsRow]:
+        """Rows with since <= minute < until, of one queue or all, by minute then queue."""
+
+    async def delete_stats_before(self, minute: float) -> int:
+        """Delete rows older than ``minute``; how many."""

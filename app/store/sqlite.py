@@ -9,6 +9,7 @@ a thread would, and WAL readers never wait for writers.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -23,6 +24,9 @@ from app.store.sql import load_queries
 from app.store.sqlite_rows import (
     filter_sql,
     queue_from_row,
+    schedule_from_row,
+    schedule_params,
+    stats_from_row,
     task_from_row,
     task_params,
     worker_from_row,
@@ -33,6 +37,8 @@ from resolvers.models import (
     Interests,
     Queue,
     QueueSettings,
+    Schedule,
+    StatsRow,
     Task,
     TaskCounts,
     TaskFilter,
@@ -44,6 +50,8 @@ from resolvers.models import (
 T = TypeVar("T")
 SQL = load_queries(Path(__file__).with_name("sqlite.sql"))
 BUSY_TIMEOUT_MS = 30_000
+# Raised whenever sqlite.sql's schema changes shape; a file of another version is refused.
+SCHEMA_VERSION = 1
 
 
 def path_from_url(url: str) -> str:
@@ -101,7 +109,17 @@ class SqliteStore:
         conn = _connect(self._path, self._synchronous)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(f"BEGIN IMMEDIATE; {SQL['schema']}; COMMIT;")
+            conn.execute("BEGIN IMMEDIATE")
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found not in (0, SCHEMA_VERSION):
+                conn.execute("ROLLBACK")
+                raise StoreUnavailable(
+                    f"{self._path} has schema version {found}; this server knows {SCHEMA_VERSION}"
+                )
+            conn.execute("COMMIT")
+            conn.executescript(
+                f"BEGIN IMMEDIATE; {SQL['schema']}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
         finally:
             conn.close()
 
@@ -234,6 +252,24 @@ class SqliteStore:
 
         return await self._scan(job)
 
+    async def touch_worker(
+        self, worker_id: str, now: float, lease_seconds: dict[str, float], default_lease: float
+    ) -> bool:
+        params = {
+            "worker_id": worker_id,
+            "now": now,
+            "leases": orjson.dumps(lease_seconds).decode(),
+            "default_lease": default_lease,
+        }
+
+        def job(conn: sqlite3.Connection) -> bool:
+            if conn.execute(SQL["touch_worker"], params).rowcount == 0:
+                return False
+            conn.execute(SQL["extend_leases"], params)
+            return True
+
+        return await self._write(job)
+
     async def delete_workers(self, worker_ids: Sequence[str]) -> int:
         def job(conn: sqlite3.Connection) -> int:
             removed = 0
@@ -297,6 +333,12 @@ class SqliteStore:
 
         return await self._write(job)
 
+    async def expired_tasks(self, now: float, limit: int) -> list[Task]:
+        params = {"now": now, "limit": limit}
+        return await self._scan(
+            lambda conn: [task_from_row(r) for r in conn.execute(SQL["expired_tasks"], params)]
+        )
+
     async def delete_tasks(self, where: TaskFilter) -> int:
         if not where.states:
             raise ValueError("delete_tasks needs the states to delete")
@@ -342,6 +384,56 @@ class SqliteStore:
             return counts
 
         return await self._scan(job)
+
+    # -- schedules ---------------------------------------------------------------------------
+
+    async def put_schedule(self, schedule: Schedule) -> Schedule:
+        params = schedule_params(schedule)
+
+        def job(conn: sqlite3.Connection) -> Schedule:
+            version = conn.execute(SQL["put_schedule"], params).fetchone()[0]
+            return dataclasses.replace(schedule, version=int(version))
+
+        return await self._write(job)
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await self._scan(
+            lambda conn: [schedule_from_row(r) for r in conn.execute(SQL["list_schedules"])]
+        )
+
+    async def replace_schedule(self, schedule: Schedule, expected_version: int) -> bool:
+        params = {**schedule_params(schedule), "expected_version": expected_version}
+
+        def job(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(SQL["replace_schedule"], params).fetchone()
+            if row is None:
+                return False
+            schedule.version = int(row[0])
+            return True
+
+        return await self._write(job)
+
+    async def delete_schedule(self, name: str) -> bool:
+        return await self._write(
+            lambda conn: conn.execute(SQL["delete_schedule"], {"name": name}).rowcount > 0
+        )
+
+    # -- statistics --------------------------------------------------------------------------
+
+    async def add_stats(self, rows: Sequence[StatsRow]) -> None:
+        params = [dataclasses.asdict(row) for row in rows]
+        await self._write(lambda conn: conn.executemany(SQL["add_stats"], params))
+
+    async def list_stats(self, queue: str | None, since: float, until: float) -> list[StatsRow]:
+        params = {"queue": queue, "since": since, "until": until}
+        return await self._scan(
+            lambda conn: [stats_from_row(r) for r in conn.execute(SQL["list_stats"], params)]
+        )
+
+    async def delete_stats_before(self, minute: float) -> int:
+        return await self._write(
+            lambda conn: conn.execute(SQL["delete_stats_before"], {"minute": minute}).rowcount
+        )
 
 
 def _insert(conn: sqlite3.Connection, task: Task) -> bool:

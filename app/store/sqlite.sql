@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     finished_at REAL,
     lease_until REAL,
     fail_reason TEXT,
+    failures TEXT NOT NULL DEFAULT '[]',
     version INTEGER NOT NULL
 );
 -- Claims: the oldest ready task of a lane, whatever the lane's depth.
@@ -62,6 +63,25 @@ CREATE INDEX IF NOT EXISTS tasks_running_identity ON tasks (lane, identity)
 CREATE INDEX IF NOT EXISTS tasks_by_queue ON tasks (queue, state, seq);
 CREATE INDEX IF NOT EXISTS tasks_by_holder ON tasks (worker_id) WHERE state = 'started';
 CREATE INDEX IF NOT EXISTS tasks_by_lease ON tasks (lease_until) WHERE state = 'started';
+-- Retention: finished tasks by state and age.
+CREATE INDEX IF NOT EXISTS tasks_finished ON tasks (state, finished_at)
+    WHERE state IN ('completed', 'failed');
+CREATE TABLE IF NOT EXISTS schedules (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stats (
+    minute REAL NOT NULL,
+    queue TEXT NOT NULL,
+    published INTEGER NOT NULL DEFAULT 0,
+    started INTEGER NOT NULL DEFAULT 0,
+    completed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    retried INTEGER NOT NULL DEFAULT 0,
+    lease_expired INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (minute, queue)
+) WITHOUT ROWID;
 
 -- name: queues_version
 SELECT value FROM meta WHERE key = 'queues_version';
@@ -122,11 +142,11 @@ DELETE FROM worker_queues WHERE worker_id = :worker_id;
 INSERT INTO tasks (
     task_id, event_id, queue, lane, publisher, data, run_at, created_at, scope,
     singularly_enqueue, singularly_run, identity, state, worker_id, attempts,
-    started_at, finished_at, lease_until, fail_reason, version
+    started_at, finished_at, lease_until, fail_reason, failures, version
 ) VALUES (
     :task_id, :event_id, :queue, :lane, :publisher, :data, :run_at, :created_at, :scope,
     :singularly_enqueue, :singularly_run, :identity, :state, :worker_id, :attempts,
-    :started_at, :finished_at, :lease_until, :fail_reason, 1
+    :started_at, :finished_at, :lease_until, :fail_reason, :failures, 1
 )
 ON CONFLICT DO NOTHING
 RETURNING seq, version;
@@ -156,7 +176,7 @@ RETURNING *;
 UPDATE tasks
 SET state = :state, worker_id = :worker_id, run_at = :run_at, attempts = :attempts,
     started_at = :started_at, finished_at = :finished_at, lease_until = :lease_until,
-    fail_reason = :fail_reason, version = version + 1
+    fail_reason = :fail_reason, failures = :failures, version = version + 1
 WHERE task_id = :task_id AND version = :expected_version
 RETURNING version;
 
@@ -165,3 +185,52 @@ DELETE FROM tasks WHERE task_id = :task_id;
 
 -- name: started_by_worker
 SELECT * FROM tasks WHERE worker_id = :worker_id AND state = 'started';
+
+-- name: touch_worker
+UPDATE workers SET last_seen = max(last_seen, :now) WHERE worker_id = :worker_id;
+
+-- name: extend_leases
+UPDATE tasks
+SET version = version + 1,
+    lease_until = :now + coalesce(
+        (SELECT value FROM json_each(:leases) WHERE key = tasks.queue), :default_lease)
+WHERE worker_id = :worker_id AND state = 'started';
+
+-- name: expired_tasks
+SELECT * FROM tasks WHERE state = 'started' AND lease_until <= :now
+ORDER BY lease_until LIMIT :limit;
+
+-- name: put_schedule
+INSERT INTO schedules (name, body, version) VALUES (:name, :body, 1)
+ON CONFLICT (name) DO UPDATE SET body = excluded.body, version = version + 1
+RETURNING version;
+
+-- name: list_schedules
+SELECT name, body, version FROM schedules ORDER BY name;
+
+-- name: replace_schedule
+UPDATE schedules SET body = :body, version = version + 1
+WHERE name = :name AND version = :expected_version
+RETURNING version;
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE name = :name;
+
+-- name: add_stats
+INSERT INTO stats (minute, queue, published, started, completed, failed, retried, lease_expired)
+VALUES (:minute, :queue, :published, :started, :completed, :failed, :retried, :lease_expired)
+ON CONFLICT (minute, queue) DO UPDATE SET
+    published = published + excluded.published,
+    started = started + excluded.started,
+    completed = completed + excluded.completed,
+    failed = failed + excluded.failed,
+    retried = retried + excluded.retried,
+    lease_expired = lease_expired + excluded.lease_expired;
+
+-- name: list_stats
+SELECT * FROM stats
+WHERE minute >= :since AND minute < :until AND (:queue IS NULL OR queue = :queue)
+ORDER BY minute, queue;
+
+-- name: delete_stats_before
+DELETE FROM stats WHERE minute < :minute;

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from typing import Any
 
 import orjson
 
-from resolvers.models import Queue, QueueSettings, Scope, Task, TaskFilter, TaskState, Worker
+from resolvers.models import (
+    Failure,
+    Queue,
+    QueueSettings,
+    RetryPolicy,
+    Schedule,
+    Scope,
+    StatsRow,
+    Task,
+    TaskFilter,
+    TaskState,
+    Worker,
+)
 
 
 def task_from_row(row: sqlite3.Row) -> Task:
@@ -31,6 +44,7 @@ def task_from_row(row: sqlite3.Row) -> Task:
         finished_at=row["finished_at"],
         lease_until=row["lease_until"],
         fail_reason=row["fail_reason"],
+        failures=[Failure(**f) for f in orjson.loads(row["failures"])],
         seq=row["seq"],
         version=row["version"],
     )
@@ -57,6 +71,7 @@ def task_params(task: Task) -> dict[str, Any]:
         "finished_at": task.finished_at,
         "lease_until": task.lease_until,
         "fail_reason": task.fail_reason,
+        "failures": orjson.dumps(task.failures).decode(),
     }
 
 
@@ -66,9 +81,29 @@ def queue_from_row(row: sqlite3.Row) -> Queue:
         name=row["name"],
         interests=None if interests is None else orjson.loads(interests),
         paused=bool(row["paused"]),
-        settings=QueueSettings(**orjson.loads(row["settings"])),
+        settings=settings_from_json(row["settings"]),
         created_at=row["created_at"],
     )
+
+
+def settings_from_json(text: str) -> QueueSettings:
+    fields = orjson.loads(text)
+    retry = RetryPolicy(**fields.pop("retry", {}))
+    return QueueSettings(**fields, retry=retry)
+
+
+def schedule_from_row(row: sqlite3.Row) -> Schedule:
+    body = orjson.loads(row["body"])
+    return Schedule(**{**body, "scope": Scope(body["scope"]), "version": row["version"]})
+
+
+def schedule_params(schedule: Schedule) -> dict[str, Any]:
+    body = {k: v for k, v in dataclasses.asdict(schedule).items() if k != "version"}
+    return {"name": schedule.name, "body": orjson.dumps(body).decode()}
+
+
+def stats_from_row(row: sqlite3.Row) -> StatsRow:
+    return StatsRow(**{key: row[key] for key in row.keys()})  # noqa: SIM118
 
 
 def worker_from_row(row: sqlite3.Row) -> Worker:
@@ -114,4 +149,14 @@ def filter_sql(where: TaskFilter) -> tuple[str, dict[str, Any]]:
     if where.run_until is not None:
         clauses.append("run_at <= :run_until")
         params["run_until"] = where.run_until
+    if where.finished_after is not None:
+        clauses.append("finished_at >= :finished_after")
+        params["finished_after"] = where.finished_after
+    if where.finished_before is not None:
+        clauses.append("finished_at < :finished_before")
+        params["finished_before"] = where.finished_before
+    if where.task_ids is not None:
+        names = [f":task_id{i}" for i in range(len(where.task_ids))]
+        clauses.append(f"task_id IN ({', '.join(names) or 'NULL'})")
+        params.update({n[1:]: t for n, t in zip(names, where.task_ids, strict=True)})
     return " AND ".join(clauses), params

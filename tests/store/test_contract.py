@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 from pathlib import Path
 
 from resolvers.models import (
-    ClaimRequest,
     QueueSettings,
-    Task,
     TaskFilter,
     TaskState,
     Worker,
@@ -18,36 +15,7 @@ from resolvers.models import (
 )
 from resolvers.store import Store
 from tests.conftest import open_backend
-
-NOW = 1_800_000_000.0
-_ids = itertools.count()
-
-
-def task(queue: str = "q", lane: str | None = None, **changes: object) -> Task:
-    n = next(_ids)
-    base = Task(
-        task_id=f"t{n}",
-        event_id=f"e{n}",
-        queue=queue,
-        lane=lane or queue,
-        publisher="pub",
-        data={"n": n},
-        run_at=NOW,
-        created_at=NOW,
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-
-def claim_request(*lanes: str, worker: str = "w1", now: float = NOW, **kw: object) -> ClaimRequest:
-    fields: dict[str, object] = {
-        "lanes": list(lanes),
-        "worker_id": worker,
-        "now": now,
-        "lease_seconds": {},
-        "default_lease_seconds": 300.0,
-    }
-    fields.update(kw)
-    return ClaimRequest(**fields)  # type: ignore[arg-type]
+from tests.store.factories import NOW, claim_request, task
 
 
 async def test_queues_version_changes_with_every_queue_change(store: Store) -> None:
