@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from app.render import render_publish, render_queue_status, render_task, render_worker
 from app.rest_params import Params
-from resolvers import interests, queues, status, tasks, workers
+from resolvers import interests, publish, queues, reports, status, tasks, workers
 from resolvers.context import Context
 from resolvers.errors import (
     CouchQueueError,
@@ -119,7 +119,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def publish_task(ctx: Context, p: Params) -> Any:
-    result = await tasks.publish(
+    result = await publish.publish(
         ctx,
         publisher=p.text("publisher"),
         data=p.json("data"),
@@ -138,7 +138,7 @@ async def claim_task(ctx: Context, p: Params) -> Any:
 
 
 async def report_task(ctx: Context, p: Params) -> Any:
-    task = await tasks.report(
+    task = await reports.report(
         ctx,
         worker_id=p.text("workerId"),
         task_id=p.text("taskId"),

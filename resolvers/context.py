@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from resolvers.queue_cache import QueueCache
+from resolvers.stats import StatsBuffer
 from resolvers.store import Store
 
 
@@ -23,6 +25,20 @@ class Limits:
     max_page_size: int = 1000
     max_reason_length: int = 10_000
     default_lease_seconds: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Policies:
+    """How long things live; each is a server setting."""
+
+    worker_timeout_seconds: float = 60.0
+    # A worker's requests extend its leases, but at most once per this many seconds, so that a
+    # busy worker does not turn every request into a write.
+    touch_interval_seconds: float = 1.0
+    completed_retention_seconds: float = 3600.0
+    failed_retention_seconds: float = 180 * 86400.0
+    stats_window_seconds: float = 86400.0
+    reap_batch: int = 500
 
 
 class Notifier(Protocol):
@@ -41,6 +57,11 @@ class Context:
     store: Store
     clock: Callable[[], float] = time.time
     limits: Limits = field(default_factory=Limits)
+    policies: Policies = field(default_factory=Policies)
     notifier: Notifier = field(default_factory=NullNotifier)
     # Per-process cache of queue records, revalidated against Store.queues_version on each use.
     queue_cache: QueueCache = field(default_factory=QueueCache)
+    # Per-process counts not yet added to the store's per-minute statistics.
+    stats: StatsBuffer = field(default_factory=StatsBuffer)
+    # Source of jitter for retry backoff; tests pass a fixed one.
+    random: Callable[[], float] = random.random

@@ -83,7 +83,7 @@ class Task:
 class RetryPolicy:
     """What happens to a reported failure (resque-retry): up to ``limit`` retries, each after
     ``delays[n]`` seconds if delays are given, else after exponential backoff
-    min(max, base * factor ** n), spread by +/- ``jitter`` (a fraction) so retries don't stampede."""
+    min(max, base * factor ** n), spread by +/- ``jitter`` (a fraction) against stampedes."""
 
     limit: int = 0
     delays: list[float] | None = None

@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 
 from resolvers.matching import Matcher, compile_matcher
-from resolvers.models import Queue
+from resolvers.models import Queue, QueueSettings
 from resolvers.store import Store
 
 
@@ -23,6 +23,15 @@ class QueueSnapshot:
     # (queue name, matcher) for queues with interests, in name order.
     matchers: tuple[tuple[str, Matcher], ...]
     paused: frozenset[str]
+
+    def lease_seconds(self, queues: list[str]) -> dict[str, float]:
+        """Each existing queue's lease, for the store to apply per task."""
+        return {q: self.queues[q].settings.lease_seconds for q in queues if q in self.queues}
+
+    def settings(self, queue: str) -> QueueSettings:
+        """The queue's settings; defaults for a queue deleted since its task was written."""
+        record = self.queues.get(queue)
+        return record.settings if record is not None else QueueSettings()
 
 
 class QueueCache:

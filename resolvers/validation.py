@@ -95,3 +95,12 @@ def page_size(value: Any, ctx: Context, param: str = "first", default: int = 100
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInput(f"{param} must be a positive integer", param=param)
     return min(value, ctx.limits.max_page_size)
+
+
+def flag(value: Any, param: str) -> bool:
+    """A boolean; None is False."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{param} must be true or false", param=param)
+    return value

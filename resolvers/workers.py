@@ -6,8 +6,8 @@ from typing import Any
 
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, LimitExceeded, WorkerNotFound
+from resolvers.ids import new_id
 from resolvers.models import TaskFilter, TaskState, Worker, worker_lane
-from resolvers.tasks import new_id
 from resolvers.validation import identifier, queue_name, required, text
 
 

@@ -6,7 +6,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 import resolvers.interests
+import resolvers.publish
 import resolvers.queues
+import resolvers.reports
 import resolvers.tasks
 import resolvers.workers
 from schema.context import Info, engine
@@ -24,7 +26,7 @@ class Mutation:
     async def publish_task(self, info: Info, input: PublishTaskInput) -> PublishResult:
         """Publish an event: every interested queue gets its own copy of the task."""
         ctx = engine(info)
-        result = await resolvers.tasks.publish(
+        result = await resolvers.publish.publish(
             ctx,
             publisher=input.publisher,
             data=input.data,
@@ -73,7 +75,7 @@ class Mutation:
         """Report the task the worker holds as done; with reEnqueue a fresh copy is queued
         too."""
         ctx = engine(info)
-        task = await resolvers.tasks.report(
+        task = await resolvers.reports.report(
             ctx, worker_id=worker_id, task_id=task_id, state="complete", re_enqueue=re_enqueue
         )
         return Task.from_model(task, ctx.clock())
@@ -87,16 +89,18 @@ class Mutation:
         reason: str | None = None,
         re_enqueue: bool | None = None,
     ) -> Task:
-        """Report the task the worker holds as failed: it goes to the failed queue, or with
-        reEnqueue back to its queue."""
+        """Report the task the worker holds as failed: with reEnqueue it goes back to its queue
+        at once; otherwise the queue's retry policy retries it later, until its limit, and
+        then it goes to the failed queue."""
         ctx = engine(info)
-        task = await resolvers.tasks.report(
+        task = await resolvers.reports.report(
             ctx,
             worker_id=worker_id,
             task_id=task_id,
             state="fail",
             fail_reason=reason,
             re_enqueue=re_enqueue,
+            reason_param="reason",
         )
         return Task.from_model(task, ctx.clock())
 

@@ -1,0 +1,106 @@
+"""Leases and liveness: signs of life extend a worker's leases; expired leases and silent
+workers are reaped by background duties that any number of nodes may run at once."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from resolvers.context import Context
+from resolvers.errors import WorkerNotFound
+from resolvers.models import Failure, Task, TaskFilter, TaskState, Worker, worker_lane
+from resolvers.validation import identifier
+
+LEASE_EXPIRED = "lease expired"
+
+
+async def touch(ctx: Context, worker: Worker, *, force: bool = False) -> bool:
+    """Record a sign of life of the worker, extending every lease it holds. Throttled to one
+    write per touch interval unless forced (a heartbeat). False if the worker is gone."""
+    now = ctx.clock()
+    if not force and now - worker.last_seen < ctx.policies.touch_interval_seconds:
+        return True
+    snapshot = await ctx.queue_cache.current(ctx.store)
+    leases = snapshot.lease_seconds(worker.queues)
+    alive = await ctx.store.touch_worker(
+        worker.worker_id, now, leases, ctx.limits.default_lease_seconds
+    )
+    if alive:
+        worker.last_seen = now
+    return alive
+
+
+async def heartbeat(ctx: Context, worker_id: Any, param: str = "workerId") -> Worker:
+    """A worker says it is alive: its leases are extended and it is not reaped."""
+    wid = identifier(worker_id, param)
+    worker = await ctx.store.get_worker(wid)
+    if worker is None or not await touch(ctx, worker, force=True):
+        raise WorkerNotFound(f"no worker {wid!r}: register it again", param=param)
+    return worker
+
+
+def lease_expired(task: Task, now: float, max_deliveries: int) -> Task:
+    """The task after its lease ran out: back in its queue with attempts + 1, or, once it has
+    failed max_deliveries times, in the failed queue, so a task that kills its workers cannot
+    loop forever."""
+    attempts = task.attempts + 1
+    failures = [*task.failures, Failure(LEASE_EXPIRED, now)]
+    if attempts >= max_deliveries:
+        return dataclasses.replace(
+            task,
+            state=TaskState.FAILED,
+            attempts=attempts,
+            failures=failures,
+            fail_reason=LEASE_EXPIRED,
+            finished_at=now,
+            lease_until=None,
+        )
+    return dataclasses.replace(
+        task,
+        state=TaskState.QUEUED,
+        attempts=attempts,
+        failures=failures,
+        fail_reason=LEASE_EXPIRED,
+        worker_id=task.worker_id if task.lane != task.queue else None,
+        started_at=None,
+        lease_until=None,
+    )
+
+
+async def reap_expired_leases(ctx: Context) -> int:
+    """Move on every task whose lease has expired; returns how many this node moved. Safe on
+    many nodes at once: each move is a compare-and-set, so one node wins each task."""
+    moved = 0
+    while True:
+        now = ctx.clock()
+        expired = await ctx.store.expired_tasks(now, ctx.policies.reap_batch)
+        snapshot = await ctx.queue_cache.current(ctx.store)
+        lanes: set[str] = set()
+        for task in expired:
+            after = lease_expired(task, now, snapshot.settings(task.queue).max_deliveries)
+            if not await ctx.store.replace_task(after, task.version):
+                continue
+            moved += 1
+            ctx.stats.record(task.queue, "lease_expired", now)
+            if after.state is TaskState.FAILED:
+                ctx.stats.record(task.queue, "failed", now)
+            else:
+                lanes.add(after.lane)
+        if lanes:
+            ctx.notifier.lanes_changed(lanes)
+        if len(expired) < ctx.policies.reap_batch:
+            return moved
+
+
+async def reap_silent_workers(ctx: Context) -> int:
+    """Remove workers silent for longer than the worker timeout, with the copies waiting in
+    their own queues. Their started tasks come back through lease expiry, an attempt counted,
+    since a worker that vanished may have died of its task."""
+    cutoff = ctx.clock() - ctx.policies.worker_timeout_seconds
+    silent = [w.worker_id for w in await ctx.store.list_workers() if w.last_seen < cutoff]
+    if not silent:
+        return 0
+    removed = await ctx.store.delete_workers(silent)
+    for wid in silent:
+        await ctx.store.delete_tasks(TaskFilter(lane=worker_lane(wid), states=(TaskState.QUEUED,)))
+    return removed

@@ -1,0 +1,134 @@
+"""Publishing: an event is validated once, then copied to every interested queue (scope any)
+or to every worker registered on each interested queue (scope all)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from resolvers.context import Context
+from resolvers.errors import InvalidInput
+from resolvers.ids import new_id
+from resolvers.models import PublishInput, PublishResult, Scope, Skipped, Task, worker_lane
+from resolvers.validation import flag, json_object, text, timestamp
+
+
+def parse_scope(value: Any) -> Scope:
+    if value is None:
+        return Scope.ANY
+    try:
+        return Scope(value)
+    except ValueError:
+        raise InvalidInput(f"scope must be 'any' or 'all', not {value!r}", param="scope") from None
+
+
+def validate_event(
+    ctx: Context,
+    *,
+    publisher: Any,
+    data: Any,
+    run_at: Any = None,
+    scope: Any = None,
+    singularly_enqueue: Any = None,
+    singularly_run: Any = None,
+    unique_key: Any = None,
+) -> PublishInput:
+    """Check an event as a client sent it (for a publish, or a schedule's template)."""
+    source = text(publisher, "publisher", ctx.limits.max_name_length)
+    assert source is not None
+    return PublishInput(
+        publisher=source,
+        data=json_object(data, ctx),
+        run_at=timestamp(run_at, "runAt"),
+        scope=parse_scope(scope),
+        singularly_enqueue=flag(singularly_enqueue, "singularlyEnqueue"),
+        singularly_run=flag(singularly_run, "singularlyRun"),
+        unique_key=text(unique_key, "uniqueKey", ctx.limits.max_name_length, optional=True),
+    )
+
+
+def identity_of(data: dict[str, Any], unique_key: str | None) -> str:
+    """The identity singularlyEnqueue and singularlyRun compare: an explicit key, or a digest of
+    the data's canonical JSON (sorted keys), so large data costs the indexes nothing."""
+    if unique_key is not None:
+        return "key:" + unique_key
+    canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+async def publish(ctx: Context, **event: Any) -> PublishResult:
+    """Publish an event as a client sent it. An event no queue wants is discarded."""
+    return await publish_event(ctx, validate_event(ctx, **event))
+
+
+async def publish_event(
+    ctx: Context,
+    event: PublishInput,
+    *,
+    event_id: str | None = None,
+    task_id_for: Callable[[str], str] | None = None,
+) -> PublishResult:
+    """Copy a valid event to its queues. With ``event_id`` and ``task_id_for`` (lane → id) the
+    ids are the caller's: publishing the same event twice then writes it once (schedules)."""
+    now = ctx.clock()
+    event_id = event_id or new_id()
+    make_id = task_id_for or (lambda lane: new_id())
+    snapshot = await ctx.queue_cache.current(ctx.store)
+    interested = [name for name, matches in snapshot.matchers if matches(event.data)]
+    if not interested:
+        return PublishResult(event_id=event_id, discarded=True, tasks=[], skipped=[])
+
+    unique = event.singularly_enqueue or event.singularly_run
+    template = Task(
+        task_id="",
+        event_id=event_id,
+        queue="",
+        lane="",
+        publisher=event.publisher,
+        data=event.data,
+        run_at=now if event.run_at is None else event.run_at,
+        created_at=now,
+        scope=event.scope,
+        singularly_enqueue=event.singularly_enqueue,
+        singularly_run=event.singularly_run,
+        identity=identity_of(event.data, event.unique_key) if unique else None,
+    )
+    copies: list[Task] = []
+    skipped: list[Skipped] = []
+    for queue in interested:
+        if event.scope is Scope.ANY:
+            copies.append(
+                dataclasses.replace(template, task_id=make_id(queue), queue=queue, lane=queue)
+            )
+            continue
+        workers = await ctx.store.list_workers(queue)
+        if not workers:
+            skipped.append(Skipped(queue=queue, reason="no workers"))
+        for worker in workers:
+            lane = worker_lane(worker.worker_id)
+            copies.append(
+                dataclasses.replace(
+                    template,
+                    task_id=make_id(lane),
+                    queue=queue,
+                    lane=lane,
+                    worker_id=worker.worker_id,
+                )
+            )
+
+    written = await ctx.store.insert_tasks(copies) if copies else []
+    tasks = [task for task, ok in zip(copies, written, strict=True) if ok]
+    skipped.extend(
+        Skipped(queue=task.queue, reason="duplicate", worker_id=task.worker_id)
+        for task, ok in zip(copies, written, strict=True)
+        if not ok
+    )
+    for task in tasks:
+        ctx.stats.record(task.queue, "published", now)
+    if tasks:
+        ctx.notifier.lanes_changed({task.lane for task in tasks})
+    return PublishResult(event_id=event_id, discarded=False, tasks=tasks, skipped=skipped)
