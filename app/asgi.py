@@ -18,6 +18,7 @@ from strawberry.asgi import GraphQL
 
 from app import rest
 from app.body_limit import BodyLimitMiddleware
+from app.loops import DutyRunner, duties_for
 from app.settings import Settings
 from app.store import open_store
 from resolvers.context import Context
@@ -43,18 +44,26 @@ def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
     clock: Callable[[], float] = time.time,
+    start_duties: bool = True,
 ) -> Starlette:
     """The server for ``settings``. The store is opened at startup from settings.store, unless
-    one is given (it is then left open at shutdown: its owner closes it). Tests pass a clock."""
+    one is given (it is then left open at shutdown: its owner closes it). Tests pass a clock,
+    and may leave the background duties off to run their passes themselves."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = store if store is not None else await open_store(settings.store)
-        app.state.ctx = Context(store=opened, clock=clock, limits=settings.limits())
+        ctx = Context(
+            store=opened, clock=clock, limits=settings.limits(), policies=settings.policies()
+        )
+        app.state.ctx = ctx
+        duties = DutyRunner(ctx, duties_for(settings) if start_duties else [])
+        duties.start()
         try:
             yield
         finally:
+            await duties.stop()
             if store is None:
                 await opened.close()
 

@@ -1,39 +1,54 @@
 """Settings: read once from COUCHQUEUE_* environment variables and CLI flags into one frozen
-object, passed down from there. Every field has a CLI flag and an environment twin."""
+object, passed down from there. Every field is a CLI flag (--max-body-bytes) with an
+environment twin (COUCHQUEUE_MAX_BODY_BYTES); the help text lives with the field."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from resolvers.context import Limits
+from resolvers.context import Limits, Policies
+
+
+def setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    store: str = "sqlite:///./couchqueue.db"
-    log_level: str = "info"
-    max_body_bytes: int = 1024 * 1024
-    max_data_bytes: int = 256 * 1024
-    max_interests_per_queue: int = 100
-    max_queues_per_worker: int = 100
-    max_page_size: int = 1000
-    graphql_max_depth: int = 10
-    default_lease_seconds: float = 300.0
+    host: str = setting("127.0.0.1", "address to bind (keep 127.0.0.1 unless you mean it)")
+    port: int = setting(8080, "port to listen on")
+    store: str = setting("sqlite:///./couchqueue.db", "store URL: sqlite:///path/to/file.db")
+    log_level: str = setting("info", "debug, info, warning or error")
+    max_body_bytes: int = setting(1024 * 1024, "largest request body accepted")
+    max_data_bytes: int = setting(256 * 1024, "largest task data (as JSON) accepted")
+    max_interests_per_queue: int = setting(100, "interest fields one queue may have")
+    max_queues_per_worker: int = setting(100, "queues one worker may take")
+    max_page_size: int = setting(1000, "most items one listing returns")
+    graphql_max_depth: int = setting(10, "deepest GraphQL operation accepted")
+    default_lease_seconds: float = setting(300.0, "lease of a task whose queue has none set")
+    worker_timeout_seconds: float = setting(60.0, "a worker silent this long is removed")
+    touch_interval_seconds: float = setting(1.0, "at most one lease extension per worker per")
+    completed_retention_seconds: float = setting(3600.0, "keep completed tasks (0: not at all)")
+    failed_retention_seconds: float = setting(180 * 86400.0, "keep failed tasks this long")
+    stats_window_seconds: float = setting(86400.0, "keep per-minute statistics this long")
+    lease_reap_interval: float = setting(1.0, "seconds between expired-lease sweeps")
+    worker_reap_interval: float = setting(5.0, "seconds between silent-worker sweeps")
+    schedule_interval: float = setting(0.25, "seconds between checks for due schedules")
+    stats_flush_interval: float = setting(5.0, "seconds between statistics flushes")
+    purge_interval: float = setting(30.0, "seconds between retention purges")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then COUCHQUEUE_<FIELD> variables, then explicit overrides (CLI flags)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = env.get(env_name(field.name))
+        for spec in fields(cls):
+            raw = env.get(env_name(spec.name))
             if raw is not None and raw != "":
-                values[field.name] = _convert(field.name, raw, type(getattr(cls(), field.name)))
+                values[spec.name] = _convert(spec.name, raw, type(spec.default))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -46,9 +61,22 @@ class Settings:
             default_lease_seconds=self.default_lease_seconds,
         )
 
+    def policies(self) -> Policies:
+        return Policies(
+            worker_timeout_seconds=self.worker_timeout_seconds,
+            touch_interval_seconds=self.touch_interval_seconds,
+            completed_retention_seconds=self.completed_retention_seconds,
+            failed_retention_seconds=self.failed_retention_seconds,
+            stats_window_seconds=self.stats_window_seconds,
+        )
+
 
 def env_name(field_name: str) -> str:
     return "COUCHQUEUE_" + field_name.upper()
+
+
+def flag_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
 
 
 def _convert(name: str, raw: str, kind: type) -> Any:

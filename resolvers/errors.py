@@ -62,6 +62,10 @@ class QueueNotFound(NotFound):
     code = "QUEUE_NOT_FOUND"
 
 
+class ScheduleNotFound(NotFound):
+    code = "SCHEDULE_NOT_FOUND"
+
+
 class Conflict(CouchQueueError):
     code = "CONFLICT"
 

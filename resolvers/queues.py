@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any
 
 from resolvers.context import Context
-from resolvers.errors import QueueNotFound
+from resolvers.errors import InvalidInput, QueueNotFound
 from resolvers.models import Queue
+from resolvers.retry import updated_policy
 from resolvers.validation import queue_name
+
+# Faktory's ceiling for a reservation: one day.
+MAX_LEASE_SECONDS = 86_400
 
 
 async def list_queues(ctx: Context) -> list[Queue]:
@@ -30,3 +36,70 @@ async def delete_queue(ctx: Context, name: Any, param: str = "queue") -> int:
     if removed is None:
         raise QueueNotFound(f"no queue {queue!r}", param=param)
     return removed
+
+
+async def pause_queue(ctx: Context, name: Any, param: str = "name") -> Queue:
+    """A paused queue still accepts publishes but hands out nothing until resumed."""
+    return await _set_paused(ctx, name, param, True)
+
+
+async def resume_queue(ctx: Context, name: Any, param: str = "name") -> Queue:
+    return await _set_paused(ctx, name, param, False)
+
+
+async def _set_paused(ctx: Context, name: Any, param: str, paused: bool) -> Queue:
+    queue = queue_name(name, ctx, param=param)
+    updated = await ctx.store.update_queue(queue, paused=paused)
+    if updated is None:
+        raise QueueNotFound(f"no queue {queue!r}", param=param)
+    if not paused:
+        ctx.notifier.lanes_changed([queue])
+    return updated
+
+
+async def configure_queue(
+    ctx: Context,
+    name: Any,
+    *,
+    lease_seconds: Any = None,
+    max_deliveries: Any = None,
+    retry_limit: Any = None,
+    retry_delays: Any = None,
+    backoff_base: Any = None,
+    backoff_factor: Any = None,
+    backoff_max: Any = None,
+    backoff_jitter: Any = None,
+    param: str = "name",
+) -> Queue:
+    """Change a queue's delivery settings; what is not given stays as it is."""
+    record = await get_queue(ctx, name, param)
+    settings = dataclasses.replace(
+        record.settings,
+        retry=updated_policy(
+            record.settings.retry,
+            limit=retry_limit,
+            delays=retry_delays,
+            base=backoff_base,
+            factor=backoff_factor,
+            max_delay=backoff_max,
+            jitter=backoff_jitter,
+        ),
+    )
+    if lease_seconds is not None:
+        settings.lease_seconds = _bounded(lease_seconds, "leaseSeconds", 1, MAX_LEASE_SECONDS)
+    if max_deliveries is not None:
+        if isinstance(max_deliveries, bool) or not isinstance(max_deliveries, int):
+            raise InvalidInput("maxDeliveries must be an integer", param="maxDeliveries")
+        settings.max_deliveries = int(_bounded(max_deliveries, "maxDeliveries", 1, 1000))
+    updated = await ctx.store.update_queue(record.name, settings=settings)
+    if updated is None:
+        raise QueueNotFound(f"no queue {record.name!r}", param=param)
+    return updated
+
+
+def _bounded(value: Any, param: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"{param} must be a number", param=param)
+    if not low <= value <= high:
+        raise InvalidInput(f"{param} must be between {low:g} and {high:g}", param=param)
+    return float(value)

@@ -7,7 +7,7 @@ from typing import Any
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, LimitExceeded, WorkerNotFound
 from resolvers.ids import new_id
-from resolvers.models import TaskFilter, TaskState, Worker, worker_lane
+from resolvers.models import Task, TaskFilter, TaskState, Worker, worker_lane
 from resolvers.validation import identifier, queue_name, required, text
 
 
@@ -80,3 +80,9 @@ async def _remove(ctx: Context, worker_ids: list[str]) -> int:
     if lanes:
         ctx.notifier.lanes_changed(lanes)
     return removed
+
+
+async def current_tasks(ctx: Context, worker_id: str) -> list[Task]:
+    """The tasks a worker holds now (started, under its lease)."""
+    where = TaskFilter(worker_id=worker_id, states=(TaskState.STARTED,))
+    return (await ctx.store.list_tasks(where, ctx.limits.max_page_size, None)).tasks

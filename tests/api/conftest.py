@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
 
 from app.asgi import create_app
 from app.settings import Settings
+from resolvers.context import Context
 from resolvers.store import Store
 from tests.api.client import Api, GraphQLApi, RestApi
 from tests.conftest import FakeClock
@@ -20,12 +22,27 @@ TEST_SETTINGS = Settings(
 
 
 @pytest.fixture
-async def http(store: Store, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(TEST_SETTINGS, store=store, clock=clock)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://couchqueue") as client:
-            yield client
+async def app(store: Store, clock: FakeClock) -> AsyncIterator[Starlette]:
+    """The app with its background duties off: tests run each duty's pass themselves, on the
+    fake clock, so nothing happens behind their back."""
+    application = create_app(TEST_SETTINGS, store=store, clock=clock, start_duties=False)
+    async with LifespanManager(application) as manager:
+        yield manager.app  # type: ignore[misc]
+
+
+@pytest.fixture
+def engine(app: Starlette) -> Context:
+    """The engine context the app's transports use, for running background duties' passes."""
+    ctx: Context = app.state.ctx
+    ctx.random = lambda: 0.5
+    return ctx
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://couchqueue") as client:
+        yield client
 
 
 @pytest.fixture(params=["rest", "graphql"])

@@ -105,7 +105,7 @@ async def test_an_interest_change_is_seen_at_once_by_another_node(
 ) -> None:
     """Two apps over one store file stand for two nodes: no cache may hide the change."""
     stores = [await open_backend(backend, tmp_path) for _ in range(2)]
-    apps = [create_app(TEST_SETTINGS, store=s) for s in stores]
+    apps = [create_app(TEST_SETTINGS, store=s, start_duties=False) for s in stores]
     try:
         async with LifespanManager(apps[0]) as one, LifespanManager(apps[1]) as two:
             a, b = (
