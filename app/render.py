@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from resolvers import status
-from resolvers.models import PublishResult, Task, Worker
+from resolvers.models import Failure, PublishResult, QueueSettings, Task, Worker
 
 
 def render_task(task: Task, now: float) -> dict[str, Any]:
@@ -28,7 +28,12 @@ def render_task(task: Task, now: float) -> dict[str, Any]:
         "finishedAt": task.finished_at,
         "leaseUntil": task.lease_until,
         "failReason": task.fail_reason,
+        "failures": [render_failure(failure) for failure in task.failures],
     }
+
+
+def render_failure(failure: Failure) -> dict[str, Any]:
+    return {"reason": failure.reason, "at": failure.at}
 
 
 def render_publish(result: PublishResult, now: float) -> dict[str, Any]:
@@ -50,13 +55,33 @@ def render_publish(result: PublishResult, now: float) -> dict[str, Any]:
     }
 
 
-def render_worker(worker: Worker) -> dict[str, Any]:
-    return {
+def render_worker(worker: Worker, tasks: list[Task] | None = None) -> dict[str, Any]:
+    """The worker; with ``tasks`` (those it holds), their ids under "tasks" too."""
+    rendered: dict[str, Any] = {
         "workerId": worker.worker_id,
         "name": worker.name,
         "queues": worker.queues,
         "registeredAt": worker.registered_at,
         "lastSeen": worker.last_seen,
+    }
+    if tasks is not None:
+        rendered["tasks"] = [task.task_id for task in tasks]
+    return rendered
+
+
+def render_settings(settings: QueueSettings) -> dict[str, Any]:
+    retry = settings.retry
+    return {
+        "leaseSeconds": settings.lease_seconds,
+        "maxDeliveries": settings.max_deliveries,
+        "retry": {
+            "limit": retry.limit,
+            "delays": retry.delays,
+            "base": retry.base,
+            "factor": retry.factor,
+            "max": retry.max,
+            "jitter": retry.jitter,
+        },
     }
 
 
@@ -68,4 +93,5 @@ def render_queue_status(state: status.QueueStatus) -> dict[str, Any]:
         "paused": state.queue.paused,
         "workers": state.workers,
         "interests": state.queue.interests,
+        "settings": render_settings(state.queue.settings),
     }

@@ -1,4 +1,5 @@
-"""The seed's REST API, kept exactly: parse HTTP parameters, call resolvers, render JSON.
+"""The seed's REST API, kept exactly, plus PUT /worker/heartbeat: parse HTTP parameters, call
+resolvers, render JSON.
 
 No queue rule lives here. Parameters come from the query string, a form body or a JSON body
 (the body wins); JSON-valued parameters may arrive as JSON text. Errors are CouchQueueErrors
@@ -19,12 +20,13 @@ from starlette.routing import Route
 
 from app.render import render_publish, render_queue_status, render_task, render_worker
 from app.rest_params import Params
-from resolvers import interests, publish, queues, reports, status, tasks, workers
+from resolvers import failed, interests, leases, publish, queues, reports, status, tasks, workers
 from resolvers.context import Context
 from resolvers.errors import (
     CouchQueueError,
     MissingParameter,
 )
+from resolvers.validation import queue_name
 
 logger = logging.getLogger("couchqueue.rest")
 
@@ -40,6 +42,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "WORKER_NOT_FOUND": 404,
     "TASK_NOT_FOUND": 404,
     "QUEUE_NOT_FOUND": 404,
+    "SCHEDULE_NOT_FOUND": 404,
     "CONFLICT": 409,
     "NOT_TASK_HOLDER": 409,
     "STORE_UNAVAILABLE": 503,
@@ -94,7 +97,7 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     logger.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
-    body = {"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}
+    body = {"error": {"code": "INTERNAL_ERROR", "message": "internal error", "param": None}}
     return ORJSONResponse(body, status_code=500)
 
 
@@ -159,6 +162,10 @@ async def register_worker(ctx: Context, p: Params) -> Any:
     return render_worker(worker)
 
 
+async def heartbeat(ctx: Context, p: Params) -> Any:
+    return render_worker(await leases.heartbeat(ctx, p.text("workerId")))
+
+
 async def delete_worker(ctx: Context, p: Params) -> Any:
     worker_id, queue = p.text("workerId"), p.text("queue")
     if worker_id is not None:
@@ -202,22 +209,33 @@ async def get_status(ctx: Context, p: Params) -> Any:
         out["interests"] = found_interests
     if p.has("workers"):
         found = await workers.list_workers(ctx, p.option("workers"), "workers")
-        out["workers"] = [render_worker(w) for w in found]
+        out["workers"] = [
+            render_worker(w, await workers.current_tasks(ctx, w.worker_id)) for w in found
+        ]
     if p.has("failedQueue"):
-        page = await tasks.list_tasks(
-            ctx,
-            queue=p.option("failedQueue"),
-            state="failed",
-            first=p.number("first", "an integer", kind=int),
-            after=p.text("after"),
-            queue_param="failedQueue",
-        )
-        rendered = [render_task(t, now) for t in page.tasks]
-        out["failedQueue"] = {"tasks": rendered, "nextCursor": page.next_cursor}
+        out["failedQueue"] = await failed_queue(ctx, p)
     if p.has("task"):
         found_task = await tasks.get_task(ctx, p.text("task"), "task")
         out["task"] = render_task(found_task, now)
     return out
+
+
+async def failed_queue(ctx: Context, p: Params) -> Any:
+    """GET /status?failedQueue[=queue]: one page, filtered by publisher, reason, since, until."""
+    queue = p.option("failedQueue")
+    if queue is not None:
+        queue_name(queue, ctx, "failedQueue")  # so that an error names the parameter given
+    given = failed.FailedFilter(
+        queue=queue,
+        publisher=p.text("publisher"),
+        reason=p.text("reason"),
+        since=p.number("since", "a number of unix seconds"),
+        until=p.number("until", "a number of unix seconds"),
+    )
+    first = p.number("first", "an integer", kind=int)
+    page = await failed.list_failed(ctx, given, first=first, after=p.text("after"))
+    now = ctx.clock()
+    return {"tasks": [render_task(t, now) for t in page.tasks], "nextCursor": page.next_cursor}
 
 
 routes: list[Route] = [
@@ -227,6 +245,7 @@ routes: list[Route] = [
     Route("/task", endpoint(delete_tasks), methods=["DELETE"]),
     Route("/worker", endpoint(register_worker), methods=["PUT"]),
     Route("/worker", endpoint(delete_worker), methods=["DELETE"]),
+    Route("/worker/heartbeat", endpoint(heartbeat), methods=["PUT"]),
     Route("/interest", endpoint(set_interests), methods=["PUT"]),
     Route("/interest", endpoint(delete_interests), methods=["DELETE"]),
     Route("/queue", endpoint(delete_queue), methods=["DELETE"]),

@@ -11,7 +11,7 @@ from resolvers.ids import new_id
 from resolvers.leases import touch
 from resolvers.models import Failure, RetryPolicy, Task, TaskFilter, TaskState
 from resolvers.retry import delay_before_retry
-from resolvers.validation import flag, identifier, text
+from resolvers.validation import flag, identifier, required, text
 
 # A report can race with a lease extension by the same worker (a heartbeat), which changes the
 # task's version but not its holder: re-read and try again, a few times at most.
@@ -89,6 +89,7 @@ async def report(
     """
     wid = identifier(worker_id, "workerId")
     tid = identifier(task_id, "taskId")
+    required(state, "state")
     if state not in ("complete", "fail"):
         raise InvalidInput(f"state must be 'complete' or 'fail', not {state!r}", param="state")
     reason = text(fail_reason, reason_param, ctx.limits.max_reason_length, optional=True)

@@ -39,3 +39,29 @@ class PublishTaskInput:
         description="The identity for singularlyEnqueue/singularlyRun; default: the data's "
         "canonical JSON.",
     )
+
+
+@input_type
+class ScheduleInput:
+    """A recurring publish. Creating a schedule whose name exists replaces it, so a deploy can
+    declare its schedules every time it starts."""
+
+    name: str
+    cron: str = strawberry.field(
+        description="Five fields (minute hour day month weekday), and an optional sixth for "
+        "seconds."
+    )
+    timezone: str | None = strawberry.field(
+        default=None, description="An IANA time zone, e.g. 'Europe/Paris'; null: UTC."
+    )
+    enabled: bool | None = strawberry.field(default=None, description="Null: true.")
+    publisher: str = strawberry.field(description="The publisher of each published event.")
+    data: JSON = strawberry.field(description="The JSON object each tick publishes.")
+    scope: str | None = strawberry.field(
+        default=None, description="'any' (default) or 'all', as in publishTask."
+    )
+    singularly_enqueue: bool | None = strawberry.field(
+        default=None, description="As in publishTask: skip a tick whose copy still waits."
+    )
+    singularly_run: bool | None = strawberry.field(default=None, description="As in publishTask.")
+    unique_key: str | None = strawberry.field(default=None, description="As in publishTask.")

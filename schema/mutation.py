@@ -1,4 +1,8 @@
-"""Mutation: operations that change the queues, each one resolver call."""
+"""Mutation: operations that change the queues, each one resolver call.
+
+The administrative operations (queue settings, the failed queue, schedules) are inherited from
+``schema.admin_mutation``.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import strawberry
 from strawberry.scalars import JSON
 
 import resolvers.interests
+import resolvers.leases
 import resolvers.publish
 import resolvers.queues
 import resolvers.reports
 import resolvers.tasks
 import resolvers.workers
+from schema.admin_mutation import AdminMutation
 from schema.context import Info, engine
 from schema.declare import mutation, object_type
 from schema.inputs import PublishTaskInput
@@ -19,7 +25,7 @@ from schema.types import PublishResult, Task, Worker
 
 
 @object_type
-class Mutation:
+class Mutation(AdminMutation):
     """Operations that change the queues."""
 
     @mutation
@@ -45,6 +51,12 @@ class Mutation:
         """Register a worker on queues, in priority order; it gets a new id."""
         worker = await resolvers.workers.register_worker(engine(info), queues=queues, name=name)
         return Worker.from_model(worker)
+
+    @mutation
+    async def heartbeat(self, info: Info, worker_id: strawberry.ID) -> Worker:
+        """A worker says it is alive: every lease it holds is extended and it is not removed
+        as silent. A worker that was removed must register again (WORKER_NOT_FOUND)."""
+        return Worker.from_model(await resolvers.leases.heartbeat(engine(info), worker_id))
 
     @mutation
     async def delete_worker(self, info: Info, id: strawberry.ID) -> int:

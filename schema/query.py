@@ -5,14 +5,24 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
+import resolvers.failed
 import resolvers.interests
+import resolvers.schedules
+import resolvers.stats
 import resolvers.status
 import resolvers.tasks
 import resolvers.workers
-from resolvers.models import TaskState
+from resolvers.failed import FailedFilter
 from schema.context import Info, engine
 from schema.declare import field, object_type
-from schema.queue_types import QueueInterests, QueueStatus, Summary, WorkerQueueStatus
+from schema.queue_types import (
+    QueueInterests,
+    QueueStatus,
+    StatsRow,
+    Summary,
+    WorkerQueueStatus,
+)
+from schema.schedule_types import Schedule
 from schema.types import Task, TaskPage, Worker
 
 
@@ -58,21 +68,19 @@ class Query:
         queue: str | None = None,
         publisher: str | None = None,
         reason: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> TaskPage:
-        """The failed queue, one page at a time, optionally filtered by queue, publisher and
-        text in the fail reason."""
+        """The failed queue in publish order, one page at a time, optionally filtered by queue,
+        publisher, text in the fail reason (any case) and when the tasks failed (since <=
+        finishedAt < until)."""
         ctx = engine(info)
-        page = await resolvers.tasks.list_tasks(
-            ctx,
-            queue=queue,
-            state=TaskState.FAILED.value,
-            publisher=publisher,
-            reason_contains=reason,
-            first=first,
-            after=after,
+        given = FailedFilter(
+            queue=queue, publisher=publisher, reason=reason, since=since, until=until
         )
+        page = await resolvers.failed.list_failed(ctx, given, first=first, after=after)
         return TaskPage.from_model(page, ctx.clock())
 
     @field
@@ -104,6 +112,28 @@ class Query:
         """Queues' interests: all, or those of one queue; queues without any are left out."""
         found = await resolvers.interests.list_interests(engine(info), queue)
         return [QueueInterests(queue=name, interests=JSON(value)) for name, value in found.items()]
+
+    @field
+    async def schedules(self, info: Info) -> list[Schedule]:
+        """Every recurring schedule."""
+        found = await resolvers.schedules.list_schedules(engine(info))
+        return [Schedule.from_model(schedule) for schedule in found]
+
+    @field
+    async def stats(
+        self,
+        info: Info,
+        queue: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[StatsRow]:
+        """Counts per queue and minute with since <= minute < until (default: the last hour),
+        of one queue or all, oldest first. Minutes older than the statistics window (default a
+        day) are forgotten."""
+        rows = await resolvers.stats.query_stats(
+            engine(info), queue=queue, since=since, until=until
+        )
+        return [StatsRow.from_model(row) for row in rows]
 
     @field
     async def status(self, info: Info) -> Summary:

@@ -13,6 +13,34 @@ from schema.declare import field, object_type
 
 
 @object_type
+class RetryPolicy:
+    """What happens to a reported failure (resque-retry): up to `limit` retries, each after
+    `delays[n]` seconds if delays are given, else after the exponential backoff
+    min(max, base * factor ^ n), spread by +/- `jitter` (a fraction) against stampedes; then
+    the failed queue."""
+
+    limit: int = strawberry.field(description="Retries before the failed queue; 0: none.")
+    delays: list[float] | None = strawberry.field(
+        description="Seconds before each retry (the last repeats); null: exponential backoff."
+    )
+    base: float = strawberry.field(description="Backoff seconds before the first retry.")
+    factor: float = strawberry.field(description="Backoff growth from one retry to the next.")
+    max: float = strawberry.field(description="Backoff ceiling in seconds.")
+    jitter: float = strawberry.field(description="Backoff spread, a fraction from 0 to 1.")
+
+    @classmethod
+    def from_model(cls, policy: models.RetryPolicy) -> RetryPolicy:
+        return cls(
+            limit=policy.limit,
+            delays=None if policy.delays is None else list(policy.delays),
+            base=policy.base,
+            factor=policy.factor,
+            max=policy.max,
+            jitter=policy.jitter,
+        )
+
+
+@object_type
 class QueueSettings:
     """A queue's delivery settings."""
 
@@ -22,10 +50,15 @@ class QueueSettings:
     max_deliveries: int = strawberry.field(
         description="Deliveries after which a task whose lease keeps expiring is failed."
     )
+    retry: RetryPolicy = strawberry.field(description="What happens to a reported failure.")
 
     @classmethod
     def from_model(cls, settings: models.QueueSettings) -> QueueSettings:
-        return cls(lease_seconds=settings.lease_seconds, max_deliveries=settings.max_deliveries)
+        return cls(
+            lease_seconds=settings.lease_seconds,
+            max_deliveries=settings.max_deliveries,
+            retry=RetryPolicy.from_model(settings.retry),
+        )
 
 
 @object_type
@@ -138,4 +171,34 @@ class Summary:
             queues=summary.queues,
             workers=summary.workers,
             counts=TaskCounts.from_model(summary.counts),
+        )
+
+
+@object_type
+class StatsRow:
+    """What happened in one queue in one minute."""
+
+    queue: str
+    minute: float = strawberry.field(description="The minute's start, in unix seconds.")
+    published: int = strawberry.field(description="Copies written by publishes.")
+    started: int = strawberry.field(description="Tasks claimed.")
+    completed: int
+    failed: int = strawberry.field(description="Tasks that went to the failed queue.")
+    retried: int = strawberry.field(
+        description="Failed tasks put back in their queue: by reEnqueue, the retry policy or "
+        "retryFailed."
+    )
+    lease_expired: int = strawberry.field(description="Leases that ran out.")
+
+    @classmethod
+    def from_model(cls, row: models.StatsRow) -> StatsRow:
+        return cls(
+            queue=row.queue,
+            minute=row.minute,
+            published=row.published,
+            started=row.started,
+            completed=row.completed,
+            failed=row.failed,
+            retried=row.retried,
+            lease_expired=row.lease_expired,
         )

@@ -8,8 +8,24 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
+import resolvers.workers
 from resolvers import models
+from schema.context import Info, engine
 from schema.declare import field, object_type
+
+
+@object_type
+class Failure:
+    """One failed delivery of a task: a reported fail, or a lease that expired."""
+
+    reason: str | None = strawberry.field(
+        description="The worker's reason, 'lease expired', or null if none was given."
+    )
+    at: float = strawberry.field(description="When the delivery failed.")
+
+    @classmethod
+    def from_model(cls, failure: models.Failure) -> Failure:
+        return cls(reason=failure.reason, at=failure.at)
 
 
 @object_type
@@ -41,6 +57,9 @@ class Task:
         description="While started: when the task goes back to its queue unless reported."
     )
     fail_reason: str | None
+    failures: list[Failure] = strawberry.field(
+        description="Every failed delivery, oldest first; failReason is the last one's reason."
+    )
 
     @field
     def task_id(self) -> strawberry.ID:
@@ -67,6 +86,7 @@ class Task:
             finished_at=task.finished_at,
             lease_until=task.lease_until,
             fail_reason=task.fail_reason,
+            failures=[Failure.from_model(failure) for failure in task.failures],
         )
 
 
@@ -136,12 +156,24 @@ class Worker:
     queues: list[str] = strawberry.field(description="In priority order.")
     name: str | None
     registered_at: float
-    last_seen: float
+    last_seen: float = strawberry.field(
+        description="The worker's last sign of life (a request or a heartbeat)."
+    )
 
     @field
     def worker_id(self) -> strawberry.ID:
         """Same as id."""
         return self.id
+
+    @field
+    async def tasks(self, info: Info) -> list[Task]:
+        """The tasks the worker holds now: started, under its lease."""
+        ctx = engine(info)
+        now = ctx.clock()
+        return [
+            Task.from_model(task, now)
+            for task in await resolvers.workers.current_tasks(ctx, self.id)
+        ]
 
     @classmethod
     def from_model(cls, worker: models.Worker) -> Worker:

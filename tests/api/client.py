@@ -12,8 +12,14 @@ import httpx
 
 TASK_FIELDS = (
     "taskId eventId queue workerId publisher data runAt scope singularlyEnqueue singularlyRun "
-    "state attempts createdAt startedAt finishedAt leaseUntil failReason"
+    "state attempts createdAt startedAt finishedAt leaseUntil failReason failures { reason at }"
 )
+SCHEDULE_FIELDS = (
+    "name cron timezone publisher data scope singularlyEnqueue singularlyRun uniqueKey enabled "
+    "nextRunAt lastRunAt createdAt"
+)
+SETTINGS_FIELDS = "leaseSeconds maxDeliveries retry { limit delays base factor max jitter }"
+STATS_FIELDS = "queue minute published started completed failed retried leaseExpired"
 QUEUE_FIELDS = (
     "name length paused workers interests counts { scheduled queued started completed failed }"
 )
@@ -30,11 +36,122 @@ def _flatten_queue(queue: dict[str, Any]) -> dict[str, Any]:
     return {**queue, **counts}
 
 
-class RestApi:
+ARGUMENT_TYPES = {
+    "taskId": "ID",
+    "queue": "String",
+    "publisher": "String",
+    "reason": "String",
+    "since": "Float",
+    "until": "Float",
+    "first": "Int",
+    "after": "String",
+}
+
+
+def operation(kind: str, field: str, arguments: dict[str, Any], selection: str = "") -> str:
+    """A GraphQL operation passing each argument as a variable of its declared type."""
+    declared = ", ".join(f"${k}: {ARGUMENT_TYPES[k]}" for k in arguments)
+    passed = ", ".join(f"{k}: ${k}" for k in arguments)
+    head = f"{kind}({declared})" if arguments else kind
+    call = f"{field}({passed})" if arguments else field
+    return f"{head} {{ {call} {selection} }}"
+
+
+class AdminOperations:
+    """Operations the seed's REST API has no route for: both clients send them as GraphQL."""
+
+    http: httpx.AsyncClient
+
+    async def graphql(self, query: str, **variables: Any) -> Any:
+        reply = await self.http.post("/graphql", json={"query": query, "variables": variables})
+        body = reply.json()
+        if body.get("errors"):
+            error = body["errors"][0]
+            extensions = error.get("extensions") or {}
+            code = extensions.get("code", "NO_CODE")
+            raise ApiError(code, extensions.get("param"), reply.status_code, error["message"])
+        assert reply.status_code == 200, body
+        return body["data"]
+
+    async def configure_queue(self, name: str, **settings: Any) -> dict[str, Any]:
+        names = {
+            "leaseSeconds": "Float",
+            "maxDeliveries": "Int",
+            "retryLimit": "Int",
+            "retryDelays": "[Float!]",
+            "backoffBase": "Float",
+            "backoffFactor": "Float",
+            "backoffMax": "Float",
+            "backoffJitter": "Float",
+        }
+        declared = "".join(f", ${k}: {names[k]}" for k in settings)
+        passed = "".join(f", {k}: ${k}" for k in settings)
+        q = (
+            f"mutation($name: String!{declared}) {{ configureQueue(name: $name{passed}) "
+            f"{{ name paused settings {{ {SETTINGS_FIELDS} }} }} }}"
+        )
+        return (await self.graphql(q, name=name, **settings))["configureQueue"]
+
+    async def pause(self, name: str) -> dict[str, Any]:
+        q = "mutation($n: String!) { pauseQueue(name: $n) { name paused } }"
+        return (await self.graphql(q, n=name))["pauseQueue"]
+
+    async def resume(self, name: str) -> dict[str, Any]:
+        q = "mutation($n: String!) { resumeQueue(name: $n) { name paused } }"
+        return (await self.graphql(q, n=name))["resumeQueue"]
+
+    async def retry_failed(self, **where: Any) -> int:
+        return await self._failed_action("retryFailed", where)
+
+    async def remove_failed(self, **where: Any) -> int:
+        return await self._failed_action("removeFailed", where)
+
+    async def _failed_action(self, name: str, where: dict[str, Any]) -> int:
+        return (await self.graphql(operation("mutation", name, where), **where))[name]
+
+    async def failed_where(self, **where: Any) -> list[dict[str, Any]]:
+        q = operation("query", "failedTasks", where, f"{{ tasks {{ {TASK_FIELDS} }} }}")
+        return (await self.graphql(q, **where))["failedTasks"]["tasks"]
+
+    async def create_schedule(self, **schedule: Any) -> dict[str, Any]:
+        q = (
+            "mutation($input: ScheduleInput!) { createSchedule(input: $input) "
+            f"{{ {SCHEDULE_FIELDS} }} }}"
+        )
+        return (await self.graphql(q, input=schedule))["createSchedule"]
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        return (await self.graphql(f"{{ schedules {{ {SCHEDULE_FIELDS} }} }}"))["schedules"]
+
+    async def set_schedule_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+        q = (
+            "mutation($n: String!, $e: Boolean!) { setScheduleEnabled(name: $n, enabled: $e) "
+            f"{{ {SCHEDULE_FIELDS} }} }}"
+        )
+        return (await self.graphql(q, n=name, e=enabled))["setScheduleEnabled"]
+
+    async def delete_schedule(self, name: str) -> bool:
+        q = "mutation($n: String!) { deleteSchedule(name: $n) }"
+        return (await self.graphql(q, n=name))["deleteSchedule"]
+
+    async def stats(self, **where: Any) -> list[dict[str, Any]]:
+        q = operation("query", "stats", where, f"{{ {STATS_FIELDS} }}")
+        return (await self.graphql(q, **where))["stats"]
+
+    async def worker_detail(self, worker_id: str) -> dict[str, Any]:
+        selection = f"{{ workerId lastSeen tasks {{ {TASK_FIELDS} }} }}"
+        q = f"query($id: ID!) {{ worker(id: $id) {selection} }}"
+        return (await self.graphql(q, id=worker_id))["worker"]
+
+
+class RestApi(AdminOperations):
     transport = "rest"
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
+
+    async def heartbeat(self, worker_id: str) -> dict[str, Any]:
+        return await self.call("PUT", "/worker/heartbeat", params={"workerId": worker_id})
 
     async def call(self, method: str, path: str, **kw: Any) -> Any:
         reply = await self.http.request(method, path, **kw)
@@ -119,22 +236,18 @@ class RestApi:
         return await self.status()
 
 
-class GraphQLApi:
+class GraphQLApi(AdminOperations):
     transport = "graphql"
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
     async def call(self, query: str, **variables: Any) -> Any:
-        reply = await self.http.post("/graphql", json={"query": query, "variables": variables})
-        body = reply.json()
-        if body.get("errors"):
-            error = body["errors"][0]
-            extensions = error.get("extensions") or {}
-            code = extensions.get("code", "NO_CODE")
-            raise ApiError(code, extensions.get("param"), reply.status_code, error["message"])
-        assert reply.status_code == 200, body
-        return body["data"]
+        return await self.graphql(query, **variables)
+
+    async def heartbeat(self, worker_id: str) -> dict[str, Any]:
+        q = "mutation($w: ID!) { heartbeat(workerId: $w) { workerId lastSeen } }"
+        return (await self.call(q, w=worker_id))["heartbeat"]
 
     async def set_interests(self, queue: str, interests: Any) -> dict[str, Any]:
         q = (

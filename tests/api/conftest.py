@@ -26,8 +26,8 @@ async def app(store: Store, clock: FakeClock) -> AsyncIterator[Starlette]:
     """The app with its background duties off: tests run each duty's pass themselves, on the
     fake clock, so nothing happens behind their back."""
     application = create_app(TEST_SETTINGS, store=store, clock=clock, start_duties=False)
-    async with LifespanManager(application) as manager:
-        yield manager.app  # type: ignore[misc]
+    async with LifespanManager(application):
+        yield application
 
 
 @pytest.fixture

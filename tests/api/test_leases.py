@@ -1,0 +1,140 @@
+"""Leases: a claimed task is held for its queue's lease; signs of life extend it; an expired
+lease puts the task back (attempts + 1) until maxDeliveries, then the failed queue."""
+
+from __future__ import annotations
+
+import pytest
+
+from resolvers.context import Context
+from resolvers.leases import reap_expired_leases, reap_silent_workers
+from tests.api.client import Api, ApiError
+from tests.conftest import FakeClock
+
+
+async def setup(api: Api, lease: float = 30.0, **settings: float) -> str:
+    await api.set_interests("q", "*")
+    await api.configure_queue("q", leaseSeconds=lease, **settings)
+    return str((await api.register_worker(["q"]))["workerId"])
+
+
+async def test_a_claim_holds_the_task_for_the_queues_lease(api: Api, clock: FakeClock) -> None:
+    worker = await setup(api, lease=30)
+    await api.publish("pub", {"n": 1})
+    task = await api.claim(worker)
+    assert task is not None and task["leaseUntil"] == clock.now + 30
+
+
+async def test_an_expired_lease_puts_the_task_back_with_an_attempt(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    worker = await setup(api)
+    other = (await api.register_worker(["q"]))["workerId"]
+    await api.publish("pub", {"n": 1})
+    held = await api.claim(worker)
+    assert held is not None
+    clock.advance(29.9)
+    assert await reap_expired_leases(engine) == 0
+    clock.advance(0.1)
+    assert await reap_expired_leases(engine) == 1
+    back = await api.task(held["taskId"])
+    assert (back["state"], back["workerId"], back["attempts"]) == ("queued", None, 1)
+    assert back["failures"] == [{"reason": "lease expired", "at": clock.now}]
+    again = await api.claim(other)
+    assert again is not None and again["taskId"] == held["taskId"]
+    with pytest.raises(ApiError) as late:
+        await api.complete(worker, held["taskId"])
+    assert late.value.code == "NOT_TASK_HOLDER"
+    assert (await api.complete(other, held["taskId"]))["state"] == "completed"
+
+
+async def test_max_deliveries_ends_in_the_failed_queue(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    worker = await setup(api, lease=10, maxDeliveries=2)
+    task_id = (await api.publish("pub", {"n": 1}))["tasks"][0]["taskId"]
+    for _ in range(2):
+        assert await api.claim(worker) is not None
+        clock.advance(10)
+        assert await reap_expired_leases(engine) == 1
+    failed = await api.task(task_id)
+    assert (failed["state"], failed["attempts"], failed["failReason"]) == (
+        "failed",
+        2,
+        "lease expired",
+    )
+    assert [t["taskId"] for t in await api.failed()] == [task_id]
+    assert await api.claim(worker) is None
+
+
+async def test_a_heartbeat_extends_every_lease_of_the_worker(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    worker = await setup(api, lease=30)
+    for n in range(2):
+        await api.publish("pub", {"n": n})
+    held = [await api.claim(worker), await api.claim(worker)]
+    clock.advance(20)
+    beat = await api.heartbeat(worker)
+    assert beat["lastSeen"] == clock.now
+    clock.advance(20)
+    assert await reap_expired_leases(engine) == 0
+    for task in held:
+        assert task is not None
+        assert (await api.task(task["taskId"]))["leaseUntil"] == clock.now - 20 + 30
+
+
+async def test_any_request_of_the_worker_is_a_sign_of_life(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    worker = await setup(api, lease=30)
+    await api.publish("pub", {"n": 1})
+    held = await api.claim(worker)
+    assert held is not None
+    clock.advance(20)
+    assert await api.claim(worker) is None
+    clock.advance(20)
+    assert await reap_expired_leases(engine) == 0
+    assert (await api.task(held["taskId"]))["state"] == "started"
+
+
+async def test_heartbeat_of_an_unknown_worker_is_refused(api: Api) -> None:
+    with pytest.raises(ApiError) as refused:
+        await api.heartbeat("no-such-worker")
+    assert (refused.value.code, refused.value.param) == ("WORKER_NOT_FOUND", "workerId")
+
+
+async def test_silent_workers_are_removed_and_their_tasks_come_back_by_lease(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    silent = await setup(api, lease=120)
+    alive = (await api.register_worker(["q"]))["workerId"]
+    await api.publish("pub", {"n": "held"})
+    held = await api.claim(silent)
+    assert held is not None
+    await api.publish("pub", {"n": "own"}, scope="all")
+    clock.advance(45)
+    await api.heartbeat(alive)
+    clock.advance(16)
+    assert await reap_silent_workers(engine) == 1
+    assert [w["workerId"] for w in await api.workers()] == [alive]
+    with pytest.raises(ApiError):
+        await api.claim(silent)
+    assert (await api.task(held["taskId"]))["state"] == "started"
+    clock.advance(60)
+    assert await reap_expired_leases(engine) == 1
+    back = await api.task(held["taskId"])
+    assert (back["state"], back["attempts"]) == ("queued", 1)
+    got = [await api.claim(alive), await api.claim(alive), await api.claim(alive)]
+    # The silent worker's own copy went with it; the alive worker's own copy and the
+    # returned task remain.
+    assert sorted(t["data"]["n"] for t in got if t) == ["held", "own"]
+
+
+async def test_worker_listing_shows_last_seen_and_current_tasks(api: Api, clock: FakeClock) -> None:
+    worker = await setup(api)
+    await api.publish("pub", {"n": 1})
+    held = await api.claim(worker)
+    assert held is not None
+    detail = await api.worker_detail(worker)
+    assert detail["lastSeen"] == clock.now
+    assert [t["taskId"] for t in detail["tasks"]] == [held["taskId"]]
