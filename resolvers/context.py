@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from resolvers.models import Event
 from resolvers.queue_cache import QueueCache
 from resolvers.stats import StatsBuffer
 from resolvers.store import Store
@@ -25,6 +28,8 @@ class Limits:
     max_page_size: int = 1000
     max_reason_length: int = 10_000
     default_lease_seconds: float = 300.0
+    max_prefetch: int = 100
+    max_batch: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +46,51 @@ class Policies:
     reap_batch: int = 500
 
 
+class Wakeup(Protocol):
+    """A push subscriber's alarm: set when its lanes may have gained tasks or one of its tasks
+    was finished."""
+
+    async def wait(self, at_most: float) -> None:
+        """Return when woken, or after ``at_most`` seconds, whichever comes first."""
+        ...
+
+
 class Notifier(Protocol):
-    """Told which lanes gained ready tasks, so push deliveries can wake at once."""
+    """Wakes push subscribers on this node. Cross-node changes reach it through the store's
+    change stamps, watched by the app."""
 
     def lanes_changed(self, lanes: Iterable[str]) -> None: ...
 
+    def worker_changed(self, worker_id: str) -> None: ...
+
+    def subscribe(self, worker_id: str, lanes: list[str]) -> AbstractContextManager[Wakeup]: ...
+
+
+class EventSink(Protocol):
+    def emit(self, event: Event) -> None: ...
+
+
+class _Sleep:
+    async def wait(self, at_most: float) -> None:
+        await asyncio.sleep(at_most)
+
 
 class NullNotifier:
+    """Wakes nobody: subscribers fall back to waiting out their timeout."""
+
     def lanes_changed(self, lanes: Iterable[str]) -> None:
+        return None
+
+    def worker_changed(self, worker_id: str) -> None:
+        return None
+
+    @contextmanager
+    def subscribe(self, worker_id: str, lanes: list[str]) -> Iterator[Wakeup]:
+        yield _Sleep()
+
+
+class NullEvents:
+    def emit(self, event: Event) -> None:
         return None
 
 
@@ -59,6 +101,7 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     policies: Policies = field(default_factory=Policies)
     notifier: Notifier = field(default_factory=NullNotifier)
+    events: EventSink = field(default_factory=NullEvents)
     # Per-process cache of queue records, revalidated against Store.queues_version on each use.
     queue_cache: QueueCache = field(default_factory=QueueCache)
     # Per-process counts not yet added to the store's per-minute statistics.

@@ -8,6 +8,7 @@ from typing import Any
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, TaskNotFound
 from resolvers.models import TaskFilter, TaskPage, TaskState
+from resolvers.observe import observe
 from resolvers.reports import requeued
 from resolvers.validation import identifier, page_size, queue_name, text, timestamp
 
@@ -66,7 +67,7 @@ async def retry_failed(ctx: Context, given: FailedFilter) -> int:
             if await ctx.store.replace_task(requeued(task, now), task.version):
                 retried += 1
                 lanes.add(task.lane)
-                ctx.stats.record(task.queue, "retried", now)
+                observe(ctx, "retried", task.queue, now, task=task)
         if page.next_cursor is None:
             break
         cursor = page.next_cursor

@@ -9,6 +9,7 @@ from typing import Any
 from resolvers.context import Context
 from resolvers.errors import WorkerNotFound
 from resolvers.models import Failure, Task, TaskFilter, TaskState, Worker, worker_lane
+from resolvers.observe import observe
 from resolvers.validation import identifier
 
 LEASE_EXPIRED = "lease expired"
@@ -81,9 +82,9 @@ async def reap_expired_leases(ctx: Context) -> int:
             if not await ctx.store.replace_task(after, task.version):
                 continue
             moved += 1
-            ctx.stats.record(task.queue, "lease_expired", now)
+            observe(ctx, "lease_expired", task.queue, now, task=task)
             if after.state is TaskState.FAILED:
-                ctx.stats.record(task.queue, "failed", now)
+                observe(ctx, "failed", task.queue, now, task=task)
             else:
                 lanes.add(after.lane)
         if lanes:
@@ -102,5 +103,6 @@ async def reap_silent_workers(ctx: Context) -> int:
         return 0
     removed = await ctx.store.delete_workers(silent)
     for wid in silent:
+        observe(ctx, "worker_left", None, ctx.clock(), worker_id=wid)
         await ctx.store.delete_tasks(TaskFilter(lane=worker_lane(wid), states=(TaskState.QUEUED,)))
     return removed

@@ -217,6 +217,18 @@ class Schedule:
     version: int = 0
 
 
+@dataclass(slots=True, frozen=True)
+class Event:
+    """Something that happened, for live feeds: a task published, started, completed, failed,
+    retried or lease_expired; a queue paused or resumed; a worker joined or left."""
+
+    kind: str
+    queue: str | None
+    at: float
+    task_id: str | None = None
+    worker_id: str | None = None
+
+
 STAT_FIELDS = ("published", "started", "completed", "failed", "retried", "lease_expired")
 
 

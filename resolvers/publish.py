@@ -14,6 +14,7 @@ from resolvers.context import Context
 from resolvers.errors import InvalidInput
 from resolvers.ids import new_id
 from resolvers.models import PublishInput, PublishResult, Scope, Skipped, Task, worker_lane
+from resolvers.observe import observe
 from resolvers.validation import flag, json_object, text, timestamp
 
 
@@ -128,7 +129,7 @@ async def publish_event(
         if not ok
     )
     for task in tasks:
-        ctx.stats.record(task.queue, "published", now)
+        observe(ctx, "published", task.queue, now, task=task)
     if tasks:
         ctx.notifier.lanes_changed({task.lane for task in tasks})
     return PublishResult(event_id=event_id, discarded=False, tasks=tasks, skipped=skipped)

@@ -9,6 +9,7 @@ from typing import Any
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, QueueNotFound
 from resolvers.models import Queue
+from resolvers.observe import observe
 from resolvers.retry import updated_policy
 from resolvers.validation import queue_name
 
@@ -54,6 +55,7 @@ async def _set_paused(ctx: Context, name: Any, param: str, paused: bool) -> Queu
         raise QueueNotFound(f"no queue {queue!r}", param=param)
     if not paused:
         ctx.notifier.lanes_changed([queue])
+    observe(ctx, "paused" if paused else "resumed", queue, ctx.clock())
     return updated
 
 

@@ -10,6 +10,7 @@ from resolvers.errors import InvalidInput, NotTaskHolder, TaskNotFound
 from resolvers.ids import new_id
 from resolvers.leases import touch
 from resolvers.models import Failure, RetryPolicy, Task, TaskFilter, TaskState
+from resolvers.observe import observe
 from resolvers.retry import delay_before_retry
 from resolvers.validation import flag, identifier, required, text
 
@@ -112,7 +113,8 @@ async def report(
     else:
         raise NotTaskHolder(f"task {tid!r} kept changing while it was reported", param="taskId")
 
-    ctx.stats.record(task.queue, counted, ctx.clock())
+    observe(ctx, counted, task.queue, ctx.clock(), task=done, worker_id=wid)
+    ctx.notifier.worker_changed(wid)
     if done.state is TaskState.COMPLETED and ctx.policies.completed_retention_seconds <= 0:
         await ctx.store.delete_tasks(TaskFilter(task_ids=(tid,), states=(TaskState.COMPLETED,)))
     lanes = {t.lane for t in (done, *also) if t.state is TaskState.QUEUED}

@@ -21,6 +21,7 @@ from resolvers.models import (
     TaskState,
     worker_lane,
 )
+from resolvers.observe import observe
 from resolvers.validation import (
     identifier,
     page_size,
@@ -51,7 +52,7 @@ async def claim(ctx: Context, worker_id: Any) -> Task | None:
     )
     task = await ctx.store.claim_task(request)
     if task is not None:
-        ctx.stats.record(task.queue, "started", request.now)
+        observe(ctx, "started", task.queue, request.now, task=task)
     await touch(ctx, worker)
     return task
 

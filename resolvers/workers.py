@@ -8,6 +8,7 @@ from resolvers.context import Context
 from resolvers.errors import InvalidInput, LimitExceeded, WorkerNotFound
 from resolvers.ids import new_id
 from resolvers.models import Task, TaskFilter, TaskState, Worker, worker_lane
+from resolvers.observe import observe
 from resolvers.validation import identifier, queue_name, required, text
 
 
@@ -33,6 +34,7 @@ async def register_worker(ctx: Context, *, queues: Any, name: Any = None) -> Wor
         worker_id=new_id(), queues=ordered, name=label, registered_at=now, last_seen=now
     )
     await ctx.store.add_worker(worker)
+    observe(ctx, "worker_joined", None, now, worker_id=worker.worker_id)
     return worker
 
 
@@ -74,6 +76,7 @@ async def _remove(ctx: Context, worker_ids: list[str]) -> int:
     now = ctx.clock()
     lanes: set[str] = set()
     for wid in worker_ids:
+        observe(ctx, "worker_left", None, now, worker_id=wid)
         released = await ctx.store.release_tasks(wid, now)
         lanes.update(task.lane for task in released)
         await ctx.store.delete_tasks(TaskFilter(lane=worker_lane(wid), states=(TaskState.QUEUED,)))
