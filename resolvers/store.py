@@ -137,9 +137,22 @@ class Store(Protocol):
         duplicate at worst, never a lost task. A task returned to QUEUED is claimable again.
         """
 
-    async def release_tasks(self, worker_id: str, now: float) -> list[Task]:
-        """Return every STARTED task held by the worker to QUEUED (worker_id cleared, attempts
-        unchanged), atomically per task; returns the tasks released, as written."""
+    async def release_tasks(
+        self, worker_id: str, now: float, task_ids: Sequence[str] | None = None
+    ) -> list[Task]:
+        """Return every STARTED task held by the worker (or only those of ``task_ids``) to
+        QUEUED (worker_id cleared, attempts unchanged), atomically per task; returns the tasks
+        released, as written."""
+
+    async def change_stamps(self, lanes: Sequence[str]) -> dict[str, int]:
+        """Per lane, a number that changes whenever a write may have made a task of the lane
+        claimable (a task inserted or returned to the queue, a queue resumed), from any
+        process. It may also change when nothing relevant did (a coarse stamp is allowed);
+        it never stays the same across a relevant change. Cheap: nodes poll it often."""
+
+    async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
+        """The smallest run_at among QUEUED tasks of these lanes, or None if there are none:
+        when an idle push subscriber should look again for delayed tasks."""
 
     async def expired_tasks(self, now: float, limit: int) -> list[Task]:
         """Up to ``limit`` STARTED tasks whose lease_until <= now, oldest lease first. A plain

@@ -319,11 +319,17 @@ class SqliteStore:
 
         return await self._write(job)
 
-    async def release_tasks(self, worker_id: str, now: float) -> list[Task]:
+    async def release_tasks(
+        self, worker_id: str, now: float, task_ids: Sequence[str] | None = None
+    ) -> list[Task]:
+        only = None if task_ids is None else set(task_ids)
+
         def job(conn: sqlite3.Connection) -> list[Task]:
             released = []
             for row in conn.execute(SQL["started_by_worker"], {"worker_id": worker_id}).fetchall():
                 task = task_from_row(row)
+                if only is not None and task.task_id not in only:
+                    continue
                 task.state = TaskState.QUEUED
                 task.worker_id = task.worker_id if task.lane != task.queue else None
                 task.started_at = task.lease_until = None
@@ -338,6 +344,23 @@ class SqliteStore:
         return await self._scan(
             lambda conn: [task_from_row(r) for r in conn.execute(SQL["expired_tasks"], params)]
         )
+
+    async def change_stamps(self, lanes: Sequence[str]) -> dict[str, int]:
+        # PRAGMA data_version changes whenever another connection, in this process or any
+        # other, commits: one coarse stamp for every lane, read in microseconds.
+        row = self._peek("data_version", {})
+        stamp = int(row[0]) if row is not None else 0
+        return dict.fromkeys(lanes, stamp)
+
+    async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
+        def job(conn: sqlite3.Connection) -> float | None:
+            rows = [
+                conn.execute(SQL["earliest_run_at"], {"lane": lane}).fetchone() for lane in lanes
+            ]
+            due = [row[0] for row in rows if row is not None]
+            return min(due) if due else None
+
+        return await self._scan(job)
 
     async def delete_tasks(self, where: TaskFilter) -> int:
         if not where.states:

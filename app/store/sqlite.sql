@@ -234,3 +234,9 @@ ORDER BY minute, queue;
 
 -- name: delete_stats_before
 DELETE FROM stats WHERE minute < :minute;
+
+-- name: data_version
+PRAGMA data_version;
+
+-- name: earliest_run_at
+SELECT run_at FROM tasks WHERE lane = :lane AND state = 'queued' ORDER BY run_at LIMIT 1;
