@@ -22,6 +22,7 @@ from strawberry.asgi import GraphQL
 from app import rest
 from app.body_limit import BodyLimitMiddleware
 from app.loops import DutyRunner, duties_for
+from app.notify import ChangeWatcher, LocalEvents, LocalNotifier
 from app.settings import Settings
 from app.store import open_store
 from resolvers.context import Context
@@ -79,11 +80,20 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = store if store is not None else await open_store(settings.store)
+        notifier, events = LocalNotifier(), LocalEvents()
         ctx = Context(
-            store=opened, clock=clock, limits=settings.limits(), policies=settings.policies()
+            store=opened,
+            clock=clock,
+            limits=settings.limits(),
+            policies=settings.policies(),
+            notifier=notifier,
+            events=events,
         )
         app.state.ctx = ctx
-        duties = DutyRunner(ctx, duties_for(settings) if start_duties else [])
+        app.state.notifier = notifier
+        app.state.events = events
+        watcher = ChangeWatcher(notifier, events)
+        duties = DutyRunner(ctx, duties_for(settings, watcher) if start_duties else [])
         duties.start()
         try:
             yield

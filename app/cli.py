@@ -49,4 +49,6 @@ def serve(settings: Settings) -> None:
         http="httptools",
         log_level=settings.log_level,
         access_log=False,
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
     )

@@ -10,6 +10,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from app.notify import ChangeWatcher
 from app.settings import Settings
 from resolvers.context import Context
 from resolvers.leases import reap_expired_leases, reap_silent_workers
@@ -31,8 +32,9 @@ async def _purge(ctx: Context) -> int:
     return await purge_finished(ctx) + await prune_stats(ctx)
 
 
-def duties_for(settings: Settings) -> list[Duty]:
+def duties_for(settings: Settings, watcher: ChangeWatcher) -> list[Duty]:
     return [
+        Duty("change watcher", watcher, settings.change_poll_interval),
         Duty("lease reaper", reap_expired_leases, settings.lease_reap_interval),
         Duty("worker reaper", reap_silent_workers, settings.worker_reap_interval),
         Duty("scheduler", fire_due_schedules, settings.schedule_interval),

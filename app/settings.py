@@ -39,6 +39,10 @@ class Settings:
     schedule_interval: float = setting(0.25, "seconds between checks for due schedules")
     stats_flush_interval: float = setting(5.0, "seconds between statistics flushes")
     purge_interval: float = setting(30.0, "seconds between retention purges")
+    change_poll_interval: float = setting(0.1, "seconds between checks for other nodes' writes")
+    max_prefetch: int = setting(100, "most unfinished pushed tasks one subscriber may hold")
+    ws_ping_interval: float = setting(20.0, "seconds between websocket pings")
+    ws_ping_timeout: float = setting(20.0, "close a websocket whose ping is unanswered this long")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -59,6 +63,7 @@ class Settings:
             max_queues_per_worker=self.max_queues_per_worker,
             max_page_size=self.max_page_size,
             default_lease_seconds=self.default_lease_seconds,
+            max_prefetch=self.max_prefetch,
         )
 
     def policies(self) -> Policies:

@@ -67,7 +67,11 @@ class Notifier(Protocol):
 
 
 class EventSink(Protocol):
+    """The live feed: emit() never blocks; each listener gets its own bounded stream."""
+
     def emit(self, event: Event) -> None: ...
+
+    def listen(self) -> AbstractContextManager[asyncio.Queue[Event]]: ...
 
 
 class _Sleep:
@@ -92,6 +96,10 @@ class NullNotifier:
 class NullEvents:
     def emit(self, event: Event) -> None:
         return None
+
+    @contextmanager
+    def listen(self) -> Iterator[asyncio.Queue[Event]]:
+        yield asyncio.Queue()
 
 
 @dataclass(slots=True)

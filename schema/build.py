@@ -19,6 +19,7 @@ from schema.errors import ErrorCodes, log_error
 from schema.limits import depth_limit_rule
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.subscription import Subscription
 
 DEFAULT_MAX_DEPTH = 10
 DEFAULT_CACHE_SIZE = 1024
@@ -53,5 +54,6 @@ def build_schema(
         partial(AddValidationRules, [depth_rule]),
         partial(ValidationCache, maxsize=cache_size),
     ]
-    # Subscriptions (tasks, events) will come from schema/subscription.py: subscription=...
-    return CouchQueueSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return CouchQueueSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )

@@ -50,3 +50,8 @@ def field(resolver: Callable[..., object]) -> StrawberryField:
 def mutation(resolver: Callable[..., object]) -> StrawberryField:
     """``strawberry.mutation`` on a resolver method, described by its docstring."""
     return strawberry.mutation(resolver, description=_doc(resolver))
+
+
+def subscription(resolver: Callable[..., object]) -> StrawberryField:
+    """``strawberry.subscription`` on a resolver method, described by its docstring."""
+    return strawberry.subscription(resolver, description=_doc(resolver))

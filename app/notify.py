@@ -1,0 +1,130 @@
+"""Push wake-ups and the live event feed of one node, and the watcher that brings other
+nodes' writes in through the store's change stamps."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from resolvers.context import Context
+from resolvers.models import Event
+
+
+class Alarm:
+    """One push subscriber's wake-up."""
+
+    def __init__(self, worker_id: str, lanes: list[str]) -> None:
+        self.worker_id = worker_id
+        self.lanes = lanes
+        self._event = asyncio.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+
+    async def wait(self, at_most: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), max(at_most, 0.0))
+        self._event.clear()
+
+
+class LocalNotifier:
+    """resolvers.context.Notifier for this node's subscribers."""
+
+    def __init__(self) -> None:
+        self._by_lane: defaultdict[str, set[Alarm]] = defaultdict(set)
+        self._by_worker: defaultdict[str, set[Alarm]] = defaultdict(set)
+
+    def lanes_changed(self, lanes: Iterable[str]) -> None:
+        for lane in lanes:
+            for alarm in self._by_lane.get(lane, ()):
+                alarm.ring()
+
+    def worker_changed(self, worker_id: str) -> None:
+        for alarm in self._by_worker.get(worker_id, ()):
+            alarm.ring()
+
+    @contextlib.contextmanager
+    def subscribe(self, worker_id: str, lanes: list[str]) -> Iterator[Alarm]:
+        alarm = Alarm(worker_id, lanes)
+        self._by_worker[worker_id].add(alarm)
+        for lane in lanes:
+            self._by_lane[lane].add(alarm)
+        try:
+            yield alarm
+        finally:
+            _discard(self._by_worker, worker_id, alarm)
+            for lane in lanes:
+                _discard(self._by_lane, lane, alarm)
+
+    def watched_lanes(self) -> list[str]:
+        return list(self._by_lane)
+
+    def subscribers(self) -> int:
+        return sum(len(alarms) for alarms in self._by_worker.values())
+
+    def ring_all(self) -> None:
+        for alarms in self._by_worker.values():
+            for alarm in alarms:
+                alarm.ring()
+
+
+def _discard(index: defaultdict[str, set[Alarm]], key: str, alarm: Alarm) -> None:
+    alarms = index.get(key)
+    if alarms is not None:
+        alarms.discard(alarm)
+        if not alarms:
+            del index[key]
+
+
+class LocalEvents:
+    """resolvers.context.EventSink: fans events out to this node's listeners. A listener that
+    falls behind loses its oldest events rather than slowing the engine down."""
+
+    def __init__(self, backlog: int = 1000) -> None:
+        self._listeners: set[asyncio.Queue[Event]] = set()
+        self._backlog = backlog
+
+    def emit(self, event: Event) -> None:
+        for stream in self._listeners:
+            if stream.full():
+                stream.get_nowait()
+            stream.put_nowait(event)
+
+    @contextlib.contextmanager
+    def listen(self) -> Iterator[asyncio.Queue[Event]]:
+        stream: asyncio.Queue[Event] = asyncio.Queue(self._backlog)
+        self._listeners.add(stream)
+        try:
+            yield stream
+        finally:
+            self._listeners.discard(stream)
+
+    def listeners(self) -> int:
+        return len(self._listeners)
+
+
+class ChangeWatcher:
+    """Polls the store's change stamps of the lanes this node's subscribers wait on, and
+    wakes them (and tells event listeners) when another node's write may concern them."""
+
+    def __init__(self, notifier: LocalNotifier, events: LocalEvents) -> None:
+        self._notifier = notifier
+        self._events = events
+        self._seen: dict[str, int] = {}
+
+    async def __call__(self, ctx: Context) -> int:
+        lanes = self._notifier.watched_lanes()
+        if not lanes and not self._events.listeners():
+            self._seen.clear()
+            return 0
+        if not lanes:
+            lanes = list((await ctx.queue_cache.current(ctx.store)).queues)
+        stamps = await ctx.store.change_stamps(lanes)
+        changed = [lane for lane, stamp in stamps.items() if self._seen.get(lane) != stamp]
+        self._seen = stamps
+        if changed:
+            self._notifier.lanes_changed(changed)
+            self._events.emit(Event(kind="changed", queue=None, at=ctx.clock()))
+        return len(changed)

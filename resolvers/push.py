@@ -1,0 +1,104 @@
+"""Push delivery: tasks claimed for a subscribed worker and handed to it as they come.
+
+At most ``prefetch`` of its pushed tasks are unfinished at once; finishing one (by a report on
+any connection or node) lets the next come. While the subscription is open it is the worker's
+sign of life. When it ends (the socket closed, or stopped answering), the tasks it was still
+holding go back to their queues at once, without counting an attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from resolvers.context import Context
+from resolvers.errors import InvalidInput, WorkerNotFound
+from resolvers.leases import touch
+from resolvers.models import Event, Task, TaskState, worker_lane
+from resolvers.tasks import claim
+from resolvers.validation import identifier, queue_name
+
+# Idle subscribers look again at least this often even if nothing woke them (a safety net for
+# wake-ups that cannot be seen, such as a singularlyRun task becoming claimable elsewhere).
+MAX_IDLE_SECONDS = 5.0
+
+
+def _prefetch(value: Any, ctx: Context) -> int:
+    if value is None:
+        return 1
+    limit = ctx.limits.max_prefetch
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise InvalidInput(f"prefetch must be an integer from 1 to {limit}", param="prefetch")
+    return value
+
+
+async def push_tasks(
+    ctx: Context, worker_id: Any, prefetch: Any = None, param: str = "workerId"
+) -> AsyncIterator[Task]:
+    """Claim and yield tasks for the worker, at most ``prefetch`` unfinished at a time."""
+    wid = identifier(worker_id, param)
+    size = _prefetch(prefetch, ctx)
+    worker = await ctx.store.get_worker(wid)
+    if worker is None:
+        raise WorkerNotFound(f"no worker {wid!r}: register it first", param=param)
+    lanes = [worker_lane(wid), *worker.queues]
+    held: set[str] = set()
+    with ctx.notifier.subscribe(wid, lanes) as wakeup:
+        try:
+            while True:
+                while len(held) < size:
+                    task = await claim(ctx, wid)
+                    if task is None:
+                        break
+                    held.add(task.task_id)
+                    yield task
+                await wakeup.wait(
+                    await _idle_time(ctx, lanes, worker.queues, full=len(held) >= size)
+                )
+                held = await _still_held(ctx, wid, held)
+                if not await touch(ctx, worker):
+                    raise WorkerNotFound(f"worker {wid!r} was removed", param=param)
+        finally:
+            if held:
+                await asyncio.shield(_give_back(ctx, wid, held))
+
+
+async def _idle_time(ctx: Context, lanes: list[str], queues: list[str], *, full: bool) -> float:
+    """How long to sleep unless woken: until the earliest delayed task comes due, and never
+    longer than a third of the shortest lease, so the subscription keeps its leases alive."""
+    snapshot = await ctx.queue_cache.current(ctx.store)
+    leases = snapshot.lease_seconds(queues).values()
+    longest = min([MAX_IDLE_SECONDS, *(lease / 3 for lease in leases)])
+    if full:
+        return longest
+    due = await ctx.store.earliest_run_at(lanes)
+    if due is None or due <= ctx.clock():
+        return longest
+    return min(longest, due - ctx.clock())
+
+
+async def _still_held(ctx: Context, worker_id: str, held: set[str]) -> set[str]:
+    still = set()
+    for task_id in held:
+        task = await ctx.store.get_task(task_id)
+        if task is not None and task.state is TaskState.STARTED and task.worker_id == worker_id:
+            still.add(task_id)
+    return still
+
+
+async def _give_back(ctx: Context, worker_id: str, held: set[str]) -> None:
+    released = await ctx.store.release_tasks(worker_id, ctx.clock(), sorted(held))
+    if released:
+        ctx.notifier.lanes_changed({task.lane for task in released})
+
+
+async def follow_events(ctx: Context, queue: Any = None) -> AsyncIterator[Event]:
+    """The live feed of what happens on this node (and "changed" when other nodes wrote), of
+    one queue or all; events about no queue (workers) are always included."""
+    name = queue_name(queue, ctx) if queue is not None else None
+    with ctx.events.listen() as stream:
+        while True:
+            event = await stream.get()
+            if name is None or event.queue in (None, name):
+                yield event

@@ -1,0 +1,59 @@
+"""Subscriptions over websockets (graphql-transport-ws): pushed tasks and the live feed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from resolvers import models
+from resolvers.push import follow_events, push_tasks
+from schema.context import Info, engine
+from schema.declare import object_type, subscription
+from schema.types import Task
+
+
+@object_type
+class Event:
+    """Something that happened: published, started, completed, failed, retried,
+    lease_expired (tasks); paused, resumed (queues); worker_joined, worker_left; changed
+    (another node wrote: look again)."""
+
+    kind: str
+    queue: str | None
+    at: float
+    task_id: strawberry.ID | None
+    worker_id: strawberry.ID | None
+
+    @classmethod
+    def from_model(cls, event: models.Event) -> Event:
+        return cls(
+            kind=event.kind,
+            queue=event.queue,
+            at=event.at,
+            task_id=None if event.task_id is None else strawberry.ID(event.task_id),
+            worker_id=None if event.worker_id is None else strawberry.ID(event.worker_id),
+        )
+
+
+@object_type
+class Subscription:
+    """Live streams."""
+
+    @subscription
+    async def tasks(
+        self, info: Info, worker_id: strawberry.ID, prefetch: int | None = None
+    ) -> AsyncGenerator[Task, None]:
+        """Tasks pushed to the worker, each already claimed for it under a lease. At most
+        `prefetch` (default 1) are unfinished at once; reporting one, on any connection, lets
+        the next come. Closing the subscription returns its unfinished tasks to their queues
+        at once, without counting an attempt."""
+        ctx = engine(info)
+        async for task in push_tasks(ctx, worker_id, prefetch):
+            yield Task.from_model(task, ctx.clock())
+
+    @subscription
+    async def events(self, info: Info, queue: str | None = None) -> AsyncGenerator[Event, None]:
+        """What happens to tasks, queues and workers, as it happens: of one queue, or all."""
+        async for event in follow_events(engine(info), queue):
+            yield Event.from_model(event)
