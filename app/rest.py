@@ -20,7 +20,18 @@ from starlette.routing import Route
 
 from app.render import render_publish, render_queue_status, render_task, render_worker
 from app.rest_params import Params
-from resolvers import failed, interests, leases, publish, queues, reports, status, tasks, workers
+from resolvers import (
+    batch,
+    failed,
+    interests,
+    leases,
+    publish,
+    queues,
+    reports,
+    status,
+    tasks,
+    workers,
+)
 from resolvers.context import Context
 from resolvers.errors import (
     CouchQueueError,
@@ -73,9 +84,14 @@ def status_for(exc: CouchQueueError) -> int:
     return 400
 
 
+def error_body(exc: CouchQueueError | None) -> dict[str, Any]:
+    assert exc is not None
+    return {"error": {"code": exc.code, "message": exc.message, "param": exc.param}}
+
+
 def error_response(exc: CouchQueueError) -> Response:
     code = status_for(exc)
-    body = {"error": {"code": exc.code, "message": exc.message, "param": exc.param}}
+    body = error_body(exc)
     headers = {"Retry-After": "1"} if code == 503 else None
     return ORJSONResponse(body, status_code=code, headers=headers)
 
@@ -106,12 +122,15 @@ async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
 Handler = Callable[[Context, Params], Awaitable[Any]]
 
 
-def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette endpoint: read the parameters, call the handler, render its result as JSON."""
+def endpoint(
+    handler: Handler, list_as: str | None = None
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint: read the parameters, call the handler, render its result as JSON.
+    Batch routes name the parameter a JSON array body stands for."""
 
     async def run(request: Request) -> Response:
         try:
-            params = await Params.read(request)
+            params = await Params.read(request, list_as)
             result = await handler(request.app.state.ctx, params)
         except CouchQueueError as exc:
             return error_response(exc)
@@ -133,6 +152,23 @@ async def publish_task(ctx: Context, p: Params) -> Any:
         unique_key=p.text("uniqueKey"),
     )
     return render_publish(result, ctx.clock())
+
+
+async def publish_tasks(ctx: Context, p: Params) -> Any:
+    outcomes = await batch.publish_many(ctx, p.json("tasks"))
+    now = ctx.clock()
+    return [
+        render_publish(o.value, now) if o.value is not None else error_body(o.error)
+        for o in outcomes
+    ]
+
+
+async def report_tasks(ctx: Context, p: Params) -> Any:
+    outcomes = await batch.report_many(ctx, p.text("workerId"), p.json("reports"))
+    now = ctx.clock()
+    return [
+        render_task(o.value, now) if o.value is not None else error_body(o.error) for o in outcomes
+    ]
 
 
 async def claim_task(ctx: Context, p: Params) -> Any:
@@ -241,6 +277,8 @@ async def failed_queue(ctx: Context, p: Params) -> Any:
 routes: list[Route] = [
     Route("/task", endpoint(publish_task), methods=["PUT"]),
     Route("/task", endpoint(claim_task), methods=["GET"]),
+    Route("/tasks", endpoint(publish_tasks, list_as="tasks"), methods=["PUT"]),
+    Route("/tasks", endpoint(report_tasks, list_as="reports"), methods=["POST"]),
     Route("/task", endpoint(report_task), methods=["POST"]),
     Route("/task", endpoint(delete_tasks), methods=["DELETE"]),
     Route("/worker", endpoint(register_worker), methods=["PUT"]),

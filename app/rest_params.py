@@ -35,9 +35,11 @@ class Params:
         self.values = values
 
     @classmethod
-    async def read(cls, request: Request) -> Params:
+    async def read(cls, request: Request, list_as: str | None = None) -> Params:
+        """The request's parameters; a JSON array body is taken as parameter ``list_as``
+        (for batch routes), if given."""
         values: dict[str, Any] = dict(request.query_params.items())
-        values.update(await _read_body(request))
+        values.update(await _read_body(request, list_as))
         return cls(values)
 
     def has(self, name: str) -> bool:
@@ -88,7 +90,7 @@ class Params:
         return value
 
 
-async def _read_body(request: Request) -> dict[str, Any]:
+async def _read_body(request: Request, list_as: str | None) -> dict[str, Any]:
     # The size limit is enforced for every route by app.body_limit, as the body is received.
     body = await request.body()
     if not body.strip():
@@ -101,6 +103,8 @@ async def _read_body(request: Request) -> dict[str, Any]:
             values = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise MalformedJson(f"the body is not valid JSON: {exc}", param="body") from None
+        if isinstance(values, list) and list_as is not None:
+            return {list_as: values}
         if not isinstance(values, dict):
             raise InvalidInput("a JSON body must be an object of parameters", param="body")
         return values

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -75,14 +76,35 @@ async def publish_event(
 ) -> PublishResult:
     """Copy a valid event to its queues. With ``event_id`` and ``task_id_for`` (lane → id) the
     ids are the caller's: publishing the same event twice then writes it once (schedules)."""
+    plan = await _plan(ctx, event, event_id or new_id(), task_id_for or _random_id)
+    [result] = await _write(ctx, [plan])
+    return result
+
+
+async def publish_events(ctx: Context, events: list[PublishInput]) -> list[PublishResult]:
+    """Publish several valid events with one write to the store (a batch from one client)."""
+    plans = [await _plan(ctx, event, new_id(), _random_id) for event in events]
+    return await _write(ctx, plans)
+
+
+def _random_id(lane: str) -> str:
+    return new_id()
+
+
+@dataclass(slots=True)
+class _Plan:
+    result: PublishResult
+    copies: list[Task]
+
+
+async def _plan(
+    ctx: Context, event: PublishInput, event_id: str, make_id: Callable[[str], str]
+) -> _Plan:
+    """Which copies the event makes, before anything is written."""
     now = ctx.clock()
-    event_id = event_id or new_id()
-    make_id = task_id_for or (lambda lane: new_id())
     snapshot = await ctx.queue_cache.current(ctx.store)
     interested = [name for name, matches in snapshot.matchers if matches(event.data)]
-    if not interested:
-        return PublishResult(event_id=event_id, discarded=True, tasks=[], skipped=[])
-
+    result = PublishResult(event_id=event_id, discarded=not interested, tasks=[], skipped=[])
     unique = event.singularly_enqueue or event.singularly_run
     template = Task(
         task_id="",
@@ -99,7 +121,6 @@ async def publish_event(
         identity=identity_of(event.data, event.unique_key) if unique else None,
     )
     copies: list[Task] = []
-    skipped: list[Skipped] = []
     for queue in interested:
         if event.scope is Scope.ANY:
             copies.append(
@@ -108,7 +129,7 @@ async def publish_event(
             continue
         workers = await ctx.store.list_workers(queue)
         if not workers:
-            skipped.append(Skipped(queue=queue, reason="no workers"))
+            result.skipped.append(Skipped(queue=queue, reason="no workers"))
         for worker in workers:
             lane = worker_lane(worker.worker_id)
             copies.append(
@@ -120,16 +141,24 @@ async def publish_event(
                     worker_id=worker.worker_id,
                 )
             )
+    return _Plan(result, copies)
 
-    written = await ctx.store.insert_tasks(copies) if copies else []
-    tasks = [task for task, ok in zip(copies, written, strict=True) if ok]
-    skipped.extend(
-        Skipped(queue=task.queue, reason="duplicate", worker_id=task.worker_id)
-        for task, ok in zip(copies, written, strict=True)
-        if not ok
-    )
-    for task in tasks:
-        observe(ctx, "published", task.queue, now, task=task)
-    if tasks:
-        ctx.notifier.lanes_changed({task.lane for task in tasks})
-    return PublishResult(event_id=event_id, discarded=False, tasks=tasks, skipped=skipped)
+
+async def _write(ctx: Context, plans: list[_Plan]) -> list[PublishResult]:
+    copies = [task for plan in plans for task in plan.copies]
+    written = iter(await ctx.store.insert_tasks(copies) if copies else [])
+    now = ctx.clock()
+    lanes: set[str] = set()
+    for plan in plans:
+        for task in plan.copies:
+            if next(written):
+                plan.result.tasks.append(task)
+                lanes.add(task.lane)
+                observe(ctx, "published", task.queue, now, task=task)
+            else:
+                plan.result.skipped.append(
+                    Skipped(queue=task.queue, reason="duplicate", worker_id=task.worker_id)
+                )
+    if lanes:
+        ctx.notifier.lanes_changed(lanes)
+    return [plan.result for plan in plans]

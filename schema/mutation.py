@@ -17,6 +17,7 @@ import resolvers.reports
 import resolvers.tasks
 import resolvers.workers
 from schema.admin_mutation import AdminMutation
+from schema.batch_mutation import BatchMutation
 from schema.context import Info, engine
 from schema.declare import mutation, object_type
 from schema.inputs import PublishTaskInput
@@ -25,7 +26,7 @@ from schema.types import PublishResult, Task, Worker
 
 
 @object_type
-class Mutation(AdminMutation):
+class Mutation(BatchMutation, AdminMutation):
     """Operations that change the queues."""
 
     @mutation

@@ -153,6 +153,12 @@ class RestApi(AdminOperations):
     async def heartbeat(self, worker_id: str) -> dict[str, Any]:
         return await self.call("PUT", "/worker/heartbeat", params={"workerId": worker_id})
 
+    async def publish_many(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await self.call("PUT", "/tasks", json=events)
+
+    async def report_many(self, worker_id: str, reports: list[dict[str, Any]]) -> list[Any]:
+        return await self.call("POST", "/tasks", json={"workerId": worker_id, "reports": reports})
+
     async def call(self, method: str, path: str, **kw: Any) -> Any:
         reply = await self.http.request(method, path, **kw)
         body = reply.json()
@@ -244,6 +250,42 @@ class GraphQLApi(AdminOperations):
 
     async def call(self, query: str, **variables: Any) -> Any:
         return await self.graphql(query, **variables)
+
+    async def publish_many(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        q = (
+            "mutation($in: [PublishTaskInput!]!) { publishTasks(inputs: $in) { "
+            "result { eventId discarded tasks { taskId queue workerId state } "
+            "skipped { queue workerId reason } } error { code message param } } }"
+        )
+        outcomes = (await self.call(q, **{"in": events}))["publishTasks"]
+        return [o["result"] if o["error"] is None else {"error": o["error"]} for o in outcomes]
+
+    async def report_many(self, worker_id: str, reports: list[dict[str, Any]]) -> list[Any]:
+        """Complete or fail several tasks: one mutation per state, answers in request order."""
+        answers: dict[int, Any] = {}
+        for state, field in (("complete", "completeTasks"), ("fail", "failTasks")):
+            picked = [(i, r) for i, r in enumerate(reports) if r["state"] == state]
+            if not picked:
+                continue
+            selection = f"{{ task {{ {TASK_FIELDS} }} error {{ code message param }} }}"
+            if state == "complete":
+                q = (
+                    f"mutation($w: ID!, $t: [ID!]!) {{ {field}(workerId: $w, taskIds: $t) "
+                    f"{selection} }}"
+                )
+                found = await self.call(q, w=worker_id, t=[r["taskId"] for _, r in picked])
+            else:
+                q = (
+                    f"mutation($w: ID!, $f: [FailureInput!]!) {{ {field}(workerId: $w, "
+                    f"failures: $f) {selection} }}"
+                )
+                failures = [
+                    {"taskId": r["taskId"], "reason": r.get("failReason")} for _, r in picked
+                ]
+                found = await self.call(q, w=worker_id, f=failures)
+            for (i, _), o in zip(picked, found[field], strict=True):
+                answers[i] = o["task"] if o["error"] is None else {"error": o["error"]}
+        return [answers[i] for i in range(len(reports))]
 
     async def heartbeat(self, worker_id: str) -> dict[str, Any]:
         q = "mutation($w: ID!) { heartbeat(workerId: $w) { workerId lastSeen } }"

@@ -1,0 +1,98 @@
+"""Batches: many publishes or reports in one request, each item with the rules and errors it
+would have alone. A bad item fails alone; the others go ahead."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from resolvers.context import Context
+from resolvers.errors import CouchQueueError, InvalidInput, LimitExceeded, MissingParameter
+from resolvers.models import PublishInput, PublishResult, Task
+from resolvers.publish import publish_events, validate_event
+from resolvers.reports import report
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Outcome(Generic[T]):
+    """One item's result, or the error that item alone got."""
+
+    value: T | None = None
+    error: CouchQueueError | None = None
+
+
+def _items(value: Any, ctx: Context, param: str) -> list[Any]:
+    if value is None:
+        raise MissingParameter(f"{param} is required: a list", param=param)
+    if not isinstance(value, list) or not value:
+        raise InvalidInput(f"{param} must be a non-empty list", param=param)
+    if len(value) > ctx.limits.max_batch:
+        raise LimitExceeded(
+            f"{param} has {len(value)} items; at most {ctx.limits.max_batch} in one batch",
+            param=param,
+        )
+    return value
+
+
+_EVENT_FIELDS = {
+    "publisher": "publisher",
+    "data": "data",
+    "runAt": "run_at",
+    "scope": "scope",
+    "singularlyEnqueue": "singularly_enqueue",
+    "singularlyRun": "singularly_run",
+    "uniqueKey": "unique_key",
+}
+
+
+async def publish_many(
+    ctx: Context, events: Any, param: str = "tasks"
+) -> list[Outcome[PublishResult]]:
+    """Publish a list of events (objects with publish's parameters), written together."""
+    outcomes: list[Outcome[PublishResult]] = []
+    valid: list[tuple[int, PublishInput]] = []
+    for index, item in enumerate(_items(events, ctx, param)):
+        try:
+            if not isinstance(item, dict):
+                raise InvalidInput(f"{param}[{index}] must be an object", param=param)
+            unknown = sorted(set(item) - set(_EVENT_FIELDS))
+            if unknown:
+                raise InvalidInput(f"{param}[{index}] has unknown fields {unknown}", param=param)
+            fields = {_EVENT_FIELDS[key]: value for key, value in item.items()}
+            valid.append((index, validate_event(ctx, **fields)))
+            outcomes.append(Outcome())
+        except CouchQueueError as error:
+            outcomes.append(Outcome(error=error))
+    results = await publish_events(ctx, [event for _, event in valid]) if valid else []
+    for (index, _), result in zip(valid, results, strict=True):
+        outcomes[index].value = result
+    return outcomes
+
+
+async def report_many(
+    ctx: Context, worker_id: Any, reports: Any, param: str = "reports"
+) -> list[Outcome[Task]]:
+    """Report several tasks of one worker: each item {taskId, state, failReason, reEnqueue}.
+    They run concurrently, so the store commits them together."""
+
+    async def one(index: int, item: Any) -> Outcome[Task]:
+        try:
+            if not isinstance(item, dict):
+                raise InvalidInput(f"{param}[{index}] must be an object", param=param)
+            task = await report(
+                ctx,
+                worker_id=worker_id,
+                task_id=item.get("taskId"),
+                state=item.get("state"),
+                fail_reason=item.get("failReason"),
+                re_enqueue=item.get("reEnqueue"),
+            )
+            return Outcome(value=task)
+        except CouchQueueError as error:
+            return Outcome(error=error)
+
+    items = _items(reports, ctx, param)
+    return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(items))))
