@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,9 @@ def node_factory(tmp_path: Path) -> Iterator[Callable[..., ServerNode]]:
     nodes: list[ServerNode] = []
     store_url = f"sqlite:///{tmp_path / 'shared.db'}"
 
-    def make(port: int | None = None) -> ServerNode:
-        node = ServerNode(store_url, tmp_path / f"node-{len(nodes)}.log", port=port)
+    def make(port: int | None = None, extra_args: Sequence[str] = ()) -> ServerNode:
+        log_path = tmp_path / f"node-{len(nodes)}.log"
+        node = ServerNode(store_url, log_path, port=port, extra_args=extra_args)
         nodes.append(node)
         return node.start()
 

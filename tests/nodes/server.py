@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -22,10 +23,18 @@ def free_port() -> int:
 class ServerNode:
     """One uvicorn node. ``start`` waits until /healthz answers; ``kill`` is kill -9."""
 
-    def __init__(self, store_url: str, log_path: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        log_path: Path,
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.store_url = store_url
         self.port = port or free_port()
         self.log_path = log_path
+        # More `couchqueue serve` flags (e.g. "--default-lease-seconds", "2"), kept on restart.
+        self.extra_args = list(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -35,7 +44,7 @@ class ServerNode:
     def start(self, timeout: float = 20.0) -> ServerNode:
         env = {**os.environ, "COUCHQUEUE_LOG_LEVEL": "warning"}
         command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--store", self.store_url]
+        command += ["--port", str(self.port), "--store", self.store_url, *self.extra_args]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
