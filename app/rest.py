@@ -37,7 +37,6 @@ from resolvers.errors import (
     CouchQueueError,
     MissingParameter,
 )
-from resolvers.validation import queue_name
 
 logger = logging.getLogger("couchqueue.rest")
 
@@ -258,11 +257,9 @@ async def get_status(ctx: Context, p: Params) -> Any:
 
 async def failed_queue(ctx: Context, p: Params) -> Any:
     """GET /status?failedQueue[=queue]: one page, filtered by publisher, reason, since, until."""
-    queue = p.option("failedQueue")
-    if queue is not None:
-        queue_name(queue, ctx, "failedQueue")  # so that an error names the parameter given
     given = failed.FailedFilter(
-        queue=queue,
+        queue=p.option("failedQueue"),
+        queue_param="failedQueue",
         publisher=p.text("publisher"),
         reason=p.text("reason"),
         since=p.number("since", "a number of unix seconds"),

@@ -26,6 +26,8 @@ class FailedFilter:
     reason: Any = None
     since: Any = None
     until: Any = None
+    # What the caller's transport calls the queue filter, for error messages.
+    queue_param: str = "queue"
 
 
 def _where(ctx: Context, given: FailedFilter) -> TaskFilter:
@@ -35,7 +37,7 @@ def _where(ctx: Context, given: FailedFilter) -> TaskFilter:
         raise InvalidInput("until must not be before since", param="until")
     return TaskFilter(
         task_ids=None if given.task_id is None else (identifier(given.task_id, "taskId"),),
-        queue=None if given.queue is None else queue_name(given.queue, ctx),
+        queue=None if given.queue is None else queue_name(given.queue, ctx, given.queue_param),
         publisher=text(given.publisher, "publisher", ctx.limits.max_name_length, optional=True),
         reason_contains=text(given.reason, "reason", ctx.limits.max_reason_length, optional=True),
         finished_after=since,
@@ -48,7 +50,7 @@ async def list_failed(
     ctx: Context, given: FailedFilter, first: Any = None, after: Any = None
 ) -> TaskPage:
     """Failed tasks matching the filter (reason: text contained, any case; since/until: when
-    they failed), oldest first."""
+    they failed), in publish order."""
     cursor = text(after, "after", 200, optional=True)
     return await ctx.store.list_tasks(_where(ctx, given), page_size(first, ctx), cursor)
 
