@@ -22,6 +22,8 @@ from strawberry.asgi import GraphQL
 from app import rest
 from app.body_limit import BodyLimitMiddleware
 from app.loops import DutyRunner, duties_for
+from app.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from app.metrics import Metrics
 from app.notify import ChangeWatcher, LocalEvents, LocalNotifier
 from app.settings import Settings
 from app.store import open_store
@@ -63,7 +65,22 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
 
 
 async def healthz(request: Request) -> Response:
+    """Alive: the process answers."""
     return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: the store answers too."""
+    try:
+        await request.app.state.ctx.store.ping()
+    except CouchQueueError as exc:
+        return JSONResponse({"status": "unavailable", "error": exc.message}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    body = await request.app.state.metrics.render(request.app.state.ctx)
+    return Response(body, media_type=METRICS_CONTENT_TYPE)
 
 
 def create_app(
@@ -80,7 +97,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = store if store is not None else await open_store(settings.store)
-        notifier, events = LocalNotifier(), LocalEvents()
+        notifier = LocalNotifier()
+        metrics = Metrics(subscribers=notifier.subscribers)
+        events = LocalEvents(taps=[metrics.tap])
         ctx = Context(
             store=opened,
             clock=clock,
@@ -88,7 +107,9 @@ def create_app(
             policies=settings.policies(),
             notifier=notifier,
             events=events,
+            instruments=metrics,
         )
+        app.state.metrics = metrics
         app.state.ctx = ctx
         app.state.notifier = notifier
         app.state.events = events
@@ -107,6 +128,8 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
         *rest.routes,
     ]
     app = Starlette(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from resolvers.context import Context
 from resolvers.models import Event
@@ -82,11 +82,16 @@ class LocalEvents:
     """resolvers.context.EventSink: fans events out to this node's listeners. A listener that
     falls behind loses its oldest events rather than slowing the engine down."""
 
-    def __init__(self, backlog: int = 1000) -> None:
+    def __init__(
+        self, backlog: int = 1000, taps: list[Callable[[Event], None]] | None = None
+    ) -> None:
         self._listeners: set[asyncio.Queue[Event]] = set()
         self._backlog = backlog
+        self._taps = taps or []
 
     def emit(self, event: Event) -> None:
+        for tap in self._taps:
+            tap(event)
         for stream in self._listeners:
             if stream.full():
                 stream.get_nowait()

@@ -74,6 +74,18 @@ class EventSink(Protocol):
     def listen(self) -> AbstractContextManager[asyncio.Queue[Event]]: ...
 
 
+class Instruments(Protocol):
+    """Measures how long the engine's hot operations take (publish, claim)."""
+
+    def timed(self, operation: str) -> AbstractContextManager[None]: ...
+
+
+class NullInstruments:
+    @contextmanager
+    def timed(self, operation: str) -> Iterator[None]:
+        yield
+
+
 class _Sleep:
     async def wait(self, at_most: float) -> None:
         await asyncio.sleep(at_most)
@@ -110,6 +122,7 @@ class Context:
     policies: Policies = field(default_factory=Policies)
     notifier: Notifier = field(default_factory=NullNotifier)
     events: EventSink = field(default_factory=NullEvents)
+    instruments: Instruments = field(default_factory=NullInstruments)
     # Per-process cache of queue records, revalidated against Store.queues_version on each use.
     queue_cache: QueueCache = field(default_factory=QueueCache)
     # Per-process counts not yet added to the store's per-minute statistics.

@@ -76,15 +76,17 @@ async def publish_event(
 ) -> PublishResult:
     """Copy a valid event to its queues. With ``event_id`` and ``task_id_for`` (lane → id) the
     ids are the caller's: publishing the same event twice then writes it once (schedules)."""
-    plan = await _plan(ctx, event, event_id or new_id(), task_id_for or _random_id)
-    [result] = await _write(ctx, [plan])
-    return result
+    with ctx.instruments.timed("publish"):
+        plan = await _plan(ctx, event, event_id or new_id(), task_id_for or _random_id)
+        [result] = await _write(ctx, [plan])
+        return result
 
 
 async def publish_events(ctx: Context, events: list[PublishInput]) -> list[PublishResult]:
     """Publish several valid events with one write to the store (a batch from one client)."""
-    plans = [await _plan(ctx, event, new_id(), _random_id) for event in events]
-    return await _write(ctx, plans)
+    with ctx.instruments.timed("publish"):
+        plans = [await _plan(ctx, event, new_id(), _random_id) for event in events]
+        return await _write(ctx, plans)
 
 
 def _random_id(lane: str) -> str:

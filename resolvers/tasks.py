@@ -35,6 +35,11 @@ WAITING = (TaskState.QUEUED,)
 async def claim(ctx: Context, worker_id: Any) -> Task | None:
     """The worker's next task, now started under a lease: its own queue first, then its queues
     in the order it registered them, oldest ready task first. None if there is none."""
+    with ctx.instruments.timed("claim"):
+        return await _claim(ctx, worker_id)
+
+
+async def _claim(ctx: Context, worker_id: Any) -> Task | None:
     wid = identifier(worker_id, "workerId")
     worker = await ctx.store.get_worker(wid)
     if worker is None:

@@ -1,0 +1,78 @@
+"""Prometheus metrics of one node, in its own registry (no global state): per-queue gauges
+read from the store at scrape time, counters fed by the engine's events, latency histograms
+of publish and claim, connected push workers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from resolvers.context import Context
+from resolvers.models import Event
+from resolvers.status import all_queue_status
+
+COUNTED = ("published", "started", "completed", "failed", "retried", "lease_expired")
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self, subscribers: Callable[[], int]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._subscribers = subscribers
+        self.tasks = Gauge(
+            "couchqueue_tasks",
+            "Tasks in each queue by state",
+            ["queue", "state"],
+            registry=self.registry,
+        )
+        self.paused = Gauge(
+            "couchqueue_queue_paused", "1 if the queue is paused", ["queue"], registry=self.registry
+        )
+        self.events = Counter(
+            "couchqueue_task_events",
+            "Task events on this node",
+            ["queue", "event"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "couchqueue_operation_seconds",
+            "Time the engine spent in an operation",
+            ["operation"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.push_workers = Gauge(
+            "couchqueue_push_subscribers",
+            "Push subscriptions open on this node",
+            registry=self.registry,
+        )
+
+    def tap(self, event: Event) -> None:
+        """Counts an engine event (given to the node's event sink as a tap)."""
+        if event.queue is not None and event.kind in COUNTED:
+            self.events.labels(event.queue, event.kind).inc()
+
+    @contextmanager
+    def timed(self, operation: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.latency.labels(operation).observe(time.perf_counter() - started)
+
+    async def render(self, ctx: Context) -> bytes:
+        """The exposition text, with the gauges read from the store now."""
+        self.tasks.clear()
+        self.paused.clear()
+        for status in await all_queue_status(ctx):
+            name = status.queue.name
+            counts = status.counts
+            for state in ("scheduled", "queued", "started", "completed", "failed"):
+                self.tasks.labels(name, state).set(getattr(counts, state))
+            self.paused.labels(name).set(1 if status.queue.paused else 0)
+        self.push_workers.set(self._subscribers())
+        return generate_latest(self.registry)
