@@ -15,7 +15,7 @@ Matcher = Callable[[JsonObject], bool]
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
-_MISSING = object()
+MISSING = object()
 
 
 def compile_regex(field_path: str, pattern: str) -> Any:
@@ -41,7 +41,7 @@ def compile_matcher(interests: Interests | None) -> Matcher | None:
     def matches(data: JsonObject) -> bool:
         for path, regex in compiled:
             value = lookup(data, path)
-            if value is _MISSING:
+            if value is MISSING:
                 continue
             text = value if isinstance(value, str) else orjson.dumps(value).decode()
             if regex.search(text) is not None:
@@ -52,15 +52,15 @@ def compile_matcher(interests: Interests | None) -> Matcher | None:
 
 
 def lookup(data: JsonObject, path: str) -> Any:
-    """The value at a field name, or else at a dotted path into nested objects; _MISSING if
+    """The value at a field name, or else at a dotted path into nested objects; MISSING if
     neither is present."""
     if path in data:
         return data[path]
     if "." not in path:
-        return _MISSING
+        return MISSING
     node: Any = data
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
-            return _MISSING
+            return MISSING
         node = node[part]
     return node

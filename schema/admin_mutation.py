@@ -10,17 +10,30 @@ import strawberry
 import resolvers.failed
 import resolvers.queues
 import resolvers.schedules
+import resolvers.task_admin
 from resolvers.failed import FailedFilter
 from schema.context import Info, engine
 from schema.declare import mutation, object_type
 from schema.inputs import ScheduleInput
 from schema.queue_types import Queue
 from schema.schedule_types import Schedule
+from schema.types import Task
 
 
 @object_type
 class AdminMutation:
     """Operations that configure queues, handle the failed queue and manage schedules."""
+
+    @mutation
+    async def run_task_now(self, info: Info, id: strawberry.ID) -> Task:
+        """Make a waiting (scheduled) task ready now."""
+        ctx = engine(info)
+        return Task.from_model(await resolvers.task_admin.run_now(ctx, id, "id"), ctx.clock())
+
+    @mutation
+    async def delete_task(self, info: Info, id: strawberry.ID) -> int:
+        """Remove a task no worker holds (waiting, completed or failed); how many (0 or 1)."""
+        return await resolvers.task_admin.remove_task(engine(info), id, "id")
 
     @mutation
     async def configure_queue(

@@ -10,6 +10,7 @@ import resolvers.interests
 import resolvers.schedules
 import resolvers.stats
 import resolvers.status
+import resolvers.task_admin
 import resolvers.tasks
 import resolvers.workers
 from resolvers.failed import FailedFilter
@@ -58,6 +59,25 @@ class Query:
             publisher=publisher,
             first=first,
             after=after,
+        )
+        return TaskPage.from_model(page, ctx.clock())
+
+    @field
+    async def search_tasks(
+        self,
+        info: Info,
+        field: str,
+        value: str,
+        queue: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> TaskPage:
+        """Tasks whose data has `field` (a name or dotted path) with a value containing
+        `value` (any case), in publish order. A bounded number of tasks is read per call:
+        follow nextCursor to search further."""
+        ctx = engine(info)
+        page = await resolvers.task_admin.search_tasks(
+            ctx, field=field, value=value, queue=queue, first=first, after=after
         )
         return TaskPage.from_model(page, ctx.clock())
 
