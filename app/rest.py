@@ -198,7 +198,7 @@ async def register_worker(ctx: Context, p: Params) -> Any:
 
 
 async def heartbeat(ctx: Context, p: Params) -> Any:
-    return render_worker(await leases.heartbeat(ctx, p.text("workerId")))
+    return render_worker(await leases.heartbeat(ctx, p.text("workerId"), p.json("taskIds")))
 
 
 async def delete_worker(ctx: Context, p: Params) -> Any:

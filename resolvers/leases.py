@@ -4,10 +4,11 @@ workers are reaped by background duties that any number of nodes may run at once
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from resolvers.context import Context
-from resolvers.errors import WorkerNotFound
+from resolvers.errors import InvalidInput, WorkerNotFound
 from resolvers.models import Failure, Task, TaskFilter, TaskState, Worker, worker_lane
 from resolvers.observe import observe
 from resolvers.validation import identifier
@@ -15,27 +16,46 @@ from resolvers.validation import identifier
 LEASE_EXPIRED = "lease expired"
 
 
-async def touch(ctx: Context, worker: Worker, *, force: bool = False) -> bool:
-    """Record a sign of life of the worker, extending every lease it holds. Throttled to one
-    write per touch interval unless forced (a heartbeat). False if the worker is gone."""
+async def touch(
+    ctx: Context,
+    worker: Worker,
+    *,
+    extend: Sequence[str] | None = (),
+    force: bool = False,
+) -> bool:
+    """Record a sign of life of the worker and extend the leases of the tasks in ``extend``
+    (all it holds if None). Throttled to one write per touch interval unless forced. False if
+    the worker is gone.
+
+    Claims and reports only mark the worker as alive: a claim whose reply was lost must not
+    keep its task leased for ever while the worker goes on polling. Leases are extended by
+    heartbeats (the tasks named, or all) and by a push subscription (the tasks it holds)."""
     now = ctx.clock()
     if not force and now - worker.last_seen < ctx.policies.touch_interval_seconds:
         return True
     snapshot = await ctx.queue_cache.current(ctx.store)
     leases = snapshot.lease_seconds(worker.queues)
     alive = await ctx.store.touch_worker(
-        worker.worker_id, now, leases, ctx.limits.default_lease_seconds
+        worker.worker_id, now, leases, ctx.limits.default_lease_seconds, extend
     )
     if alive:
         worker.last_seen = now
     return alive
 
 
-async def heartbeat(ctx: Context, worker_id: Any, param: str = "workerId") -> Worker:
-    """A worker says it is alive: its leases are extended and it is not reaped."""
+async def heartbeat(
+    ctx: Context, worker_id: Any, task_ids: Any = None, param: str = "workerId"
+) -> Worker:
+    """A worker says it is alive: it is not reaped, and the leases of the tasks it names (all
+    the tasks it holds if it names none) are extended."""
     wid = identifier(worker_id, param)
+    extend: list[str] | None = None
+    if task_ids is not None:
+        if not isinstance(task_ids, list) or len(task_ids) > ctx.limits.max_page_size:
+            raise InvalidInput("taskIds must be a list of task ids", param="taskIds")
+        extend = [identifier(t, "taskIds") for t in task_ids]
     worker = await ctx.store.get_worker(wid)
-    if worker is None or not await touch(ctx, worker, force=True):
+    if worker is None or not await touch(ctx, worker, extend=extend, force=True):
         raise WorkerNotFound(f"no worker {wid!r}: register it again", param=param)
     return worker
 

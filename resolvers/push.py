@@ -44,6 +44,7 @@ async def push_tasks(
         raise WorkerNotFound(f"no worker {wid!r}: register it first", param=param)
     lanes = [worker_lane(wid), *worker.queues]
     held: set[str] = set()
+    extended_at = ctx.clock()
     with ctx.notifier.subscribe(wid, lanes) as wakeup:
         try:
             while True:
@@ -53,23 +54,30 @@ async def push_tasks(
                         break
                     held.add(task.task_id)
                     yield task
-                await wakeup.wait(
-                    await _idle_time(ctx, lanes, worker.queues, full=len(held) >= size)
-                )
+                keepalive = await _keepalive(ctx, worker.queues)
+                await wakeup.wait(await _idle_time(ctx, lanes, keepalive, full=len(held) >= size))
                 held = await _still_held(ctx, wid, held)
-                if not await touch(ctx, worker):
+                # The subscription keeps alive the leases of the tasks it holds, and only those.
+                due = bool(held) and ctx.clock() - extended_at >= keepalive
+                if not await touch(ctx, worker, extend=sorted(held) if due else (), force=due):
                     raise WorkerNotFound(f"worker {wid!r} was removed", param=param)
+                if due:
+                    extended_at = ctx.clock()
         finally:
             if held:
                 await asyncio.shield(_give_back(ctx, wid, held))
 
 
-async def _idle_time(ctx: Context, lanes: list[str], queues: list[str], *, full: bool) -> float:
-    """How long to sleep unless woken: until the earliest delayed task comes due, and never
-    longer than a third of the shortest lease, so the subscription keeps its leases alive."""
+async def _keepalive(ctx: Context, queues: list[str]) -> float:
+    """How often held leases are extended: a third of the shortest lease, at most 5 s."""
     snapshot = await ctx.queue_cache.current(ctx.store)
     leases = snapshot.lease_seconds(queues).values()
-    longest = min([MAX_IDLE_SECONDS, *(lease / 3 for lease in leases)])
+    return min([MAX_IDLE_SECONDS, *(lease / 3 for lease in leases)])
+
+
+async def _idle_time(ctx: Context, lanes: list[str], longest: float, *, full: bool) -> float:
+    """How long to sleep unless woken: until the earliest delayed task comes due, and never
+    longer than the keep-alive period, so the subscription keeps its leases alive."""
     if full:
         return longest
     due = await ctx.store.earliest_run_at(lanes)

@@ -90,10 +90,16 @@ class Store(Protocol):
         """Workers registered on ``queue`` (any of their queues), or all; by registration time."""
 
     async def touch_worker(
-        self, worker_id: str, now: float, lease_seconds: dict[str, float], default_lease: float
+        self,
+        worker_id: str,
+        now: float,
+        lease_seconds: dict[str, float],
+        default_lease: float,
+        task_ids: Sequence[str] | None = None,
     ) -> bool:
-        """A sign of life: set the worker's last_seen to now and extend the lease of every task
-        it holds to now + lease_seconds.get(queue, default_lease). False if the worker is gone.
+        """A sign of life: set the worker's last_seen to now, and extend to now +
+        lease_seconds.get(queue, default_lease) the lease of the STARTED tasks it holds among
+        ``task_ids`` (every task it holds if None; none if empty). False if the worker is gone.
         Each task's extension is atomic with respect to claims, reports and the lease reaper."""
 
     async def delete_workers(self, worker_ids: Sequence[str]) -> int:

@@ -54,10 +54,14 @@ class Mutation(BatchMutation, AdminMutation):
         return Worker.from_model(worker)
 
     @mutation
-    async def heartbeat(self, info: Info, worker_id: strawberry.ID) -> Worker:
-        """A worker says it is alive: every lease it holds is extended and it is not removed
-        as silent. A worker that was removed must register again (WORKER_NOT_FOUND)."""
-        return Worker.from_model(await resolvers.leases.heartbeat(engine(info), worker_id))
+    async def heartbeat(
+        self, info: Info, worker_id: strawberry.ID, task_ids: list[strawberry.ID] | None = None
+    ) -> Worker:
+        """A worker says it is alive: it is not removed as silent, and the leases of the tasks
+        it names (every task it holds if it names none) are extended. A worker that was removed
+        must register again (WORKER_NOT_FOUND)."""
+        worker = await resolvers.leases.heartbeat(engine(info), worker_id, task_ids)
+        return Worker.from_model(worker)
 
     @mutation
     async def delete_worker(self, info: Info, id: strawberry.ID) -> int:

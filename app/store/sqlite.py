@@ -253,19 +253,26 @@ class SqliteStore:
         return await self._scan(job)
 
     async def touch_worker(
-        self, worker_id: str, now: float, lease_seconds: dict[str, float], default_lease: float
+        self,
+        worker_id: str,
+        now: float,
+        lease_seconds: dict[str, float],
+        default_lease: float,
+        task_ids: Sequence[str] | None = None,
     ) -> bool:
         params = {
             "worker_id": worker_id,
             "now": now,
             "leases": orjson.dumps(lease_seconds).decode(),
             "default_lease": default_lease,
+            "task_ids": None if task_ids is None else orjson.dumps(list(task_ids)).decode(),
         }
 
         def job(conn: sqlite3.Connection) -> bool:
             if conn.execute(SQL["touch_worker"], params).rowcount == 0:
                 return False
-            conn.execute(SQL["extend_leases"], params)
+            if task_ids is None or task_ids:
+                conn.execute(SQL["extend_leases"], params)
             return True
 
         return await self._write(job)

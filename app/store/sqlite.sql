@@ -194,7 +194,8 @@ UPDATE tasks
 SET version = version + 1,
     lease_until = :now + coalesce(
         (SELECT value FROM json_each(:leases) WHERE key = tasks.queue), :default_lease)
-WHERE worker_id = :worker_id AND state = 'started';
+WHERE worker_id = :worker_id AND state = 'started'
+  AND (:task_ids IS NULL OR task_id IN (SELECT value FROM json_each(:task_ids)));
 
 -- name: expired_tasks
 SELECT * FROM tasks WHERE state = 'started' AND lease_until <= :now

@@ -150,8 +150,11 @@ class RestApi(AdminOperations):
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
-    async def heartbeat(self, worker_id: str) -> dict[str, Any]:
-        return await self.call("PUT", "/worker/heartbeat", params={"workerId": worker_id})
+    async def heartbeat(self, worker_id: str, task_ids: list[str] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"workerId": worker_id}
+        if task_ids is not None:
+            body["taskIds"] = task_ids
+        return await self.call("PUT", "/worker/heartbeat", json=body)
 
     async def publish_many(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return await self.call("PUT", "/tasks", json=events)
@@ -287,9 +290,12 @@ class GraphQLApi(AdminOperations):
                 answers[i] = o["task"] if o["error"] is None else {"error": o["error"]}
         return [answers[i] for i in range(len(reports))]
 
-    async def heartbeat(self, worker_id: str) -> dict[str, Any]:
-        q = "mutation($w: ID!) { heartbeat(workerId: $w) { workerId lastSeen } }"
-        return (await self.call(q, w=worker_id))["heartbeat"]
+    async def heartbeat(self, worker_id: str, task_ids: list[str] | None = None) -> dict[str, Any]:
+        q = (
+            "mutation($w: ID!, $t: [ID!]) "
+            "{ heartbeat(workerId: $w, taskIds: $t) { workerId lastSeen } }"
+        )
+        return (await self.call(q, w=worker_id, t=task_ids))["heartbeat"]
 
     async def set_interests(self, queue: str, interests: Any) -> dict[str, Any]:
         q = (

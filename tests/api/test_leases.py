@@ -83,18 +83,36 @@ async def test_a_heartbeat_extends_every_lease_of_the_worker(
         assert (await api.task(task["taskId"]))["leaseUntil"] == clock.now - 20 + 30
 
 
-async def test_any_request_of_the_worker_is_a_sign_of_life(
+async def test_a_heartbeat_naming_tasks_extends_only_those(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    worker = await setup(api, lease=30)
+    for n in range(2):
+        await api.publish("pub", {"n": n})
+    kept, lost = await api.claim(worker), await api.claim(worker)
+    assert kept is not None and lost is not None
+    clock.advance(20)
+    await api.heartbeat(worker, [kept["taskId"]])
+    clock.advance(20)
+    assert await reap_expired_leases(engine) == 1
+    assert (await api.task(kept["taskId"]))["state"] == "started"
+    assert (await api.task(lost["taskId"]))["state"] == "queued"
+
+
+async def test_polling_keeps_the_worker_alive_but_not_a_task_whose_claim_reply_was_lost(
     api: Api, clock: FakeClock, engine: Context
 ) -> None:
     worker = await setup(api, lease=30)
     await api.publish("pub", {"n": 1})
-    held = await api.claim(worker)
-    assert held is not None
-    clock.advance(20)
-    assert await api.claim(worker) is None
-    clock.advance(20)
-    assert await reap_expired_leases(engine) == 0
-    assert (await api.task(held["taskId"]))["state"] == "started"
+    lost = await api.claim(worker)
+    assert lost is not None
+    for _ in range(3):
+        clock.advance(10)
+        assert await api.claim(worker) is None
+        await reap_expired_leases(engine)
+    back = await api.task(lost["taskId"])
+    assert (back["state"], back["attempts"]) == ("queued", 1)
+    assert (await api.worker_detail(worker))["lastSeen"] == clock.now
 
 
 async def test_heartbeat_of_an_unknown_worker_is_refused(api: Api) -> None:

@@ -133,3 +133,20 @@ async def test_stats_add_up_per_queue_and_minute(store: Store) -> None:
     assert await store.list_stats(None, NOW + 60, NOW + 61) == [StatsRow("q", NOW + 60, retried=4)]
     assert await store.delete_stats_before(NOW + 60) == 2
     assert len(await store.list_stats(None, 0, NOW + 120)) == 1
+
+
+async def test_touch_worker_extends_only_the_named_leases(store: Store) -> None:
+    await store.add_worker(Worker("w1", ["q"], registered_at=NOW, last_seen=NOW))
+    named, other = task("q"), task("q")
+    await store.insert_tasks([named, other])
+    await store.claim_task(claim_request("q", worker="w1"))
+    await store.claim_task(claim_request("q", worker="w1"))
+    assert await store.touch_worker("w1", NOW + 50, {}, 300.0, [named.task_id])
+    got_named, got_other = await store.get_task(named.task_id), await store.get_task(other.task_id)
+    assert got_named is not None and got_named.lease_until == NOW + 350
+    assert got_other is not None and got_other.lease_until == NOW + 300
+    assert await store.touch_worker("w1", NOW + 60, {}, 300.0, [])
+    worker = await store.get_worker("w1")
+    assert worker is not None and worker.last_seen == NOW + 60
+    unchanged = await store.get_task(other.task_id)
+    assert unchanged is not None and unchanged.lease_until == NOW + 300
