@@ -213,6 +213,9 @@ class Schedule:
     # The next tick to fire (unix seconds); advanced by compare-and-set, so once per tick.
     next_run_at: float | None = None
     last_run_at: float | None = None
+    # The tick a node has taken (by compare-and-set) and is publishing, and since when.
+    firing: float | None = None
+    firing_since: float | None = None
     created_at: float = 0.0
     version: int = 0
 

@@ -1,9 +1,11 @@
 """Recurring schedules (resque-scheduler): a cron expression in a time zone publishes an event.
 
-Every node runs fire_due_schedules; each tick is published once across all of them. Its event
-and task ids are derived from (schedule, tick), so a publish repeated by a racing node or after
-a crash writes nothing new, and the schedule then moves to its next tick by compare-and-set.
-Ticks missed while every node was down fire once, not once per missed tick.
+Every node runs fire_due_schedules; each tick is published once across all of them. A node
+takes a tick by moving the schedule to its next tick with a compare-and-set that also marks the
+tick as firing; only the winner publishes, then clears the mark. If it dies in between, another
+node finishes the tick once the mark is stale; the tick's event and task ids are derived from
+(schedule, tick), so publishing it again writes nothing new while its tasks exist. Ticks missed
+while every node was down fire once, not once per missed tick.
 """
 
 from __future__ import annotations
@@ -116,39 +118,71 @@ async def delete_schedule(ctx: Context, name: Any) -> bool:
     return True
 
 
+# A firing mark this old belongs to a node that died while publishing the tick.
+STALE_FIRING_SECONDS = 30.0
+
+
 def _tick_id(schedule: Schedule, tick: float, lane: str = "") -> str:
     return hashlib.sha256(f"{schedule.name}\x00{tick!r}\x00{lane}".encode()).hexdigest()[:32]
 
 
 async def fire_due_schedules(ctx: Context) -> int:
     """Publish every due tick of every enabled schedule; returns how many ticks this node
-    moved on. Safe on any number of nodes at once."""
+    fired. Safe on any number of nodes at once."""
     fired = 0
     for schedule in await ctx.store.list_schedules():
         now = ctx.clock()
+        if schedule.firing is not None:
+            if now - (schedule.firing_since or now) >= STALE_FIRING_SECONDS:
+                # The node that took this tick died before it was done: finish its work.
+                await _publish_tick(ctx, schedule, schedule.firing)
+                await _done_firing(ctx, schedule, schedule.firing)
+            continue
         tick = schedule.next_run_at
         if not schedule.enabled or tick is None or tick > now:
             continue
-        event = PublishInput(
-            publisher=schedule.publisher,
-            data=schedule.data,
-            run_at=tick,
-            scope=schedule.scope,
-            singularly_enqueue=schedule.singularly_enqueue,
-            singularly_run=schedule.singularly_run,
-            unique_key=schedule.unique_key,
-        )
-        await publish_event(
-            ctx,
-            event,
-            event_id=_tick_id(schedule, tick),
-            task_id_for=functools.partial(_tick_id, schedule, tick),
-        )
-        moved_on = dataclasses.replace(
+        taken = dataclasses.replace(
             schedule,
+            firing=tick,
+            firing_since=now,
             last_run_at=tick,
             next_run_at=next_tick(schedule.cron, schedule.timezone, max(now, tick)),
         )
-        if await ctx.store.replace_schedule(moved_on, schedule.version):
-            fired += 1
+        if not await ctx.store.replace_schedule(taken, schedule.version):
+            continue
+        await _publish_tick(ctx, schedule, tick)
+        await _done_firing(ctx, taken, tick)
+        fired += 1
     return fired
+
+
+async def _publish_tick(ctx: Context, schedule: Schedule, tick: float) -> None:
+    event = PublishInput(
+        publisher=schedule.publisher,
+        data=schedule.data,
+        run_at=tick,
+        scope=schedule.scope,
+        singularly_enqueue=schedule.singularly_enqueue,
+        singularly_run=schedule.singularly_run,
+        unique_key=schedule.unique_key,
+    )
+    await publish_event(
+        ctx,
+        event,
+        event_id=_tick_id(schedule, tick),
+        task_id_for=functools.partial(_tick_id, schedule, tick),
+    )
+
+
+async def _done_firing(ctx: Context, schedule: Schedule, tick: float) -> None:
+    """Clear the firing mark, unless the schedule was replaced or deleted meanwhile."""
+    current: Schedule | None = schedule
+    for _ in range(5):
+        if current is None or current.firing != tick:
+            return
+        done = dataclasses.replace(current, firing=None, firing_since=None)
+        if await ctx.store.replace_schedule(done, current.version):
+            return
+        current = next(
+            (s for s in await ctx.store.list_schedules() if s.name == schedule.name), None
+        )

@@ -128,3 +128,61 @@ async def test_bad_schedules_are_refused_and_nothing_is_created(
         await api.create_schedule(**template(**changes))
     assert (refused.value.code, refused.value.param) == ("INVALID_PARAMETER", param)
     assert await api.schedules() == []
+
+
+class StaleSchedules:
+    """A store whose first list_schedules answers what an earlier read saw: a node that read
+    the schedule just before another node fired it."""
+
+    def __init__(self, store: Any, stale: list[Any]) -> None:
+        self._store, self._stale = store, stale
+
+    async def list_schedules(self) -> list[Any]:
+        stale, self._stale = self._stale, None
+        return stale if stale is not None else await self._store.list_schedules()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_a_node_with_a_stale_read_does_not_fire_the_tick_again(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    await api.set_interests("jobs", "*")
+    engine.policies = dataclasses.replace(engine.policies, completed_retention_seconds=0)
+    worker = (await api.register_worker(["jobs"]))["workerId"]
+    created = await api.create_schedule(**template())
+    clock.now = created["nextRunAt"]
+    stale = await engine.store.list_schedules()
+    assert await fire_due_schedules(engine) == 1
+    task = await api.claim(worker)
+    assert task is not None
+    await api.complete(worker, task["taskId"])  # and, with no retention, it is gone
+    late = dataclasses.replace(engine, store=StaleSchedules(engine.store, stale))  # type: ignore[arg-type]
+    assert await fire_due_schedules(late) == 0
+    assert await tasks_of(api) == []
+
+
+async def test_a_tick_taken_by_a_node_that_died_is_finished_by_another(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    await api.set_interests("jobs", "*")
+    created = await api.create_schedule(**template())
+    tick = created["nextRunAt"]
+    clock.now = tick
+    [schedule] = await engine.store.list_schedules()
+    taken = dataclasses.replace(
+        schedule, firing=tick, firing_since=clock.now, next_run_at=tick + 300, last_run_at=tick
+    )
+    assert await engine.store.replace_schedule(taken, schedule.version)
+    clock.advance(10)
+    assert await fire_due_schedules(engine) == 0
+    assert await tasks_of(api) == []
+    clock.advance(25)
+    await fire_due_schedules(engine)
+    [task] = await tasks_of(api)
+    assert task["runAt"] == tick
+    [after] = await engine.store.list_schedules()
+    assert (after.firing, after.next_run_at) == (None, tick + 300)
+    await fire_due_schedules(engine)
+    assert len(await tasks_of(api)) == 1
