@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from app.settings import Settings, env_name, flag_name
+from couchqueue_client import command as worker_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help=f"{spec.metadata['help']} [env {env_name(spec.name)}; default {spec.default}]",
         )
+    worker = commands.add_parser(
+        "worker",
+        help="run a worker that executes a shell command per task",
+        description=worker_command.__doc__,
+    )
+    worker_command.add_arguments(worker)
     return parser
 
 
@@ -30,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "serve":
         overrides = {spec.name: getattr(args, spec.name) for spec in fields(Settings)}
         serve(Settings.from_env(**overrides))
+    elif args.command == "worker":
+        raise SystemExit(worker_command.main(args))
 
 
 def serve(settings: Settings) -> None:

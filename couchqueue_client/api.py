@@ -1,0 +1,67 @@
+"""The worker's side of the REST API, async: register, claim, report, heartbeat, goodbye."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from couchqueue_client.errors import CouchQueueError
+from couchqueue_client.http import send_async
+from couchqueue_client.models import Task
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """How a task ended, as POST /task and POST /tasks take it."""
+
+    task_id: str
+    state: Literal["complete", "fail"]
+    fail_reason: str | None = None
+    re_enqueue: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"taskId": self.task_id, "state": self.state}
+        if self.fail_reason is not None:
+            body["failReason"] = self.fail_reason
+        if self.re_enqueue:
+            body["reEnqueue"] = True
+        return body
+
+
+class WorkerApi:
+    """Thin async calls over an httpx.AsyncClient whose base_url is the server."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def register(self, queues: Sequence[str], name: str | None) -> str:
+        body: dict[str, Any] = {"queues": list(queues)}
+        if name is not None:
+            body["name"] = name
+        answer = await send_async(self.client, "PUT", "/worker", json=body)
+        return str(answer["workerId"])
+
+    async def claim(self, worker_id: str) -> Task | None:
+        answer = await send_async(self.client, "GET", "/task", params={"workerId": worker_id})
+        return None if answer is None else Task.from_json(answer)
+
+    async def report(
+        self, worker_id: str, reports: Sequence[Report]
+    ) -> list[CouchQueueError | None]:
+        """Report tasks in one POST /tasks; one item per report: None, or the error it got."""
+        body = {"workerId": worker_id, "reports": [r.to_json() for r in reports]}
+        answer = await send_async(self.client, "POST", "/tasks", json=body)
+        if not isinstance(answer, list) or len(answer) != len(reports):
+            raise CouchQueueError("BAD_RESPONSE", f"unexpected POST /tasks answer: {answer!r:.200}")
+        return [
+            CouchQueueError.from_body(item, None) if "error" in item else None for item in answer
+        ]
+
+    async def heartbeat(self, worker_id: str) -> None:
+        await send_async(self.client, "PUT", "/worker/heartbeat", params={"workerId": worker_id})
+
+    async def delete(self, worker_id: str) -> None:
+        await send_async(self.client, "DELETE", "/worker", params={"workerId": worker_id})

@@ -1,0 +1,69 @@
+"""Errors the client raises: the server's own ({"error": {code, message, param}} with a 4xx or
+5xx status) and the client's for a server it cannot reach or cannot understand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+RETRYABLE_CODES = frozenset({"UNAVAILABLE", "STORE_UNAVAILABLE", "INTERNAL_ERROR"})
+
+
+class CouchQueueError(Exception):
+    """An error answered by the server, or ``UNAVAILABLE`` / ``BAD_RESPONSE`` from the client.
+
+    ``code`` is the server's stable error code (``WORKER_NOT_FOUND``, ``INVALID_PARAMETER``,
+    ...), ``param`` the parameter it names (or None), ``status`` the HTTP status (None when no
+    answer came)."""
+
+    def __init__(
+        self, code: str, message: str, param: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}" + (f" (param {param})" if param else ""))
+        self.code = code
+        self.message = message
+        self.param = param
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        """True when trying again later may succeed: no answer, or a 5xx (store unavailable)."""
+        return self.code in RETRYABLE_CODES or (self.status is not None and self.status >= 500)
+
+    @classmethod
+    def from_body(cls, body: Any, status: int | None) -> CouchQueueError:
+        """From the server's ``{"error": {code, message, param}}`` (or something else)."""
+        error = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(error, dict):
+            return cls("BAD_RESPONSE", f"unexpected error body: {str(body)[:200]}", None, status)
+        return cls(
+            str(error.get("code") or "ERROR"),
+            str(error.get("message") or ""),
+            error.get("param") if isinstance(error.get("param"), str) else None,
+            status,
+        )
+
+
+class Unavailable(CouchQueueError):
+    """The server could not be reached, or the connection broke before an answer came."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("UNAVAILABLE", message, None, None)
+
+
+def decode(response: httpx.Response) -> Any:
+    """The JSON of a successful answer; a CouchQueueError for an error answer."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text[:200]
+        message = f"HTTP {response.status_code}, not JSON: {text!r}"
+        raise CouchQueueError("BAD_RESPONSE", message, None, response.status_code) from None
+    if response.is_error:
+        raise CouchQueueError.from_body(body, response.status_code)
+    return body
+
+
+def transport_error(exc: httpx.TransportError, method: str, url: str) -> Unavailable:
+    return Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}")

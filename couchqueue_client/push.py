@@ -1,0 +1,139 @@
+"""Push delivery: the ``tasks(workerId, prefetch)`` GraphQL subscription over websockets
+(graphql-transport-ws). Every task it yields is already claimed for the worker; at most
+``prefetch`` are unfinished at once, and closing the socket returns the unfinished ones."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import TracebackType
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from couchqueue_client.errors import CouchQueueError, Unavailable
+from couchqueue_client.models import TASK_FIELDS, Task
+
+SUBSCRIPTION = (
+    "subscription Tasks($workerId: ID!, $prefetch: Int) "
+    "{ tasks(workerId: $workerId, prefetch: $prefetch) { " + " ".join(TASK_FIELDS) + " } }"
+)
+PROTOCOL = Subprotocol("graphql-transport-ws")
+
+
+def ws_url(http_url: str) -> str:
+    """ws(s)://host:port/prefix/graphql for http(s)://host:port/prefix."""
+    base = http_url.rstrip("/")
+    if base.startswith("https://"):
+        return "wss://" + base.removeprefix("https://") + "/graphql"
+    return "ws://" + base.removeprefix("http://") + "/graphql"
+
+
+def graphql_error(errors: Any) -> CouchQueueError:
+    first = errors[0] if isinstance(errors, list) and errors else {}
+    first = first if isinstance(first, dict) else {}
+    extensions = first.get("extensions") or {}
+    param = extensions.get("param")
+    return CouchQueueError(
+        str(extensions.get("code") or "GRAPHQL_ERROR"),
+        str(first.get("message") or errors),
+        param if isinstance(param, str) else None,
+    )
+
+
+class TaskSubscription:
+    """``async with TaskSubscription(url, worker_id, prefetch) as sub: task = await sub.next()``.
+
+    ``next`` raises Unavailable when the connection is lost or the server ends the stream, and
+    the server's CouchQueueError (e.g. WORKER_NOT_FOUND) when it refuses the subscription."""
+
+    def __init__(
+        self,
+        url: str,
+        worker_id: str,
+        prefetch: int,
+        *,
+        token: str | None = None,
+        open_timeout: float = 10.0,
+        ping_interval: float = 20.0,
+    ) -> None:
+        self.url = ws_url(url)
+        self.worker_id = worker_id
+        self.prefetch = prefetch
+        self._headers = {"authorization": f"Bearer {token}"} if token else None
+        self._open_timeout = open_timeout
+        self._ping_interval = ping_interval
+        self._socket: ClientConnection | None = None
+
+    async def __aenter__(self) -> TaskSubscription:
+        try:
+            self._socket = await connect(
+                self.url,
+                subprotocols=[PROTOCOL],
+                additional_headers=self._headers,
+                open_timeout=self._open_timeout,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._ping_interval,  # a silent server is given up after 2 intervals
+                close_timeout=2,
+            )
+        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+            raise Unavailable(f"websocket {self.url}: {type(exc).__name__}: {exc}") from exc
+        try:
+            await self._send({"type": "connection_init", "payload": {}})
+            ack = await asyncio.wait_for(self._receive(), self._open_timeout)
+            if ack.get("type") != "connection_ack":
+                raise Unavailable(f"websocket {self.url}: expected connection_ack, got {ack!r}")
+            variables = {"workerId": self.worker_id, "prefetch": self.prefetch}
+            payload = {"query": SUBSCRIPTION, "variables": variables}
+            await self._send({"id": "tasks", "type": "subscribe", "payload": payload})
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the socket: the server returns the tasks still unfinished at once."""
+        if self._socket is not None:
+            await self._socket.close()
+
+    async def next(self) -> Task:
+        """The next pushed task (pings answered on the way)."""
+        while True:
+            message = await self._receive()
+            kind = message.get("type")
+            if kind == "ping":
+                await self._send({"type": "pong"})
+            elif kind == "next":
+                payload = message.get("payload") or {}
+                if payload.get("errors"):
+                    raise graphql_error(payload["errors"])
+                return Task.from_json(payload["data"]["tasks"])
+            elif kind == "error":
+                raise graphql_error(message.get("payload"))
+            elif kind == "complete":
+                raise Unavailable("the server ended the subscription")
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        assert self._socket is not None
+        try:
+            await self._socket.send(json.dumps(message))
+        except websockets.ConnectionClosed as exc:
+            raise Unavailable(f"websocket closed: {exc}") from exc
+
+    async def _receive(self) -> dict[str, Any]:
+        assert self._socket is not None
+        try:
+            raw = await self._socket.recv()
+        except websockets.ConnectionClosed as exc:
+            raise Unavailable(f"websocket closed: {exc}") from exc
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            raise Unavailable(f"unexpected websocket message: {raw!r:.200}")
+        return message
