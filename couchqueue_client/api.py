@@ -60,8 +60,10 @@ class WorkerApi:
             CouchQueueError.from_body(item, None) if "error" in item else None for item in answer
         ]
 
-    async def heartbeat(self, worker_id: str) -> None:
-        await send_async(self.client, "PUT", "/worker/heartbeat", params={"workerId": worker_id})
+    async def heartbeat(self, worker_id: str, task_ids: list[str]) -> None:
+        """A sign of life that extends the leases of exactly these tasks."""
+        body = {"workerId": worker_id, "taskIds": task_ids}
+        await send_async(self.client, "PUT", "/worker/heartbeat", json=body)
 
     async def delete(self, worker_id: str) -> None:
         await send_async(self.client, "DELETE", "/worker", params={"workerId": worker_id})

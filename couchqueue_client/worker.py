@@ -81,6 +81,8 @@ class Worker:
         self._ran = False
         self._stop_deadline: float | None = None
         self._jobs: set[asyncio.Task[None]] = set()
+        # Ids of the tasks whose handlers are running: the leases heartbeats keep alive.
+        self._running: set[str] = set()
         # asyncio primitives bind to the loop that first waits on them, so they can be made here.
         self._stopping = asyncio.Event()
         self._forced = asyncio.Event()
@@ -222,7 +224,7 @@ class Worker:
             if worker_id is None:
                 continue
             try:
-                await self._api.heartbeat(worker_id)
+                await self._api.heartbeat(worker_id, sorted(self._running))
             except CouchQueueError as exc:
                 if exc.code == WORKER_NOT_FOUND and not self._stopping.is_set():
                     await self._register_again(worker_id)
@@ -248,7 +250,9 @@ class Worker:
         report is queued."""
         job = asyncio.create_task(self._execute(task, worker_id), name=f"task {task.task_id}")
         self._jobs.add(job)
+        self._running.add(task.task_id)
         job.add_done_callback(self._jobs.discard)
+        job.add_done_callback(lambda _: self._running.discard(task.task_id))
 
     async def _execute(self, task: Task, worker_id: str) -> None:
         try:
