@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from app import rest
+from app import dashboard, rest
 from app.body_limit import BodyLimitMiddleware
 from app.loops import DutyRunner, duties_for
 from app.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -44,8 +44,10 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: Strawberry sends bytes as binary websocket frames, which standard
+        # graphql-transport-ws clients refuse.
+        return orjson.dumps(data).decode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -131,6 +133,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *rest.routes,
+        *dashboard.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -1,0 +1,58 @@
+// Plain formatting: dates, durations, numbers, ids, JSON.
+
+const pad = (n) => String(n).padStart(2, "0");
+
+/** Unix seconds as a local "YYYY-MM-DD HH:MM:SS". */
+export function fmtDate(ts) {
+  if (ts === null || ts === undefined) return "—";
+  const d = new Date(ts * 1000);
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  );
+}
+
+/** Unix seconds relative to now: "3 min ago", "in 2 h". */
+export function ago(ts, now = Date.now() / 1000) {
+  if (ts === null || ts === undefined) return "—";
+  const delta = ts - now;
+  const span = Math.abs(delta);
+  let text;
+  if (span < 1) return "now";
+  if (span < 60) text = `${Math.round(span)} s`;
+  else if (span < 3600) text = `${Math.round(span / 60)} min`;
+  else if (span < 86400) text = `${Math.round(span / 3600)} h`;
+  else text = `${Math.round(span / 86400)} d`;
+  return delta < 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** Seconds as a short duration: 90 -> "1 min 30 s". */
+export function duration(seconds) {
+  if (seconds < 60) return `${+seconds.toFixed(2)} s`;
+  if (seconds < 3600) {
+    const m = Math.floor(seconds / 60);
+    const s = Math.round(seconds % 60);
+    return s ? `${m} min ${s} s` : `${m} min`;
+  }
+  const hours = seconds / 3600;
+  return `${+hours.toFixed(2)} h`;
+}
+
+export function num(n) {
+  return n === null || n === undefined ? "—" : Number(n).toLocaleString("en-US");
+}
+
+export function shortId(id) {
+  return id ? String(id).slice(0, 8) : "—";
+}
+
+/** Compact one-line JSON, cut to `max` characters. */
+export function preview(value, max = 80) {
+  const text = JSON.stringify(value);
+  if (text === undefined) return "";
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+export function pretty(value) {
+  return JSON.stringify(value, null, 2);
+}

@@ -1,0 +1,86 @@
+// A queue's delivery settings: lease, deliveries before failing, retry policy.
+
+import { gql } from "../api.js";
+import { errorText, flash } from "../feedback.js";
+import { CONFIGURE_QUEUE } from "../queries.js";
+import { field, fill, h } from "../ui.js";
+
+const NUMBERS = [
+  ["leaseSeconds", "Lease (seconds)", "How long a started task is held before it goes back (1–86400).", { min: 1, max: 86400 }],
+  ["maxDeliveries", "Max deliveries", "Expired leases after which a task is failed (1–1000).", { min: 1, max: 1000, step: 1 }],
+  ["retryLimit", "Retry limit", "Retries of a reported failure before the failed queue (0: none).", { min: 0, max: 1000, step: 1 }],
+  ["backoffBase", "Backoff base (s)", "Seconds before the first retry.", { min: 0 }],
+  ["backoffFactor", "Backoff factor", "Growth from one retry to the next.", { min: 1 }],
+  ["backoffMax", "Backoff max (s)", "Ceiling of the delay.", { min: 0 }],
+  ["backoffJitter", "Backoff jitter", "Spread, a fraction from 0 to 1.", { min: 0, max: 1 }],
+];
+
+function current(settings) {
+  const r = settings.retry;
+  return {
+    leaseSeconds: settings.leaseSeconds, maxDeliveries: settings.maxDeliveries,
+    retryLimit: r.limit, backoffBase: r.base, backoffFactor: r.factor, backoffMax: r.max,
+    backoffJitter: r.jitter, retryDelays: r.delays ? r.delays.join(", ") : "",
+  };
+}
+
+function readDelays(text) {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  const delays = parts.map(Number);
+  const bad = parts.find((p, i) => !Number.isFinite(delays[i]));
+  if (bad !== undefined) throw new Error(`Retry delays: “${bad}” is not a number.`);
+  return delays;
+}
+
+export function settingsForm(queue) {
+  const inputs = {};
+  for (const [key, , , limits] of NUMBERS) {
+    inputs[key] = h("input", { type: "number", name: key, step: "any", ...limits, required: true });
+  }
+  inputs.retryDelays = h("input", { type: "text", name: "retryDelays", inputmode: "decimal", placeholder: "e.g. 10, 60, 600" });
+  const error = h("p", { id: "settings-error", class: "field-error", role: "alert" });
+  const save = h("button", { type: "submit", class: "btn btn-primary" }, "Save settings");
+  const form = h(
+    "form",
+    { class: "settings", novalidate: true },
+    h("div", { class: "grid" },
+      NUMBERS.slice(0, 3).map(([key, label, hint]) => field(label, inputs[key], hint)),
+      field("Retry delays (s)", inputs.retryDelays, "Seconds before each retry, the last repeating; empty: exponential backoff below."),
+      NUMBERS.slice(3).map(([key, label, hint]) => field(label, inputs[key], hint))),
+    error,
+    h("div", { class: "actions" }, save),
+  );
+
+  function show(settings) {
+    for (const [key, value] of Object.entries(current(settings))) inputs[key].value = value;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const variables = { name: queue };
+    try {
+      for (const [key, label] of NUMBERS) {
+        const raw = inputs[key].value.trim();
+        if (raw === "") throw new Error(`${label}: a number is needed.`);
+        variables[key] = Number(raw);
+      }
+      variables.retryDelays = readDelays(inputs.retryDelays.value);
+    } catch (err) {
+      fill(error, err.message);
+      return;
+    }
+    save.disabled = true;
+    try {
+      const { configureQueue } = await gql(CONFIGURE_QUEUE, variables);
+      show(configureQueue.settings);
+      fill(error);
+      flash(`Settings of ${queue} saved.`);
+    } catch (err) {
+      fill(error, errorText(err));
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  return { el: form, show };
+}
