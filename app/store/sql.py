@@ -19,3 +19,7 @@ def load_queries(path: Path) -> dict[str, str]:
     if name is not None:
         queries[name] = "\n".join(lines).strip().rstrip(";")
     return queries
+
+
+# The SQLite store's queries, read once.
+SQLITE = load_queries(Path(__file__).with_name("sqlite.sql"))

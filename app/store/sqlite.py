@@ -9,7 +9,6 @@ a thread would, and WAL readers never wait for writers.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -20,13 +19,11 @@ from typing import Any, TypeVar
 import orjson
 
 from app.store.group_commit import Checkpointer, GroupCommitWriter
-from app.store.sql import load_queries
+from app.store.sql import SQLITE as SQL
+from app.store.sqlite_extras import SchedulesAndStats
 from app.store.sqlite_rows import (
     filter_sql,
     queue_from_row,
-    schedule_from_row,
-    schedule_params,
-    stats_from_row,
     task_from_row,
     task_params,
     worker_from_row,
@@ -37,8 +34,6 @@ from resolvers.models import (
     Interests,
     Queue,
     QueueSettings,
-    Schedule,
-    StatsRow,
     Task,
     TaskCounts,
     TaskFilter,
@@ -48,7 +43,6 @@ from resolvers.models import (
 )
 
 T = TypeVar("T")
-SQL = load_queries(Path(__file__).with_name("sqlite.sql"))
 BUSY_TIMEOUT_MS = 30_000
 # Raised whenever sqlite.sql's schema changes shape; a file of another version is refused.
 SCHEMA_VERSION = 1
@@ -78,7 +72,7 @@ def _writer_connection(path: str, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore:
+class SqliteStore(SchedulesAndStats):
     """resolvers.store.Store on one SQLite file. Open with :meth:`open`."""
 
     def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
@@ -414,56 +408,6 @@ class SqliteStore:
             return counts
 
         return await self._scan(job)
-
-    # -- schedules ---------------------------------------------------------------------------
-
-    async def put_schedule(self, schedule: Schedule) -> Schedule:
-        params = schedule_params(schedule)
-
-        def job(conn: sqlite3.Connection) -> Schedule:
-            version = conn.execute(SQL["put_schedule"], params).fetchone()[0]
-            return dataclasses.replace(schedule, version=int(version))
-
-        return await self._write(job)
-
-    async def list_schedules(self) -> list[Schedule]:
-        return await self._scan(
-            lambda conn: [schedule_from_row(r) for r in conn.execute(SQL["list_schedules"])]
-        )
-
-    async def replace_schedule(self, schedule: Schedule, expected_version: int) -> bool:
-        params = {**schedule_params(schedule), "expected_version": expected_version}
-
-        def job(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(SQL["replace_schedule"], params).fetchone()
-            if row is None:
-                return False
-            schedule.version = int(row[0])
-            return True
-
-        return await self._write(job)
-
-    async def delete_schedule(self, name: str) -> bool:
-        return await self._write(
-            lambda conn: conn.execute(SQL["delete_schedule"], {"name": name}).rowcount > 0
-        )
-
-    # -- statistics --------------------------------------------------------------------------
-
-    async def add_stats(self, rows: Sequence[StatsRow]) -> None:
-        params = [dataclasses.asdict(row) for row in rows]
-        await self._write(lambda conn: conn.executemany(SQL["add_stats"], params))
-
-    async def list_stats(self, queue: str | None, since: float, until: float) -> list[StatsRow]:
-        params = {"queue": queue, "since": since, "until": until}
-        return await self._scan(
-            lambda conn: [stats_from_row(r) for r in conn.execute(SQL["list_stats"], params)]
-        )
-
-    async def delete_stats_before(self, minute: float) -> int:
-        return await self._write(
-            lambda conn: conn.execute(SQL["delete_stats_before"], {"minute": minute}).rowcount
-        )
 
 
 def _insert(conn: sqlite3.Connection, task: Task) -> bool:
