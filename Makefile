@@ -23,8 +23,14 @@ lint: $(INSTALLED)
 test: lint
 	$(BIN)/pytest
 
+# `make bench BENCH_ARGS=--quick` for a shorter run. Needs wrk (installed with apt-get as root).
+BENCH_ARGS ?=
 bench: $(INSTALLED)
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+		{ echo "bench needs wrk: apt-get install wrk (or brew install wrk)"; exit 1; }
+	@$(BIN)/python -c "import websockets, orjson, uvloop" 2>/dev/null || $(BIN)/pip install --quiet websockets orjson uvloop
+	timeout 1200 $(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) couchqueue.db couchqueue.db-wal couchqueue.db-shm

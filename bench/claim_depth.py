@@ -36,19 +36,35 @@ async def fill(ctx: Context, depth: int) -> None:
         await ctx.store.insert_tasks(batch)
 
 
-async def claims_per_second(depth: int, claims: int, folder: Path) -> float:
-    store = await SqliteStore.open(f"sqlite:///{folder / f'depth-{depth}.db'}")
+async def prepare(url: str, depth: int) -> None:
+    """A store at ``url`` holding ``depth`` queued tasks in queue "q" (interest '*')."""
+    store = await SqliteStore.open(url)
     try:
         ctx = Context(store=store)
         await interests.set_interests(ctx, "q", "*")
-        worker = await workers.register_worker(ctx, queues=["q"])
         await fill(ctx, depth)
+    finally:
+        await store.close()
+
+
+async def claim_rate(url: str, claims: int) -> float:
+    """Claims per second of a new worker on queue "q" of the store at ``url``, one at a time."""
+    store = await SqliteStore.open(url)
+    try:
+        ctx = Context(store=store)
+        worker = await workers.register_worker(ctx, queues=["q"])
         started = time.perf_counter()
         for _ in range(claims):
             assert await tasks.claim(ctx, worker.worker_id) is not None
         return claims / (time.perf_counter() - started)
     finally:
         await store.close()
+
+
+async def claims_per_second(depth: int, claims: int, folder: Path) -> float:
+    url = f"sqlite:///{folder / f'depth-{depth}.db'}"
+    await prepare(url, depth)
+    return await claim_rate(url, claims)
 
 
 async def main(depths: list[int], claims: int) -> None:
@@ -64,5 +80,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--depths", default="10000,1000000")
     parser.add_argument("--claims", type=int, default=3000)
+    parser.add_argument("--quick", action="store_true", help="depths 10000,200000")
     args = parser.parse_args()
+    if args.quick:
+        args.depths = "10000,200000"
     asyncio.run(main([int(d) for d in args.depths.split(",")], args.claims))
