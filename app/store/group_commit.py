@@ -132,12 +132,21 @@ class Checkpointer:
     """Copies the WAL back into the database file every ``interval`` seconds on its own thread.
 
     A commit that triggers SQLite's automatic checkpoint pays for the copy and its fsync
-    itself; doing it here keeps the writer's commits short. PASSIVE never blocks a writer.
+    itself; doing it here keeps the writer's commits short. PASSIVE never blocks a writer, but
+    under a steady write load it never gets to the end of the WAL either, and the WAL file would
+    grow without bound: past ``max_wal_pages`` a TRUNCATE checkpoint (which briefly holds
+    writers back) brings it back to nothing.
     """
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        interval: float = 0.5,
+        max_wal_pages: int = 16_384,
+    ) -> None:
         self._connect = connect
         self._interval = interval
+        self._max_wal_pages = max_wal_pages
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="couchqueue-sqlite-checkpoint")
 
@@ -154,7 +163,9 @@ class Checkpointer:
         try:
             while not self._stop.wait(self._interval):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    _, wal_pages, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if wal_pages > self._max_wal_pages:
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 except sqlite3.Error as exc:
                     log.warning("WAL checkpoint failed (will retry): %s", exc)
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
