@@ -9,6 +9,7 @@ holding go back to their queues at once, without counting an attempt.
 from __future__ import annotations
 
 import asyncio
+from asyncio import gather
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -49,11 +50,16 @@ async def push_tasks(
         try:
             while True:
                 while len(held) < size:
-                    task = await claim(ctx, wid)
-                    if task is None:
+                    # Claims for every free slot at once: the store can commit them together.
+                    wanted = size - len(held)
+                    claimed = [
+                        t for t in await gather(*(claim(ctx, wid) for _ in range(wanted))) if t
+                    ]
+                    for task in claimed:
+                        held.add(task.task_id)
+                        yield task
+                    if len(claimed) < wanted:
                         break
-                    held.add(task.task_id)
-                    yield task
                 keepalive = await _keepalive(ctx, worker.queues)
                 await wakeup.wait(await _idle_time(ctx, lanes, keepalive, full=len(held) >= size))
                 held = await _still_held(ctx, wid, held)
