@@ -38,7 +38,9 @@ class Params:
     async def read(cls, request: Request, list_as: str | None = None) -> Params:
         """The request's parameters; a JSON array body is taken as parameter ``list_as``
         (for batch routes), if given."""
-        values: dict[str, Any] = dict(request.query_params.items())
+        # Most publishes carry a JSON body and no query string: skip parsing an empty one.
+        has_query = bool(request.scope.get("query_string"))
+        values: dict[str, Any] = dict(request.query_params.items()) if has_query else {}
         values.update(await _read_body(request, list_as))
         return cls(values)
 
