@@ -20,7 +20,10 @@ def setting(default: Any, help: str) -> Any:
 class Settings:
     host: str = setting("127.0.0.1", "address to bind (keep 127.0.0.1 unless you mean it)")
     port: int = setting(8080, "port to listen on")
-    store: str = setting("sqlite:///./couchqueue.db", "store URL: sqlite:///path/to/file.db")
+    store: str = setting(
+        "sqlite:///./couchqueue.db",
+        "store URL: sqlite:///path/to/file.db or couchbase://host[:port]/bucket",
+    )
     log_level: str = setting("info", "debug, info, warning or error")
     max_body_bytes: int = setting(1024 * 1024, "largest request body accepted")
     max_data_bytes: int = setting(256 * 1024, "largest task data (as JSON) accepted")

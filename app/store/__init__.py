@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from resolvers.store import Store
 
-SUPPORTED = "sqlite:///path/to/file.db"
+SUPPORTED = "sqlite:///path/to/file.db or couchbase://host[:port]/bucket"
+_COUCHBASE_SDK = ("couchbase", "acouchbase")
 
 
 async def open_store(url: str) -> Store:
@@ -15,4 +16,15 @@ async def open_store(url: str) -> Store:
         from app.store.sqlite import SqliteStore
 
         return await SqliteStore.open(url)
-    raise ValueError(f"unsupported store URL {url!r}: supported is {SUPPORTED}")
+    if scheme in ("couchbase", "couchbases"):
+        try:
+            from app.store.couchbase import CouchbaseStore
+        except ImportError as exc:
+            if (exc.name or "").split(".")[0] not in _COUCHBASE_SDK:
+                raise
+            raise ImportError(
+                "the Couchbase store needs the Couchbase SDK: pip install 'couchqueue[couchbase]'",
+                name=exc.name,
+            ) from None
+        return await CouchbaseStore.open(url)
+    raise ValueError(f"unsupported store URL {url!r}: supported are {SUPPORTED}")

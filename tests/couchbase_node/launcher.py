@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
+import selectors
 import socket
 import subprocess
 import sys
@@ -63,7 +63,10 @@ def start_node(
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
     try:
-        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        # A selector, not select.select: late in a long test session descriptors pass 1024.
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout)
         line = process.stdout.readline() if ready else ""
         if not line.startswith(READY_PREFIX):
             raise RuntimeError(f"couchbase node did not start (exit {process.poll()}): {line!r}")

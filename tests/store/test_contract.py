@@ -204,10 +204,14 @@ async def test_concurrent_claims_never_share_a_task(store: Store, tmp_path: Path
 
 
 async def open_backend_like(store: Store, tmp_path: Path) -> Store:
+    """Another store object over the same storage as ``store`` (same file, or same Couchbase
+    bucket and key prefix), standing for another server process."""
     from app.store.sqlite import SqliteStore
 
     if isinstance(store, SqliteStore):
         return await open_backend("sqlite", tmp_path)
+    if type(store).__name__ == "CouchbaseStore":
+        return await open_backend("couchbase", tmp_path)
     raise AssertionError("add the new backend here")
 
 

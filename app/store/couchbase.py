@@ -1,0 +1,357 @@
+"""The Couchbase store: ``couchbase://host[:port]/bucket?prefix=cq&durability=majority&timeout=2.5``
+through the official SDK's async API, with key-value operations, CAS, counters and
+sub-document operations only (no query service). docs/stores.md describes the documents and how
+each method keeps its promise; the modules beside this one hold the parts:
+
+- couchbase_kv: the URL, the connection, keys, and the SDK calls (errors translated there);
+- couchbase_codec: documents <-> models, filters checked in Python;
+- couchbase_index: directories, chunked logs, held tasks and lease buckets;
+- couchbase_tasks: insert, the CAS move between states, delete, release, leases;
+- couchbase_claim: claims, change stamps, earliest run_at;
+- couchbase_scan: listings, counts, bulk deletes;
+- couchbase_meta: schedules and statistics;
+- couchbase_repair: the repair pass for what a crash can leave behind.
+
+Every public method runs under ``_guard``: any SDK exception that got past couchbase_kv (there
+should be none) becomes StoreUnavailable, never escaping the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from couchbase import subdocument as SD  # type: ignore[import-untyped]
+from couchbase.exceptions import CouchbaseException  # type: ignore[import-untyped]
+
+from app.store.couchbase_claim import Claimer
+from app.store.couchbase_codec import (
+    CACHE_LIMIT,
+    queue_doc,
+    queue_from_doc,
+    worker_doc,
+    worker_from_doc,
+)
+from app.store.couchbase_index import Index
+from app.store.couchbase_kv import CouchbaseConfig, Kv, path
+from app.store.couchbase_meta import Meta
+from app.store.couchbase_scan import Scanner
+from app.store.couchbase_tasks import Tasks
+from resolvers.errors import CouchQueueError, InvalidInput, StoreUnavailable
+from resolvers.models import (
+    ClaimRequest,
+    Interests,
+    Queue,
+    QueueSettings,
+    Schedule,
+    StatsRow,
+    Task,
+    TaskCounts,
+    TaskFilter,
+    TaskPage,
+    TaskState,
+    Worker,
+)
+
+T = TypeVar("T")
+# Compare-and-set retries on the queues document before giving up.
+CAS_TRIES = 50
+
+
+async def _guard(job: Awaitable[T]) -> T:
+    try:
+        return await job
+    except CouchQueueError:
+        raise
+    except CouchbaseException as exc:
+        raise StoreUnavailable(f"Couchbase failed ({type(exc).__name__})") from None
+
+
+class CouchbaseStore:
+    """resolvers.store.Store on one Couchbase collection. Open with :meth:`open`."""
+
+    def __init__(self, kv: Kv) -> None:
+        self.kv = kv
+        self.index = Index(kv)
+        self.tasks = Tasks(kv, self.index)
+        self.claimer = Claimer(self.tasks, lambda wid: self._worker_queues.get(wid, []))
+        self.scanner = Scanner(self.tasks, self.queue_names)
+        # Worker queues never change after registration: cached per process.
+        self._worker_queues: dict[str, list[str]] = {}
+        self.meta = Meta(kv)
+
+    @classmethod
+    async def open(cls, url: str) -> CouchbaseStore:
+        config = CouchbaseConfig.from_url(url)
+        return cls(await Kv.connect(config))
+
+    async def close(self) -> None:
+        await _guard(self.kv.close())
+
+    async def ping(self) -> None:
+        await _guard(self.kv.cas_of(self.kv.key("queues")))
+
+    # -- queues ------------------------------------------------------------------------------
+
+    async def queues_version(self) -> int:
+        got = await _guard(self.kv.lookup(self.kv.key("queues"), ["version"]))
+        return 0 if got is None else int(got[0][0] or 0)
+
+    async def _queue_records(self) -> dict[str, Any]:
+        got = await self.kv.get(self.kv.key("queues"))
+        return {} if got is None else dict(got[0].get("queues") or {})
+
+    async def list_queues(self) -> list[Queue]:
+        records = await _guard(self._queue_records())
+        return [queue_from_doc(name, records[name]) for name in sorted(records)]
+
+    async def _change_queues(self, change: Callable[[dict[str, Any]], T | None]) -> T | None:
+        """Read-modify-write of the queues document by CAS, retried with jitter. ``change``
+        edits the records in place and returns a result, or None to write nothing."""
+        key = self.kv.key("queues")
+        for attempt in range(CAS_TRIES):
+            got = await self.kv.get(key)
+            doc: dict[str, Any] = {"version": 0, "queues": {}} if got is None else got[0]
+            cas = 0 if got is None else got[1]
+            records = dict(doc.get("queues") or {})
+            result = change(records)
+            if result is None:
+                return None
+            new = {"version": int(doc.get("version") or 0) + 1, "queues": records}
+            done = await (
+                self.kv.insert(key, new) if got is None else self.kv.replace(key, new, cas)
+            )
+            if done is not None:
+                return result
+            await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
+        raise StoreUnavailable("the queues document kept changing; try again")
+
+    async def put_interests(self, name: str, interests: Interests, now: float) -> Queue:
+        def change(records: dict[str, Any]) -> Queue:
+            current = records.get(name)
+            queue = queue_from_doc(name, current) if current else Queue(name, created_at=now)
+            queue.interests = interests
+            records[name] = queue_doc(queue)
+            return queue
+
+        result = await _guard(self._change_queues(change))
+        assert result is not None
+        return result
+
+    async def clear_interests(self, name: str) -> bool:
+        def change(records: dict[str, Any]) -> bool | None:
+            current = records.get(name)
+            if current is None or current.get("interests") is None:
+                return None
+            records[name] = {**current, "interests": None}
+            return True
+
+        return bool(await _guard(self._change_queues(change)))
+
+    async def update_queue(
+        self, name: str, *, paused: bool | None = None, settings: QueueSettings | None = None
+    ) -> Queue | None:
+        def change(records: dict[str, Any]) -> Queue | None:
+            current = records.get(name)
+            if current is None:
+                return None
+            queue = queue_from_doc(name, current)
+            if paused is not None:
+                queue.paused = paused
+            if settings is not None:
+                queue.settings = settings
+            records[name] = queue_doc(queue)
+            return queue
+
+        return await _guard(self._change_queues(change))
+
+    async def delete_queue(self, name: str) -> int | None:
+        async def job() -> int | None:
+            if not await self._change_queues(lambda records: records.pop(name, None)):
+                return None
+            await self._note_name(name)
+            waiting = (TaskState.QUEUED, TaskState.FAILED)
+            return await self.scanner.delete(TaskFilter(queue=name, states=waiting))
+
+        return await _guard(job())
+
+    async def _note_name(self, name: str) -> None:
+        specs = [SD.upsert(path(name), 1)]
+        await self.kv.mutate(self.kv.key("names"), specs, create=True)
+
+    async def queue_names(self) -> list[str]:
+        records, got = await asyncio.gather(
+            self._queue_records(), self.kv.get(self.kv.key("names"))
+        )
+        return sorted(set(records) | set(got[0] if got else {}))
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def _worker_key(self, worker_id: str) -> str:
+        return self.kv.key("worker", worker_id)
+
+    def _map_key(self, queue: str | None) -> str:
+        return self.kv.key("workers") if queue is None else self.kv.key("qworkers", queue)
+
+    async def add_worker(self, worker: Worker) -> None:
+        async def job() -> None:
+            # The record first, then the maps that list it: a map entry without a record is a
+            # worker deleted (or a crash), dropped by the next listing.
+            if await self.kv.insert(self._worker_key(worker.worker_id), worker_doc(worker)) is None:
+                raise StoreUnavailable(f"worker {worker.worker_id!r} exists already")
+            spec = [SD.upsert(path(worker.worker_id), worker.registered_at)]
+            maps = [None, *dict.fromkeys(worker.queues)]
+            await asyncio.gather(
+                *(self.kv.mutate(self._map_key(q), spec, create=True) for q in maps)
+            )
+            self._remember(worker)
+
+        await _guard(job())
+
+    async def get_worker(self, worker_id: str) -> Worker | None:
+        got = await _guard(self.kv.get(self._worker_key(worker_id)))
+        if got is None:
+            return None
+        worker = worker_from_doc(got[0])
+        self._remember(worker)
+        return worker
+
+    def _remember(self, worker: Worker) -> None:
+        if len(self._worker_queues) >= CACHE_LIMIT:
+            self._worker_queues.clear()  # a cache: refilled by the next reads
+        self._worker_queues[worker.worker_id] = list(worker.queues)
+
+    async def list_workers(self, queue: str | None = None) -> list[Worker]:
+        async def job() -> list[Worker]:
+            got = await self.kv.get(self._map_key(queue))
+            ids = list(got[0]) if got else []
+            docs = await self.kv.get_many([self._worker_key(w) for w in ids])
+            gone = [w for w, d in zip(ids, docs, strict=True) if d is None]
+            if gone:
+                specs = [SD.remove(path(w)) for w in gone]
+                await asyncio.gather(*(self.kv.mutate(self._map_key(queue), [s]) for s in specs))
+            workers = [worker_from_doc(d[0]) for d in docs if d is not None]
+            return sorted(workers, key=lambda w: (w.registered_at, w.worker_id))
+
+        return await _guard(job())
+
+    async def touch_worker(
+        self,
+        worker_id: str,
+        now: float,
+        lease_seconds: dict[str, float],
+        default_lease: float,
+        task_ids: Sequence[str] | None = None,
+    ) -> bool:
+        async def job() -> bool:
+            seen = [SD.replace("last_seen", now)]
+            if await self.kv.mutate(self._worker_key(worker_id), seen) is None:
+                return False
+            if task_ids is None or task_ids:
+                only = None if task_ids is None else set(task_ids)
+                await self.tasks.extend_leases(worker_id, now, lease_seconds, default_lease, only)
+            return True
+
+        return await _guard(job())
+
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        async def one(worker_id: str) -> bool:
+            key = self._worker_key(worker_id)
+            got = await self.kv.get(key)
+            if got is None or not await self.kv.remove(key):
+                return False
+            spec = [SD.remove(path(worker_id))]
+            queues = [None, *dict.fromkeys(worker_from_doc(got[0]).queues)]
+            await asyncio.gather(*(self.kv.mutate(self._map_key(q), spec) for q in queues))
+            return True
+
+        async def job() -> int:
+            return sum(await asyncio.gather(*(one(w) for w in dict.fromkeys(worker_ids))))
+
+        return await _guard(job())
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def insert_tasks(self, tasks: Sequence[Task]) -> list[bool]:
+        return await _guard(self.tasks.insert(tasks))
+
+    async def get_task(self, task_id: str) -> Task | None:
+        stored = await _guard(self.tasks.read(task_id))
+        return None if stored is None else stored.task
+
+    async def claim_task(self, request: ClaimRequest) -> Task | None:
+        return await _guard(self.claimer.claim(request))
+
+    async def replace_task(
+        self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
+    ) -> bool:
+        async def job() -> bool:
+            if also_insert:
+                await self.tasks.insert(also_insert)
+            return await self.tasks.replace(task, expected_version)
+
+        return await _guard(job())
+
+    async def release_tasks(
+        self, worker_id: str, now: float, task_ids: Sequence[str] | None = None
+    ) -> list[Task]:
+        only = None if task_ids is None else set(task_ids)
+        return await _guard(self.tasks.release(worker_id, only))
+
+    async def change_stamps(self, lanes: Sequence[str]) -> dict[str, int]:
+        async def job() -> dict[str, int]:
+            return await self.claimer.change_stamps(lanes, await self.queues_version())
+
+        return await _guard(job())
+
+    async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
+        return await _guard(self.claimer.earliest_run_at(lanes))
+
+    async def expired_tasks(self, now: float, limit: int) -> list[Task]:
+        return await _guard(self.tasks.expired(now, limit))
+
+    async def delete_tasks(self, where: TaskFilter) -> int:
+        if not where.states:
+            raise ValueError("delete_tasks needs the states to delete")
+        return await _guard(self.scanner.delete(where))
+
+    async def list_tasks(self, where: TaskFilter, first: int, after: str | None) -> TaskPage:
+        floor = None
+        if after is not None:
+            try:
+                floor = int(after)
+            except ValueError:
+                raise InvalidInput(
+                    f"after is not a cursor this server gave: {after!r}", param="after"
+                ) from None
+        found, more = await _guard(self.scanner.matching(where, floor, first))
+        tasks = [s.task for s in found]
+        return TaskPage(tasks=tasks, next_cursor=str(tasks[-1].seq) if more and tasks else None)
+
+    async def count_tasks(self, where: TaskFilter, now: float) -> TaskCounts:
+        return await _guard(self.scanner.count(where, now))
+
+    # -- schedules and statistics (app/store/couchbase_meta.py) ------------------------------
+
+    async def put_schedule(self, schedule: Schedule) -> Schedule:
+        return await _guard(self.meta.put_schedule(schedule))
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await _guard(self.meta.list_schedules())
+
+    async def replace_schedule(self, schedule: Schedule, expected_version: int) -> bool:
+        return await _guard(self.meta.replace_schedule(schedule, expected_version))
+
+    async def delete_schedule(self, name: str) -> bool:
+        return await _guard(self.meta.delete_schedule(name))
+
+    async def add_stats(self, rows: Sequence[StatsRow]) -> None:
+        await _guard(self.meta.add_stats(rows))
+
+    async def list_stats(self, queue: str | None, since: float, until: float) -> list[StatsRow]:
+        return await _guard(self.meta.list_stats(queue, since, until))
+
+    async def delete_stats_before(self, minute: float) -> int:
+        return await _guard(self.meta.delete_stats_before(minute))

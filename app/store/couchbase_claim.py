@@ -1,0 +1,234 @@
+"""Claims on Couchbase, and what push delivery polls (change stamps, earliest run_at).
+
+A lane's waiting tasks are in two kinds of chunked logs per queue (see couchbase_index): ready
+(chunks of 64 seqs) and delayed (chunks of 10 s of run_at). A claim reads the lane's directory
+counters, then a window of chunks: the two lowest ready chunks and the two lowest *due* delayed
+buckets (delayed tasks not yet due are never read). It sorts the window's entries by (run_at,
+seq) and moves the first claimable task to STARTED with CAS; on a lost race it takes another
+candidate, and after a window lost entirely to races it re-reads, a few times, with jitter.
+Within the window the order is exact; beyond it (a lane with more than about a hundred waiting
+tasks) the window slides on only while the candidates in view are blocked or stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from app.store.couchbase_codec import DELAYED, READY, bucket_of
+from app.store.couchbase_index import Directory, Stream
+from app.store.couchbase_tasks import Stored, Tasks
+from resolvers.models import WORKER_LANE_PREFIX, ClaimRequest, Task, TaskState
+
+WINDOW = 2  # chunks of each waiting log read at a time
+MAX_CHUNKS = 12  # how far a claim slides its window past blocked or stale candidates
+ROUNDS = 4  # window re-reads after losing every race in it
+SPREAD = 8  # after a lost race, the next candidate is one of this many, at random
+
+CachedQueues = Callable[[str], list[str]]
+
+
+class Claimer:
+    def __init__(self, tasks: Tasks, cached_queues: CachedQueues) -> None:
+        self.tasks = tasks
+        self.index = tasks.index
+        self.cached_queues = cached_queues
+        # Tasks this process is moving right now: its other claims pass them by, so concurrent
+        # claims in one process never race each other for the same task.
+        self._trying: set[str] = set()
+
+    async def lane_queues(self, lanes: Sequence[str]) -> dict[str, list[str]]:
+        """The queues whose directories index each lane: the queue itself; for a worker's own
+        lane, the queues it is registered on when this process knows the worker (a worker's
+        own lane only ever holds copies for the queues it registered on, and those never
+        change), else every queue it ever held a task of (its ``wlane`` document)."""
+        out = {lane: [lane] for lane in lanes if not lane.startswith(WORKER_LANE_PREFIX)}
+        unknown = []
+        for lane in lanes:
+            if lane.startswith(WORKER_LANE_PREFIX):
+                known = self.cached_queues(lane[len(WORKER_LANE_PREFIX) :])
+                if known:
+                    out[lane] = list(known)
+                else:
+                    unknown.append(lane)
+        noted = await asyncio.gather(*(self.tasks.lane_queues(lane) for lane in unknown))
+        for lane, queues in zip(unknown, noted, strict=True):
+            out[lane] = sorted(queues)
+        return out
+
+    async def claim(self, request: ClaimRequest) -> Task | None:
+        skip = request.skip_queues
+        known = [q for lane in request.lanes for q in self._guess(lane, request.lanes)]
+        (per_lane, dirs) = await asyncio.gather(
+            self.lane_queues(request.lanes),
+            self.index.directories(q for q in known if q not in skip),
+        )
+        missing = {q for qs in per_lane.values() for q in qs if q not in skip} - set(dirs)
+        if missing:
+            dirs.update(await self.index.directories(missing))
+        for lane in request.lanes:
+            usable = [q for q in per_lane[lane] if q not in skip]
+            if usable and (task := await self._claim_lane(lane, usable, dirs, request)):
+                return task
+        return None
+
+    def _guess(self, lane: str, given: Sequence[str]) -> list[str]:
+        """The queues a lane's directories are likely in, known without a read."""
+        if not lane.startswith(WORKER_LANE_PREFIX):
+            return [lane]
+        beside = [q for q in given if not q.startswith(WORKER_LANE_PREFIX)]
+        return [*beside, *self.cached_queues(lane[len(WORKER_LANE_PREFIX) :])]
+
+    async def _claim_lane(
+        self, lane: str, queues: list[str], dirs: dict[str, Directory], request: ClaimRequest
+    ) -> Task | None:
+        blocked: set[str] = set()
+        for round_no in range(ROUNDS):
+            if round_no:
+                await asyncio.sleep(random.uniform(0, 0.002 * round_no))
+                dirs = {**dirs, **await self.index.directories(queues)}
+            ready, due = _chunks(lane, queues, dirs, request.now)
+            contended = False
+            for offset in range(0, MAX_CHUNKS, WINDOW):
+                window = ready[offset : offset + WINDOW] + due[offset : offset + WINDOW]
+                if not window:
+                    break
+                contents = await self.index.chunks(window)
+                candidates = sorted(
+                    (
+                        (entry["r"], entry["s"], ticket, entry)
+                        for chunk in contents
+                        for ticket, entry in chunk.items()
+                        if entry.get("r", 0) <= request.now and entry.get("i") not in blocked
+                    ),
+                    key=lambda c: (c[0], c[1]),
+                )
+                task, lost = await self._try(candidates, blocked, request)
+                if task is not None:
+                    return task
+                contended = contended or lost
+            if not contended:
+                return None
+        return None
+
+    async def _try(
+        self,
+        candidates: list[tuple[float, int, str, dict[str, Any]]],
+        blocked: set[str],
+        request: ClaimRequest,
+    ) -> tuple[Task | None, bool]:
+        """Take the first claimable candidate, in order. A candidate is reserved in this
+        process before its document is read, so concurrent claims of one process spread over
+        the candidates instead of all reading, then racing for, the first one."""
+        lost = False
+        queue = list(candidates)
+        while queue:
+            # In order; after a lost race, at random among the next few, so claimers of other
+            # processes reading the same window stop colliding on the same candidates.
+            pick = random.randrange(min(len(queue), SPREAD)) if lost else 0
+            _, _, ticket, entry = queue.pop(pick)
+            task_id = entry["t"]
+            if task_id in self._trying or entry.get("i") in blocked:
+                continue
+            self._trying.add(task_id)
+            try:
+                stored = await self.tasks.read(task_id)
+                if not _claimable(stored, ticket, request):
+                    continue
+                assert stored is not None
+                started = _started(stored.task, request)
+                outcome = await self.tasks.move(stored, started)
+            finally:
+                self._trying.discard(task_id)
+            if outcome == "done":
+                return started, lost
+            if outcome == "blocked":
+                blocked.add(entry["i"])
+            elif outcome == "conflict":
+                lost = True
+        return None, lost
+
+    # -- push delivery ------------------------------------------------------------------------
+
+    async def change_stamps(self, lanes: Sequence[str], queues_version: int) -> dict[str, int]:
+        per_lane = await self.lane_queues(lanes)
+        queues = sorted({q for qs in per_lane.values() for q in qs})
+        cas = dict(
+            zip(
+                queues,
+                await asyncio.gather(
+                    *(self.index.kv.cas_of(self.index.dir_doc_key(q)) for q in queues)
+                ),
+                strict=True,
+            )
+        )
+        return {
+            lane: _stamp(queues_version, [cas[q] for q in sorted(qs)])
+            for lane, qs in per_lane.items()
+        }
+
+    async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
+        per_lane = await self.lane_queues(lanes)
+        dirs = await self.index.directories({q for qs in per_lane.values() for q in qs})
+        firsts: list[tuple[Stream, int]] = []
+        for lane, queues in per_lane.items():
+            for queue in queues:
+                for stream, chunks in dirs[queue].streams.items():
+                    if stream.lane == lane and stream.log in (READY, DELAYED) and chunks:
+                        firsts.append((stream, min(chunks)))
+        contents = await self.index.chunks(firsts)
+        times = [entry["r"] for chunk in contents for entry in chunk.values() if "r" in entry]
+        return min(times) if times else None
+
+
+def _chunks(
+    lane: str, queues: list[str], dirs: dict[str, Directory], now: float
+) -> tuple[list[tuple[Stream, int]], list[tuple[Stream, int]]]:
+    """The lane's ready chunks and due delayed buckets, lowest first."""
+    ready: list[tuple[int, Stream]] = []
+    due: list[tuple[int, Stream]] = []
+    last_due = bucket_of(now)
+    for queue in queues:
+        for stream, chunks in dirs[queue].streams.items():
+            if stream.lane != lane:
+                continue
+            if stream.log == READY:
+                ready.extend((c, stream) for c in chunks)
+            elif stream.log == DELAYED:
+                due.extend((c, stream) for c in chunks if c <= last_due)
+    key = lambda item: (item[0], item[1].queue)  # noqa: E731
+    return (
+        [(s, c) for c, s in sorted(ready, key=key)],
+        [(s, c) for c, s in sorted(due, key=key)],
+    )
+
+
+def _claimable(stored: Stored | None, ticket: str, request: ClaimRequest) -> bool:
+    if stored is None or stored.ticket != ticket:
+        return False  # claimed or moved meanwhile (or the entry is stale)
+    task = stored.task
+    return (
+        task.state is TaskState.QUEUED
+        and task.run_at <= request.now
+        and task.queue not in request.skip_queues
+    )
+
+
+def _started(task: Task, request: ClaimRequest) -> Task:
+    lease = request.lease_seconds.get(task.queue, request.default_lease_seconds)
+    return dataclasses.replace(
+        task,
+        state=TaskState.STARTED,
+        worker_id=request.worker_id,
+        started_at=request.now,
+        lease_until=request.now + lease,
+    )
+
+
+def _stamp(queues_version: int, cas: list[int]) -> int:
+    text = ",".join(map(str, [queues_version, *cas])).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") >> 1

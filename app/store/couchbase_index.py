@@ -1,0 +1,316 @@
+"""Index documents of the Couchbase store: how tasks are found without a query service.
+
+- Per queue, two *directory* documents, ``dir::{queue}`` (waiting and started tasks) and
+  ``done::{queue}`` (completed and failed ones): ``{"n": {"{log}|{chunk}|{lane}": count}}``,
+  how many entries each chunk document holds. Counts by state are sums of these counters, and
+  ``dir::{queue}``'s CAS changes with every task queued in the queue (a cheap change stamp).
+- Chunk documents ``log::{queue}::{log}::{chunk}::{lane}``: ``{ticket: entry}``. Seq-ordered logs
+  (ready, started, completed, failed) are cut by seq // CHUNK; the delayed log by run_at bucket.
+- ``held::{worker}``: the started tasks a worker holds, ``{ticket: {t, b}}``.
+- ``leases`` (a set of buckets) and ``lease::{bucket}``: started tasks by lease expiry bucket
+  (``{ticket: {t, u, b, s, q, l}}``). Started tasks have no chunked log: their directory
+  counter ``s|0|{lane}`` counts them, and listings read them from the lease buckets.
+
+Only the writer that moved a task (its CAS succeeded) removes the entries of the state it left,
+and a writer whose CAS failed removes the entries it had added: each removal is made by one
+writer, so its counter decrement goes out with it. Readers never remove counted entries; they
+skip those that are not live (see couchbase_codec.entry_state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from couchbase import subdocument as SD  # type: ignore[import-untyped]
+
+from app.store.couchbase_codec import (
+    CACHE_LIMIT,
+    COMPLETED,
+    DELAYED,
+    FAILED,
+    READY,
+    STARTED,
+    chunk_of,
+    lease_bucket,
+    lease_value,
+)
+from app.store.couchbase_kv import MAX_SPECS, Kv, path
+from resolvers.models import Task
+
+# A directory with this many counters at zero is compacted (under a short lock).
+PRUNE_AT = 16
+# A queue's two directory documents: counters of waiting and started tasks (read by claims),
+# and of finished tasks.
+WAITING, DONE = "dir", "done"
+KIND_OF_LOG = {READY: WAITING, DELAYED: WAITING, STARTED: WAITING, COMPLETED: DONE, FAILED: DONE}
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One chunked log: the entries of one queue, lane and log."""
+
+    queue: str
+    lane: str
+    log: str
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """One counted index entry: its stream, chunk and ticket."""
+
+    stream: Stream
+    chunk: int
+    ticket: str
+
+
+def dir_key(log: str, chunk: int, lane: str) -> str:
+    return f"{log}|{chunk}|{lane}"
+
+
+@dataclass
+class Directory:
+    """A queue's directory as read: non-zero counters by stream and chunk, and its CAS."""
+
+    queue: str
+    streams: dict[Stream, dict[int, int]] = field(default_factory=dict)
+    cas: int = 0
+
+
+class Index:
+    def __init__(self, kv: Kv) -> None:
+        self.kv = kv
+        self._lease_buckets: set[int] = set()
+
+    # -- directories and chunks --------------------------------------------------------------
+
+    def dir_doc_key(self, queue: str, kind: str = WAITING) -> str:
+        return self.kv.key(kind, queue)
+
+    def chunk_key(self, stream: Stream, chunk: int) -> str:
+        return self.kv.key("log", stream.queue, stream.log, chunk, stream.lane)
+
+    async def directory(self, queue: str, kinds: Sequence[str] = (WAITING,)) -> Directory:
+        """A queue's directory: its waiting counters (what claims read), and, when asked, its
+        finished ones (a separate document, so claims never read the counters of the long
+        tail of completed and failed tasks kept for retention)."""
+        found = await asyncio.gather(*(self.kv.get(self.dir_doc_key(queue, k)) for k in kinds))
+        directory = Directory(queue)
+        for kind, got in zip(kinds, found, strict=True):
+            if got is None:
+                continue
+            doc, cas = got
+            if kind == WAITING:
+                directory.cas = cas
+            zeros = 0
+            for key, count in (doc.get("n") or {}).items():
+                log, chunk, lane = key.split("|", 2)
+                if int(count) <= 0:
+                    zeros += 1
+                    continue
+                directory.streams.setdefault(Stream(queue, lane, log), {})[int(chunk)] = int(count)
+            if zeros >= PRUNE_AT:
+                await self.prune(queue, kind)
+        return directory
+
+    async def directories(
+        self, queues: Iterable[str], kinds: Sequence[str] = (WAITING,)
+    ) -> dict[str, Directory]:
+        names = list(dict.fromkeys(queues))
+        found = await asyncio.gather(*(self.directory(q, kinds) for q in names))
+        return dict(zip(names, found, strict=True))
+
+    async def prune(self, queue: str, kind: str) -> None:
+        """Drop zero counters, holding the directory locked for an instant: a counter is only
+        ever changed by sub-document increments, which the SDK retries past the lock, so none
+        is lost (removing a counter without the lock could drop an increment racing it)."""
+        key = self.dir_doc_key(queue, kind)
+        locked = await self.kv.lock(key, 2)
+        if locked is None:
+            return
+        doc, cas = locked
+        zeros = [k for k, v in (doc.get("n") or {}).items() if int(v) == 0][:MAX_SPECS]
+        if (
+            not zeros
+            or await self.kv.mutate(key, [SD.remove(path("n", k)) for k in zeros], cas=cas) is None
+        ):
+            await self.kv.unlock(key, cas)
+
+    async def chunk(self, stream: Stream, chunk: int) -> dict[str, dict[str, Any]]:
+        got = await self.kv.get(self.chunk_key(stream, chunk))
+        return {} if got is None else dict(got[0])
+
+    async def chunks(self, wanted: Sequence[tuple[Stream, int]]) -> list[dict[str, dict[str, Any]]]:
+        return list(await asyncio.gather(*(self.chunk(s, c) for s, c in wanted)))
+
+    async def add(self, entries: Sequence[tuple[Place, dict[str, Any]]]) -> None:
+        """Write entries and count them: one sub-document operation per chunk and per
+        directory (the increment may land before the entry; a reader then finds a counter
+        ahead of its chunk for an instant, never an entry it cannot find)."""
+        by_chunk: dict[tuple[Stream, int], list[Any]] = {}
+        deltas: dict[str, dict[str, int]] = {}
+        for place, value in entries:
+            by_chunk.setdefault((place.stream, place.chunk), []).append(
+                SD.insert(path(place.ticket), value)
+            )
+            _tally(deltas, place, +1)
+        jobs = [
+            self.kv.mutate_all(self.chunk_key(stream, chunk), specs, create=True)
+            for (stream, chunk), specs in by_chunk.items()
+        ]
+        await asyncio.gather(*jobs, *(self._count(q, d) for q, d in deltas.items()))
+
+    async def remove(
+        self, places: Sequence[Place], deltas: dict[str, dict[str, int]] | None = None
+    ) -> None:
+        """Remove entries this writer owns and uncount them, with any other counter changes
+        (one sub-document operation per directory); a chunk left empty is deleted."""
+        deltas = {q: dict(d) for q, d in (deltas or {}).items()}
+        for place in places:
+            _tally(deltas, place, -1)
+        if not deltas:
+            return
+        # One path per operation: a multi-path remove fails whole if one path is already gone.
+        removals = [
+            self.kv.mutate(self.chunk_key(p.stream, p.chunk), [SD.remove(path(p.ticket))])
+            for p in places
+        ]
+        queues = list(deltas)
+        counted, _ = await asyncio.gather(
+            asyncio.gather(*(self._count(q, deltas[q]) for q in queues)),
+            asyncio.gather(*removals),
+        )
+        chunked = {(p.stream, p.chunk) for p in places}
+        emptied = [
+            (stream, chunk)
+            for queue, counters in zip(queues, counted, strict=True)
+            for key, value in counters.items()
+            if value == 0
+            for log, number, lane in [key.split("|", 2)]
+            for stream, chunk in [(Stream(queue, lane, log), int(number))]
+            if (stream, chunk) in chunked
+        ]
+        await asyncio.gather(*(self._drop_if_empty(s, c) for s, c in emptied))
+
+    async def _count(self, queue: str, deltas: dict[str, int]) -> dict[str, int | None]:
+        """Apply counter deltas to the queue's directories; the new value of each counter."""
+        keys = [k for k, d in deltas.items() if d]
+        by_kind: dict[str, list[str]] = {}
+        for k in keys:
+            by_kind.setdefault(KIND_OF_LOG[k.split("|", 1)[0]], []).append(k)
+        values: dict[str, int | None] = {}
+        for kind, outcome in zip(
+            by_kind,
+            await asyncio.gather(
+                *(self._count_in(queue, kind, ks, deltas) for kind, ks in by_kind.items())
+            ),
+            strict=True,
+        ):
+            values.update(zip(by_kind[kind], outcome, strict=True))
+        return values
+
+    async def _count_in(
+        self, queue: str, kind: str, keys: list[str], deltas: dict[str, int]
+    ) -> list[int | None]:
+        specs = [SD.counter(path("n", k), deltas[k], create_parents=True) for k in keys]
+        outcome = await self.kv.mutate_all(self.dir_doc_key(queue, kind), specs, create=True)
+        values: list[int | None] = []
+        for group, size in zip(outcome, _sizes(len(specs)), strict=True):
+            values.extend(group[1] if group is not None else [None] * size)
+        return values
+
+    async def _drop_if_empty(self, stream: Stream, chunk: int) -> None:
+        key = self.chunk_key(stream, chunk)
+        got = await self.kv.get(key)
+        if got is not None and not got[0]:
+            await self.kv.remove(key, got[1])
+
+    def place(self, task: Task, log: str, ticket: str) -> Place:
+        return Place(Stream(task.queue, task.lane, log), chunk_of(task, log), ticket)
+
+    # -- started tasks: per worker, and by lease expiry --------------------------------------
+
+    def held_key(self, worker_id: str) -> str:
+        return self.kv.key("held", worker_id)
+
+    def lease_key(self, bucket: int) -> str:
+        return self.kv.key("lease", bucket)
+
+    async def hold(self, task: Task, ticket: str, base: str | None) -> None:
+        """Index a started task under its worker and under its lease's bucket."""
+        jobs: list[Awaitable[Any]] = [self.put_lease(ticket, lease_value(task, base))]
+        if task.worker_id is not None:
+            held = {"t": task.task_id, "b": base}
+            key = self.held_key(task.worker_id)
+            jobs.append(self.kv.mutate(key, [SD.upsert(path(ticket), held)], create=True))
+        await asyncio.gather(*jobs)
+
+    async def put_lease(self, ticket: str, value: dict[str, Any]) -> None:
+        bucket = lease_bucket(value["u"])
+        jobs = [
+            self.kv.mutate(self.lease_key(bucket), [SD.upsert(path(ticket), value)], create=True)
+        ]
+        if bucket not in self._lease_buckets:
+            leases = self.kv.key("leases")
+            jobs.append(self.kv.mutate(leases, [SD.upsert(path(str(bucket)), 1)], create=True))
+        await asyncio.gather(*jobs)
+        if len(self._lease_buckets) >= CACHE_LIMIT:
+            self._lease_buckets.clear()
+        self._lease_buckets.add(bucket)
+
+    async def unhold(self, worker_id: str | None, ticket: str) -> None:
+        """Forget a started task under its worker. Its lease entry stays until the lease reaper
+        reaches its bucket and finds it stale: the reaper alone cleans the lease index."""
+        if worker_id is not None:
+            await self.kv.mutate(self.held_key(worker_id), [SD.remove(path(ticket))])
+
+    async def held(self, worker_id: str) -> dict[str, dict[str, Any]]:
+        got = await self.kv.get(self.held_key(worker_id))
+        return {} if got is None else dict(got[0])
+
+    async def lease_buckets(self) -> list[int]:
+        got = await self.kv.get(self.kv.key("leases"))
+        return sorted(int(b) for b in (got[0] if got else {}))
+
+    async def chunk_lease(self, bucket: int) -> dict[str, dict[str, Any]]:
+        got = await self.kv.get(self.lease_key(bucket))
+        return {} if got is None else dict(got[0])
+
+    async def move_lease(self, old_bucket: int, ticket: str, value: dict[str, Any]) -> None:
+        """Re-file a lease entry under its task's current lease (written before the old entry
+        goes, so a crash between leaves a duplicate, never nothing)."""
+        if lease_bucket(value["u"]) != old_bucket:
+            await self.put_lease(ticket, value)
+            await self.drop_lease_entry(old_bucket, ticket)
+        else:
+            await self.put_lease(ticket, value)
+
+    async def all_leases(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every lease entry (stale ones included: callers check each against its task)."""
+        buckets = await self.lease_buckets()
+        docs = await asyncio.gather(*(self.chunk_lease(b) for b in buckets))
+        return [(ticket, entry) for doc in docs for ticket, entry in doc.items()]
+
+    async def drop_lease_entry(self, bucket: int, ticket: str) -> None:
+        await self.kv.mutate(self.lease_key(bucket), [SD.remove(path(ticket))])
+
+    async def retire_lease_bucket(self, bucket: int) -> None:
+        """Delete a past, empty lease bucket, then take it off the set."""
+        key = self.lease_key(bucket)
+        got = await self.kv.get(key)
+        if got is not None and (got[0] or not await self.kv.remove(key, got[1])):
+            return
+        await self.kv.mutate(self.kv.key("leases"), [SD.remove(path(str(bucket)))])
+        self._lease_buckets.discard(bucket)
+
+
+def _tally(deltas: dict[str, dict[str, int]], place: Place, delta: int) -> None:
+    counts = deltas.setdefault(place.stream.queue, {})
+    key = dir_key(place.stream.log, place.chunk, place.stream.lane)
+    counts[key] = counts.get(key, 0) + delta
+
+
+def _sizes(total: int) -> list[int]:
+    return [min(MAX_SPECS, total - i) for i in range(0, total, MAX_SPECS)]

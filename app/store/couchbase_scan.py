@@ -1,0 +1,221 @@
+"""Listing, counting and bulk deletion of tasks on Couchbase, from the index documents.
+
+Counts come from the directories' counters alone (one read per queue), except for the one
+delayed bucket per lane that straddles ``now``, which is read to split scheduled from queued.
+Listings walk the chunked logs the filter needs, in seq order (the cursor is the last seq
+returned), and read each candidate task to check it is live and matches the whole filter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from app.store.couchbase_codec import (
+    CHUNK,
+    COMPLETED,
+    DELAYED,
+    FAILED,
+    READY,
+    STARTED,
+    bucket_start,
+    entry_may_match,
+    entry_state,
+    logs_for,
+    matches,
+)
+from app.store.couchbase_index import KIND_OF_LOG, Directory, Stream
+from app.store.couchbase_tasks import Stored, Tasks
+from resolvers.models import WORKER_LANE_PREFIX, TaskCounts, TaskFilter, TaskState
+
+# Seq chunks read per step of a listing, and task documents read at once.
+CHUNKS_PER_STEP = 4
+DOCS_PER_STEP = 64
+DELETE_TRIES = 3
+
+Names = Callable[[], Awaitable[list[str]]]
+Entry = tuple[int, str, str, dict[str, Any]]  # seq, log, ticket, entry
+
+
+class Scanner:
+    def __init__(self, tasks: Tasks, names: Names) -> None:
+        self.tasks = tasks
+        self.index = tasks.index
+        self.names = names
+
+    async def _queues(self, where: TaskFilter) -> list[str]:
+        if where.queue is not None:
+            return [where.queue]
+        if where.lane is not None and where.lane.startswith(WORKER_LANE_PREFIX):
+            return await self.tasks.lane_queues(where.lane)
+        if where.lane is not None:
+            return [where.lane]
+        return await self.names()
+
+    # -- listing -----------------------------------------------------------------------------
+
+    async def matching(
+        self, where: TaskFilter, after: int | None = None, limit: int | None = None
+    ) -> tuple[list[Stored], bool]:
+        """Live tasks matching ``where`` with seq > after, by seq: at most ``limit`` of them,
+        and whether there are more."""
+        floor = -1 if after is None else after
+        if where.task_ids is not None:
+            read = await self.tasks.read_many(list(dict.fromkeys(where.task_ids)))
+            return _page(
+                [s for s in read if s and s.task.seq > floor and matches(s.task, where)], limit
+            )
+        if where.worker_id is not None and where.states == (TaskState.STARTED,):
+            held = await self.tasks.held_by(where.worker_id)
+            return _page([s for s in held if s.task.seq > floor and matches(s.task, where)], limit)
+        queues = await self._queues(where)
+        logs = logs_for(where.states)
+        dirs = await self.index.directories(queues, kinds_for(logs))
+        streams = {
+            stream: chunks
+            for d in dirs.values()
+            for stream, chunks in d.streams.items()
+            if stream.log in logs and (where.lane is None or stream.lane == where.lane)
+        }
+        # Entries not in seq chunks (delayed ones, started ones) are read whole, then merged.
+        delayed = [(s, c) for s, chunks in streams.items() if s.log == DELAYED for c in chunks]
+        pending: list[Entry] = [
+            (entry["s"], DELAYED, ticket, entry)
+            for chunk in await self.index.chunks(delayed)
+            for ticket, entry in chunk.items()
+            if entry["s"] > floor
+        ]
+        if STARTED in logs:
+            pending += [
+                (entry["s"], STARTED, ticket, entry)
+                for ticket, entry in await self.index.all_leases()
+                if entry["s"] > floor
+                and entry.get("q") in queues
+                and (where.lane is None or entry.get("l") == where.lane)
+            ]
+        first = max(floor, 0) // CHUNK
+        seq_logs = (READY, COMPLETED, FAILED)
+        numbers = sorted(
+            {c for s, chunks in streams.items() if s.log in seq_logs for c in chunks if c >= first}
+            | {e[0] // CHUNK for e in pending}
+        )
+        found: list[Stored] = []
+        for i in range(0, len(numbers), CHUNKS_PER_STEP):
+            step = set(numbers[i : i + CHUNKS_PER_STEP])
+            wanted = [
+                (s, c)
+                for s, chunks in streams.items()
+                if s.log in seq_logs
+                for c in chunks
+                if c in step
+            ]
+            entries = [
+                (entry["s"], s.log, ticket, entry)
+                for (s, _), chunk in zip(wanted, await self.index.chunks(wanted), strict=True)
+                for ticket, entry in chunk.items()
+                if entry["s"] > floor
+            ]
+            entries += [e for e in pending if e[0] // CHUNK in step]
+            entries = [e for e in entries if entry_may_match(e[3], e[1], where)]
+            entries.sort(key=lambda e: e[0])
+            found += await self._live(entries, where)
+            if limit is not None and len(found) > limit:
+                break
+        return _page(found, limit)
+
+    async def _live(self, entries: list[Entry], where: TaskFilter) -> list[Stored]:
+        out: list[Stored] = []
+        for i in range(0, len(entries), DOCS_PER_STEP):
+            step = entries[i : i + DOCS_PER_STEP]
+            docs = await self.tasks.read_many([e[3]["t"] for e in step])
+            for (_, _, ticket, entry), stored in zip(step, docs, strict=True):
+                doc = None if stored is None else stored.doc
+                if (
+                    stored
+                    and entry_state(entry, ticket, doc) == "live"
+                    and matches(stored.task, where)
+                ):
+                    out.append(stored)
+        return out
+
+    # -- counting ----------------------------------------------------------------------------
+
+    async def count(self, where: TaskFilter, now: float) -> TaskCounts:
+        simple = TaskFilter(queue=where.queue, lane=where.lane, states=where.states)
+        counts = TaskCounts()
+        if simple != where:
+            stored, _ = await self.matching(where)
+            for s in stored:
+                name = s.task.state_at(now).value
+                setattr(counts, name, getattr(counts, name) + 1)
+            return counts
+        logs = logs_for(where.states)
+        dirs = await self.index.directories(await self._queues(where), kinds_for(logs))
+        straddling: list[tuple[Stream, int]] = []
+        for directory in dirs.values():
+            for stream, chunks in _streams(directory, where.lane, logs):
+                total = sum(chunks.values())
+                if stream.log == READY:
+                    counts.queued += total
+                elif stream.log == STARTED:
+                    counts.started += total
+                elif stream.log == COMPLETED:
+                    counts.completed += total
+                elif stream.log == FAILED:
+                    counts.failed += total
+                else:
+                    for bucket, n in chunks.items():
+                        if bucket_start(bucket) > now:
+                            counts.scheduled += n
+                        elif bucket_start(bucket + 1) <= now:
+                            counts.queued += n
+                        else:
+                            straddling.append((stream, bucket))
+        for chunk in await self.index.chunks(straddling):
+            for entry in chunk.values():
+                if entry["r"] > now:
+                    counts.scheduled += 1
+                else:
+                    counts.queued += 1
+        return counts
+
+    # -- deleting ----------------------------------------------------------------------------
+
+    async def delete(self, where: TaskFilter) -> int:
+        stored, _ = await self.matching(where)
+        limit = asyncio.Semaphore(32)
+
+        async def one(current: Stored | None) -> bool:
+            async with limit:
+                for _ in range(DELETE_TRIES):
+                    if current is None or not matches(current.task, where):
+                        return False
+                    if await self.tasks.delete(current):
+                        return True
+                    current = await self.tasks.read(current.task.task_id)
+                return False
+
+        return sum(await asyncio.gather(*(one(s) for s in stored)))
+
+
+def kinds_for(logs: Sequence[str]) -> tuple[str, ...]:
+    """The directory documents that count these logs."""
+    return tuple(dict.fromkeys(KIND_OF_LOG[log] for log in logs))
+
+
+def _streams(
+    directory: Directory, lane: str | None, logs: Sequence[str]
+) -> list[tuple[Stream, dict[int, int]]]:
+    return [
+        (s, c)
+        for s, c in directory.streams.items()
+        if s.log in logs and (lane is None or s.lane == lane)
+    ]
+
+
+def _page(found: list[Stored], limit: int | None) -> tuple[list[Stored], bool]:
+    found = sorted(found, key=lambda s: s.task.seq)
+    if limit is None:
+        return found, False
+    return found[:limit], len(found) > limit
