@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ["publish", "end_to_end", "latency", "memory"]
+BENCHMARKS = ["publish", "end_to_end", "latency", "memory", "stores"]
 EVERY = [*BENCHMARKS, "ceiling", "claim_depth"]
 
 
