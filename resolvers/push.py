@@ -9,15 +9,14 @@ holding go back to their queues at once, without counting an attempt.
 from __future__ import annotations
 
 import asyncio
-from asyncio import gather
 from collections.abc import AsyncIterator
 from typing import Any
 
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, WorkerNotFound
 from resolvers.leases import touch
-from resolvers.models import Event, Task, TaskState, worker_lane
-from resolvers.tasks import claim
+from resolvers.models import Event, Task, worker_lane
+from resolvers.tasks import claim_for, registered
 from resolvers.validation import identifier, queue_name
 
 # Idle subscribers look again at least this often even if nothing woke them (a safety net for
@@ -40,9 +39,7 @@ async def push_tasks(
     """Claim and yield tasks for the worker, at most ``prefetch`` unfinished at a time."""
     wid = identifier(worker_id, param)
     size = _prefetch(prefetch, ctx)
-    worker = await ctx.store.get_worker(wid)
-    if worker is None:
-        raise WorkerNotFound(f"no worker {wid!r}: register it first", param=param)
+    worker = await registered(ctx, wid, param)
     lanes = [worker_lane(wid), *worker.queues]
     held: set[str] = set()
     extended_at = ctx.clock()
@@ -50,11 +47,10 @@ async def push_tasks(
         try:
             while True:
                 while len(held) < size:
-                    # Claims for every free slot at once: the store can commit them together.
+                    # One claim for every free slot: the store takes them together.
                     wanted = size - len(held)
-                    claimed = [
-                        t for t in await gather(*(claim(ctx, wid) for _ in range(wanted))) if t
-                    ]
+                    with ctx.instruments.timed("claim"):
+                        claimed = await claim_for(ctx, await registered(ctx, wid, param), wanted)
                     for task in claimed:
                         held.add(task.task_id)
                         yield task
@@ -62,7 +58,7 @@ async def push_tasks(
                         break
                 keepalive = await _keepalive(ctx, worker.queues)
                 await wakeup.wait(await _idle_time(ctx, lanes, keepalive, full=len(held) >= size))
-                held = await _still_held(ctx, wid, held)
+                held = await ctx.store.started_task_ids(wid, sorted(held))
                 # The subscription keeps alive the leases of the tasks it holds, and only those.
                 due = bool(held) and ctx.clock() - extended_at >= keepalive
                 if not await touch(ctx, worker, extend=sorted(held) if due else (), force=due):
@@ -90,15 +86,6 @@ async def _idle_time(ctx: Context, lanes: list[str], longest: float, *, full: bo
     if due is None or due <= ctx.clock():
         return longest
     return min(longest, due - ctx.clock())
-
-
-async def _still_held(ctx: Context, worker_id: str, held: set[str]) -> set[str]:
-    still = set()
-    for task_id in held:
-        task = await ctx.store.get_task(task_id)
-        if task is not None and task.state is TaskState.STARTED and task.worker_id == worker_id:
-            still.add(task_id)
-    return still
 
 
 async def _give_back(ctx: Context, worker_id: str, held: set[str]) -> None:

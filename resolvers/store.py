@@ -132,6 +132,14 @@ class Store(Protocol):
         Two concurrent claims, in any processes, never take the same task.
         """
 
+    async def claim_tasks(self, request: ClaimRequest, limit: int) -> list[Task]:
+        """Up to ``limit`` claims as by claim_task, made together (a push subscription filling
+        its free slots): the tasks that as many claim_task calls would take, fewer (or none)
+        when fewer are ready. SQLite takes them in one transaction, in claim order."""
+
+    async def started_task_ids(self, worker_id: str, task_ids: Sequence[str]) -> set[str]:
+        """Those of ``task_ids`` that are STARTED and held by ``worker_id`` now."""
+
     async def replace_task(
         self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
     ) -> bool:

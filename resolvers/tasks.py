@@ -19,6 +19,7 @@ from resolvers.models import (
     TaskFilter,
     TaskPage,
     TaskState,
+    Worker,
     worker_lane,
 )
 from resolvers.observe import observe
@@ -36,30 +37,36 @@ async def claim(ctx: Context, worker_id: Any) -> Task | None:
     """The worker's next task, now started under a lease: its own queue first, then its queues
     in the order it registered them, oldest ready task first. None if there is none."""
     with ctx.instruments.timed("claim"):
-        return await _claim(ctx, worker_id)
+        wid = identifier(worker_id, "workerId")
+        claimed = await claim_for(ctx, await registered(ctx, wid, "workerId"), 1)
+        return claimed[0] if claimed else None
 
 
-async def _claim(ctx: Context, worker_id: Any) -> Task | None:
-    wid = identifier(worker_id, "workerId")
-    worker = await ctx.store.get_worker(wid)
+async def registered(ctx: Context, worker_id: str, param: str) -> Worker:
+    worker = await ctx.store.get_worker(worker_id)
     if worker is None:
-        raise WorkerNotFound(f"no worker {wid!r}: register it first", param="workerId")
+        raise WorkerNotFound(f"no worker {worker_id!r}: register it first", param=param)
+    return worker
+
+
+async def claim_for(ctx: Context, worker: Worker, limit: int) -> list[Task]:
+    """Up to ``limit`` of the worker's next tasks (see claim), taken together."""
     snapshot = await ctx.queue_cache.current(ctx.store)
-    lanes = [worker_lane(wid)]
+    lanes = [worker_lane(worker.worker_id)]
     lanes.extend(q for q in worker.queues if q not in snapshot.paused)
     request = ClaimRequest(
         lanes=lanes,
-        worker_id=wid,
+        worker_id=worker.worker_id,
         now=ctx.clock(),
         lease_seconds=snapshot.lease_seconds(worker.queues),
         default_lease_seconds=ctx.limits.default_lease_seconds,
         skip_queues=snapshot.paused,
     )
-    task = await ctx.store.claim_task(request)
-    if task is not None:
+    claimed = await ctx.store.claim_tasks(request, limit)
+    for task in claimed:
         observe(ctx, "started", task.queue, request.now, task=task)
     await touch(ctx, worker)
-    return task
+    return claimed
 
 
 async def delete_tasks(ctx: Context, *, queue: Any = None, worker_id: Any = None) -> int:

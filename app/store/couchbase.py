@@ -284,6 +284,19 @@ class CouchbaseStore:
     async def claim_task(self, request: ClaimRequest) -> Task | None:
         return await _guard(self.claimer.claim(request))
 
+    async def claim_tasks(self, request: ClaimRequest, limit: int) -> list[Task]:
+        # Concurrent claims overlap their round trips; each takes a different task.
+        claimed = await _guard(asyncio.gather(*(self.claimer.claim(request) for _ in range(limit))))
+        return [task for task in claimed if task is not None]
+
+    async def started_task_ids(self, worker_id: str, task_ids: Sequence[str]) -> set[str]:
+        stored = await _guard(asyncio.gather(*(self.tasks.read(tid) for tid in task_ids)))
+        return {
+            s.task.task_id
+            for s in stored
+            if s is not None and s.task.state is TaskState.STARTED and s.task.worker_id == worker_id
+        }
+
     async def replace_task(
         self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
     ) -> bool:

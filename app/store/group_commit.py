@@ -100,11 +100,15 @@ class GroupCommitWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(None, exc)] * len(batch)
+        # One wake-up per event loop for the whole batch, not one per job.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
         for job, (result, error) in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(job.loop, []).append((job, result, error))
+        for loop, settled in by_loop.items():
             try:
-                job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+                loop.call_soon_threadsafe(_settle, settled)
             except RuntimeError:
-                log.debug("event loop closed before a write job's result was delivered")
+                log.debug("event loop closed before write jobs' results were delivered")
 
     @staticmethod
     def _in_savepoint(conn: sqlite3.Connection, job: _Job) -> tuple[Any, BaseException | None]:
@@ -119,13 +123,14 @@ class GroupCommitWriter:
         return result, None
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+def _settle(settled: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    for job, result, error in settled:
+        if job.future.cancelled():
+            continue
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
 
 
 class Checkpointer:

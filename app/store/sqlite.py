@@ -146,13 +146,22 @@ class SqliteStore(SchedulesAndStats):
             raise StoreUnavailable(f"SQLite read failed: {exc}") from None
 
     def _peek(self, name: str, params: dict[str, Any]) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._peek_rows(name, params, sqlite3.Cursor.fetchone)
+        return row
+
+    def _peek_all(self, name: str, params: dict[str, Any]) -> list[sqlite3.Row]:
+        rows: list[sqlite3.Row] = self._peek_rows(name, params, sqlite3.Cursor.fetchall)
+        return rows
+
+    def _peek_rows(
+        self, name: str, params: dict[str, Any], fetch: Callable[[sqlite3.Cursor], Any]
+    ) -> Any:
         if self._inline is None:
             raise StoreUnavailable("the SQLite store is closed")
         try:
-            row: sqlite3.Row | None = self._inline.execute(SQL[name], params).fetchone()
+            return fetch(self._inline.execute(SQL[name], params))
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"SQLite read failed: {exc}") from None
-        return row
 
     async def ping(self) -> None:
         self._peek("queues_version", {})
@@ -291,6 +300,10 @@ class SqliteStore(SchedulesAndStats):
         return None if row is None else task_from_row(row)
 
     async def claim_task(self, request: ClaimRequest) -> Task | None:
+        claimed = await self.claim_tasks(request, 1)
+        return claimed[0] if claimed else None
+
+    async def claim_tasks(self, request: ClaimRequest, limit: int) -> list[Task]:
         params = {
             "worker_id": request.worker_id,
             "now": request.now,
@@ -299,14 +312,24 @@ class SqliteStore(SchedulesAndStats):
             "skip_queues": orjson.dumps(sorted(request.skip_queues)).decode(),
         }
 
-        def job(conn: sqlite3.Connection) -> Task | None:
+        def job(conn: sqlite3.Connection) -> list[Task]:
+            claimed: list[Task] = []
             for lane in request.lanes:
-                row = conn.execute(SQL["claim_from_lane"], {**params, "lane": lane}).fetchone()
-                if row is not None:
-                    return task_from_row(row)
-            return None
+                lane_params = {**params, "lane": lane}
+                while len(claimed) < limit:
+                    row = conn.execute(SQL["claim_from_lane"], lane_params).fetchone()
+                    if row is None:
+                        break
+                    claimed.append(task_from_row(row))
+            return claimed
 
         return await self._write(job)
+
+    async def started_task_ids(self, worker_id: str, task_ids: Sequence[str]) -> set[str]:
+        if not task_ids:
+            return set()
+        rows = self._peek_all("started_ids_by_worker", {"worker_id": worker_id})
+        return {row[0] for row in rows}.intersection(task_ids)
 
     async def replace_task(
         self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()

@@ -183,6 +183,9 @@ RETURNING version;
 -- name: delete_task
 DELETE FROM tasks WHERE task_id = :task_id;
 
+-- name: started_ids_by_worker
+SELECT task_id FROM tasks WHERE worker_id = :worker_id AND state = 'started';
+
 -- name: started_by_worker
 SELECT * FROM tasks WHERE worker_id = :worker_id AND state = 'started';
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from resolvers.models import TaskState
+from resolvers.models import TaskState, worker_lane
 from resolvers.store import Store
 from tests.store.factories import NOW, claim_request, task
 from tests.store.test_contract import open_backend_like
@@ -47,3 +47,40 @@ async def test_release_only_the_given_tasks(store: Store) -> None:
     assert [t.task_id for t in released] == [b.task_id]
     still = await store.get_task(a.task_id)
     assert still is not None and still.state is TaskState.STARTED
+
+
+async def test_claim_tasks_takes_up_to_the_limit_each_once(store: Store) -> None:
+    own = task("q", lane=worker_lane("w1"), worker_id="w1")
+    shared = [task("q") for _ in range(4)]
+    later = task("q", run_at=NOW + 60)
+    await store.insert_tasks([*shared, own, later])
+    first = await store.claim_tasks(claim_request(worker_lane("w1"), "q"), 3)
+    assert len(first) == 3
+    assert own.task_id in {t.task_id for t in first}
+    assert all(t.state is TaskState.STARTED and t.worker_id == "w1" for t in first)
+    rest = await store.claim_tasks(claim_request(worker_lane("w1"), "q"), 10)
+    taken = [t.task_id for t in [*first, *rest]]
+    # Every ready task exactly once; the delayed one stays.
+    assert sorted(taken) == sorted([own.task_id, *(t.task_id for t in shared)])
+    assert await store.claim_tasks(claim_request("q"), 5) == []
+
+
+async def test_claim_tasks_takes_the_oldest_ready(store: Store) -> None:
+    newest, middle, oldest = (task("q", run_at=NOW - n) for n in range(3))
+    await store.insert_tasks([newest, middle, oldest])
+    claimed = await store.claim_tasks(claim_request("q"), 2)
+    assert {t.task_id for t in claimed} == {oldest.task_id, middle.task_id}
+
+
+async def test_started_task_ids_names_only_tasks_the_worker_still_holds(store: Store) -> None:
+    mine, done, theirs, waiting = task(), task(), task(), task()
+    await store.insert_tasks([mine, done, theirs])
+    got_mine = await store.claim_task(claim_request("q", worker="w"))
+    got_done = await store.claim_task(claim_request("q", worker="w"))
+    got_theirs = await store.claim_task(claim_request("q", worker="v"))
+    assert got_mine and got_done and got_theirs
+    finished = dataclasses.replace(got_done, state=TaskState.COMPLETED, finished_at=NOW)
+    assert await store.replace_task(finished, got_done.version)
+    asked = [got_mine.task_id, got_done.task_id, got_theirs.task_id, waiting.task_id]
+    assert await store.started_task_ids("w", asked) == {got_mine.task_id}
+    assert await store.started_task_ids("w", []) == set()
