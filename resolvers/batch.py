@@ -3,7 +3,6 @@ would have alone. A bad item fails alone; the others go ahead."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -11,7 +10,8 @@ from resolvers.context import Context
 from resolvers.errors import CouchQueueError, InvalidInput, LimitExceeded, MissingParameter
 from resolvers.models import PublishInput, PublishResult, Task
 from resolvers.publish import publish_events, validate_event
-from resolvers.reports import report
+from resolvers.reports import ReportItem, report_item, report_items
+from resolvers.validation import identifier
 
 T = TypeVar("T")
 
@@ -76,23 +76,33 @@ async def report_many(
     ctx: Context, worker_id: Any, reports: Any, param: str = "reports"
 ) -> list[Outcome[Task]]:
     """Report several tasks of one worker: each item {taskId, state, failReason, reEnqueue}.
-    They run concurrently, so the store commits them together."""
-
-    async def one(index: int, item: Any) -> Outcome[Task]:
+    The valid ones are read and written together."""
+    items = _items(reports, ctx, param)
+    try:
+        wid = identifier(worker_id, "workerId")
+    except CouchQueueError as error:
+        return [Outcome(error=error) for _ in items]
+    outcomes: list[Outcome[Task]] = []
+    valid: list[tuple[int, ReportItem]] = []
+    for index, item in enumerate(items):
         try:
             if not isinstance(item, dict):
                 raise InvalidInput(f"{param}[{index}] must be an object", param=param)
-            task = await report(
+            checked = report_item(
                 ctx,
-                worker_id=worker_id,
-                task_id=item.get("taskId"),
-                state=item.get("state"),
-                fail_reason=item.get("failReason"),
-                re_enqueue=item.get("reEnqueue"),
+                item.get("taskId"),
+                item.get("state"),
+                item.get("failReason"),
+                item.get("reEnqueue"),
             )
-            return Outcome(value=task)
+            valid.append((index, checked))
+            outcomes.append(Outcome())
         except CouchQueueError as error:
-            return Outcome(error=error)
-
-    items = _items(reports, ctx, param)
-    return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(items))))
+            outcomes.append(Outcome(error=error))
+    results = await report_items(ctx, wid, [item for _, item in valid]) if valid else []
+    for (index, _), result in zip(valid, results, strict=True):
+        if isinstance(result, CouchQueueError):
+            outcomes[index].error = result
+        else:
+            outcomes[index].value = result
+    return outcomes

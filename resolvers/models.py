@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeAlias
@@ -168,6 +169,15 @@ class ClaimRequest:
     lease_seconds: dict[str, float]
     default_lease_seconds: float
     skip_queues: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class TaskChange:
+    """One compare-and-set of Store.replace_tasks; see Store.replace_task."""
+
+    task: Task
+    expected_version: int
+    also_insert: Sequence[Task] = ()
 
 
 @dataclass(slots=True)

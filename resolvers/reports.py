@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from resolvers.context import Context
-from resolvers.errors import InvalidInput, NotTaskHolder, TaskNotFound
+from resolvers.errors import CouchQueueError, InvalidInput, NotTaskHolder, TaskNotFound
 from resolvers.ids import new_id
 from resolvers.leases import touch
-from resolvers.models import Failure, RetryPolicy, Task, TaskFilter, TaskState
+from resolvers.models import Failure, RetryPolicy, Task, TaskChange, TaskFilter, TaskState
 from resolvers.observe import observe
 from resolvers.retry import delay_before_retry
 from resolvers.validation import flag, identifier, required, text
@@ -71,6 +72,32 @@ def _outcome(
     return done, [], "failed"
 
 
+@dataclass(slots=True)
+class ReportItem:
+    """One checked report: the task and what happened to it."""
+
+    task_id: str
+    state: str
+    reason: str | None
+    again: bool
+
+
+def report_item(
+    ctx: Context,
+    task_id: Any,
+    state: Any,
+    fail_reason: Any = None,
+    re_enqueue: Any = None,
+    reason_param: str = "failReason",
+) -> ReportItem:
+    tid = identifier(task_id, "taskId")
+    required(state, "state")
+    if state not in ("complete", "fail"):
+        raise InvalidInput(f"state must be 'complete' or 'fail', not {state!r}", param="state")
+    reason = text(fail_reason, reason_param, ctx.limits.max_reason_length, optional=True)
+    return ReportItem(tid, state, reason, flag(re_enqueue, "reEnqueue"))
+
+
 async def report(
     ctx: Context,
     *,
@@ -89,38 +116,79 @@ async def report(
     until its limit, and then the task goes to the failed queue. Only the holder may report.
     """
     wid = identifier(worker_id, "workerId")
-    tid = identifier(task_id, "taskId")
-    required(state, "state")
-    if state not in ("complete", "fail"):
-        raise InvalidInput(f"state must be 'complete' or 'fail', not {state!r}", param="state")
-    reason = text(fail_reason, reason_param, ctx.limits.max_reason_length, optional=True)
-    again = flag(re_enqueue, "reEnqueue")
+    item = report_item(ctx, task_id, state, fail_reason, re_enqueue, reason_param)
+    [outcome] = await report_items(ctx, wid, [item])
+    if isinstance(outcome, CouchQueueError):
+        raise outcome
+    return outcome
+
+
+async def report_items(
+    ctx: Context, worker_id: str, items: list[ReportItem]
+) -> list[Task | CouchQueueError]:
+    """Reports of one worker (see report), read and written together; per item, the task as
+    written or the error that item alone got."""
     snapshot = await ctx.queue_cache.current(ctx.store)
-
+    outcomes: list[Task | CouchQueueError | None] = [None] * len(items)
+    written: list[tuple[Task, list[Task], str]] = []
+    pending = list(range(len(items)))
     for _ in range(REPORT_TRIES):
-        task = await ctx.store.get_task(tid)
-        if task is None:
-            raise TaskNotFound(f"no task {tid!r}", param="taskId")
-        if task.state is not TaskState.STARTED or task.worker_id != wid:
-            raise NotTaskHolder(
-                f"worker {wid!r} does not hold task {tid!r} (it is {task.state.value})",
-                param="taskId",
-            )
-        policy = snapshot.settings(task.queue).retry
-        done, also, counted = _outcome(ctx, policy, task, state, reason, again)
-        if await ctx.store.replace_task(done, task.version, also):
+        found = await ctx.store.get_tasks([items[i].task_id for i in pending])
+        planned: list[tuple[int, Task, list[Task], str]] = []
+        changes: list[TaskChange] = []
+        for i in pending:
+            item = items[i]
+            task = found.get(item.task_id)
+            if task is None:
+                outcomes[i] = TaskNotFound(f"no task {item.task_id!r}", param="taskId")
+            elif task.state is not TaskState.STARTED or task.worker_id != worker_id:
+                outcomes[i] = NotTaskHolder(
+                    f"worker {worker_id!r} does not hold task {item.task_id!r} "
+                    f"(it is {task.state.value})",
+                    param="taskId",
+                )
+            else:
+                policy = snapshot.settings(task.queue).retry
+                done, also, counted = _outcome(
+                    ctx, policy, task, item.state, item.reason, item.again
+                )
+                planned.append((i, done, also, counted))
+                changes.append(TaskChange(done, task.version, also))
+        ok = await ctx.store.replace_tasks(changes) if changes else []
+        pending = []
+        for (i, done, also, counted), was_written in zip(planned, ok, strict=True):
+            if was_written:
+                outcomes[i] = done
+                written.append((done, also, counted))
+            else:
+                pending.append(i)
+        if not pending:
             break
-    else:
-        raise NotTaskHolder(f"task {tid!r} kept changing while it was reported", param="taskId")
+    for i in pending:
+        outcomes[i] = NotTaskHolder(
+            f"task {items[i].task_id!r} kept changing while it was reported", param="taskId"
+        )
+    if written:
+        await _after_reports(ctx, worker_id, written)
+    return [outcome for outcome in outcomes if outcome is not None]
 
-    observe(ctx, counted, task.queue, ctx.clock(), task=done, worker_id=wid)
-    ctx.notifier.worker_changed(wid)
-    if done.state is TaskState.COMPLETED and ctx.policies.completed_retention_seconds <= 0:
-        await ctx.store.delete_tasks(TaskFilter(task_ids=(tid,), states=(TaskState.COMPLETED,)))
-    lanes = {t.lane for t in (done, *also) if t.state is TaskState.QUEUED}
+
+async def _after_reports(
+    ctx: Context, worker_id: str, written: list[tuple[Task, list[Task], str]]
+) -> None:
+    now = ctx.clock()
+    lanes: set[str] = set()
+    for done, also, counted in written:
+        observe(ctx, counted, done.queue, now, task=done, worker_id=worker_id)
+        lanes.update(t.lane for t in (done, *also) if t.state is TaskState.QUEUED)
+    ctx.notifier.worker_changed(worker_id)
+    if ctx.policies.completed_retention_seconds <= 0:
+        completed = tuple(d.task_id for d, _, _ in written if d.state is TaskState.COMPLETED)
+        if completed:
+            where = TaskFilter(task_ids=completed, states=(TaskState.COMPLETED,))
+            await ctx.store.delete_tasks(where)
     if lanes:
         ctx.notifier.lanes_changed(lanes)
-    worker = await ctx.store.get_worker(wid)
+    worker = await ctx.store.get_worker(worker_id)
     if worker is not None:
         await touch(ctx, worker)
-    return done

@@ -27,6 +27,7 @@ from resolvers.models import (
     Schedule,
     StatsRow,
     Task,
+    TaskChange,
     TaskCounts,
     TaskFilter,
     TaskPage,
@@ -121,6 +122,9 @@ class Store(Protocol):
     async def get_task(self, task_id: str) -> Task | None:
         """The task as last written, or None."""
 
+    async def get_tasks(self, task_ids: Sequence[str]) -> dict[str, Task]:
+        """The tasks of these ids that exist, as last written, by id."""
+
     async def claim_task(self, request: ClaimRequest) -> Task | None:
         """Atomically take the next ready task for a worker, or return None.
 
@@ -150,6 +154,11 @@ class Store(Protocol):
         a backend that cannot make both one step writes them first, so a crash between leaves a
         duplicate at worst, never a lost task. A task returned to QUEUED is claimable again.
         """
+
+    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[bool]:
+        """Several replace_task calls made together (a batch of reports), each its own
+        compare-and-set, in order; per change, whether it was written. SQLite commits them in
+        one transaction."""
 
     async def release_tasks(
         self, worker_id: str, now: float, task_ids: Sequence[str] | None = None

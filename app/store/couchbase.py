@@ -48,6 +48,7 @@ from resolvers.models import (
     Schedule,
     StatsRow,
     Task,
+    TaskChange,
     TaskCounts,
     TaskFilter,
     TaskPage,
@@ -281,6 +282,10 @@ class CouchbaseStore:
         stored = await _guard(self.tasks.read(task_id))
         return None if stored is None else stored.task
 
+    async def get_tasks(self, task_ids: Sequence[str]) -> dict[str, Task]:
+        stored = await _guard(asyncio.gather(*(self.tasks.read(tid) for tid in task_ids)))
+        return {s.task.task_id: s.task for s in stored if s is not None}
+
     async def claim_task(self, request: ClaimRequest) -> Task | None:
         return await _guard(self.claimer.claim(request))
 
@@ -306,6 +311,13 @@ class CouchbaseStore:
             return await self.tasks.replace(task, expected_version)
 
         return await _guard(job())
+
+    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[bool]:
+        return list(
+            await asyncio.gather(
+                *(self.replace_task(c.task, c.expected_version, c.also_insert) for c in changes)
+            )
+        )
 
     async def release_tasks(
         self, worker_id: str, now: float, task_ids: Sequence[str] | None = None

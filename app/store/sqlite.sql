@@ -183,6 +183,9 @@ RETURNING version;
 -- name: delete_task
 DELETE FROM tasks WHERE task_id = :task_id;
 
+-- name: get_tasks
+SELECT * FROM tasks WHERE task_id IN (SELECT value FROM json_each(:task_ids));
+
 -- name: started_ids_by_worker
 SELECT task_id FROM tasks WHERE worker_id = :worker_id AND state = 'started';
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from resolvers.models import TaskState, worker_lane
+from resolvers.models import TaskChange, TaskState, worker_lane
 from resolvers.store import Store
 from tests.store.factories import NOW, claim_request, task
 from tests.store.test_contract import open_backend_like
@@ -84,3 +84,33 @@ async def test_started_task_ids_names_only_tasks_the_worker_still_holds(store: S
     asked = [got_mine.task_id, got_done.task_id, got_theirs.task_id, waiting.task_id]
     assert await store.started_task_ids("w", asked) == {got_mine.task_id}
     assert await store.started_task_ids("w", []) == set()
+
+
+async def test_get_tasks_returns_those_that_exist(store: Store) -> None:
+    a, b = task(), task()
+    await store.insert_tasks([a, b])
+    found = await store.get_tasks([a.task_id, "no-such-task", b.task_id])
+    assert set(found) == {a.task_id, b.task_id}
+    assert found[a.task_id].data == a.data
+    assert await store.get_tasks([]) == {}
+
+
+async def test_replace_tasks_is_a_compare_and_set_per_change(store: Store) -> None:
+    a, b = task(), task()
+    await store.insert_tasks([a, b])
+    got_a = await store.claim_task(claim_request("q", worker="w"))
+    got_b = await store.claim_task(claim_request("q", worker="w"))
+    assert got_a and got_b
+    done_a = dataclasses.replace(got_a, state=TaskState.COMPLETED, finished_at=NOW)
+    done_b = dataclasses.replace(got_b, state=TaskState.COMPLETED, finished_at=NOW)
+    again = task()
+    changes = [
+        TaskChange(done_a, got_a.version, [again]),
+        TaskChange(done_b, got_b.version - 1),  # stale: must not be written
+    ]
+    assert await store.replace_tasks(changes) == [True, False]
+    stored_a, stored_b = await store.get_task(got_a.task_id), await store.get_task(got_b.task_id)
+    assert stored_a is not None and stored_a.state is TaskState.COMPLETED
+    assert stored_b is not None and stored_b.state is TaskState.STARTED
+    inserted = await store.get_task(again.task_id)
+    assert inserted is not None and inserted.state is TaskState.QUEUED
