@@ -60,4 +60,6 @@ def serve(settings: Settings) -> None:
         access_log=False,
         ws_ping_interval=settings.ws_ping_interval,
         ws_ping_timeout=settings.ws_ping_timeout,
+        # Pushed tasks are small messages: compressing each costs more CPU than it saves bytes.
+        ws_per_message_deflate=False,
     )

@@ -4,11 +4,12 @@ Tasks are published beforehand (PUT /tasks, batches of 1000) to a fresh node; th
 process is started and timed until it has drained them all and every completion is
 acknowledged by the server. Each variant gets a fresh node and store.
 
-  client push  couchqueue_client.Worker(mode="push", concurrency=64): the websocket
+  client push  couchqueue_client.Worker(mode="push", concurrency=64): the taskBatches
                subscription with prefetch 64, reports batched by the client into POST /tasks
-  lean push    a minimal worker on `websockets` (graphql-transport-ws, prefetch 64, asks only
-               for taskId) reporting with POST /tasks batches over raw keep-alive HTTP: what
-               the server can do when the client costs little
+  lean push    a minimal worker on `websockets` (taskBatches over graphql-transport-ws,
+               prefetch 64, asks only for taskId, no compression) reporting with POST /tasks
+               batches over raw keep-alive HTTP: what the server can do when the client
+               costs little
   client poll  couchqueue_client.Worker(mode="poll", concurrency=64): GET /task loops (httpx)
   lean poll    32 loops of GET /task + POST /task over raw keep-alive HTTP
 
@@ -71,7 +72,7 @@ async def client_worker(url: str, count: int, mode: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started, "handled": handled_at - started}
 
 
-PUSH = "subscription($w: ID!, $p: Int) { tasks(workerId: $w, prefetch: $p) { taskId } }"
+PUSH = "subscription($w: ID!, $p: Int) { taskBatches(workerId: $w, prefetch: $p) { taskId } }"
 
 
 async def lean_push_worker(url: str, count: int) -> dict[str, float]:
@@ -116,6 +117,7 @@ async def lean_push_worker(url: str, count: int) -> dict[str, float]:
     async with websockets.connect(
         url.replace("http://", "ws://") + "/graphql",
         subprotocols=[Subprotocol("graphql-transport-ws")],
+        compression=None,
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init"}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
@@ -134,8 +136,9 @@ async def lean_push_worker(url: str, count: int) -> dict[str, float]:
                     continue
                 if kind != "next" or message["payload"].get("errors"):
                     raise RuntimeError(f"unexpected message: {message}")
-                pending.append(message["payload"]["data"]["tasks"]["taskId"])
-                received += 1
+                batch = [task["taskId"] for task in message["payload"]["data"]["taskBatches"]]
+                pending.extend(batch)
+                received += len(batch)
                 wake.set()
             handled_at = time.perf_counter()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from types import TracebackType
 from typing import Any
 
@@ -16,9 +17,10 @@ from websockets.typing import Subprotocol
 from couchqueue_client.errors import CouchQueueError, Unavailable
 from couchqueue_client.models import TASK_FIELDS, Task
 
+# taskBatches rather than tasks: the tasks the server claims together come in one message.
 SUBSCRIPTION = (
-    "subscription Tasks($workerId: ID!, $prefetch: Int) "
-    "{ tasks(workerId: $workerId, prefetch: $prefetch) { " + " ".join(TASK_FIELDS) + " } }"
+    "subscription TaskBatches($workerId: ID!, $prefetch: Int) "
+    "{ taskBatches(workerId: $workerId, prefetch: $prefetch) { " + " ".join(TASK_FIELDS) + " } }"
 )
 PROTOCOL = Subprotocol("graphql-transport-ws")
 
@@ -66,6 +68,7 @@ class TaskSubscription:
         self._open_timeout = open_timeout
         self._ping_interval = ping_interval
         self._socket: ClientConnection | None = None
+        self._received: deque[Task] = deque()
 
     async def __aenter__(self) -> TaskSubscription:
         try:
@@ -73,6 +76,7 @@ class TaskSubscription:
                 self.url,
                 subprotocols=[PROTOCOL],
                 additional_headers=self._headers,
+                compression=None,  # small messages: deflate would cost more than it saves
                 open_timeout=self._open_timeout,
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_interval,  # a silent server is given up after 2 intervals
@@ -105,6 +109,11 @@ class TaskSubscription:
 
     async def next(self) -> Task:
         """The next pushed task (pings answered on the way)."""
+        while not self._received:
+            self._received.extend(await self._next_batch())
+        return self._received.popleft()
+
+    async def _next_batch(self) -> list[Task]:
         while True:
             message = await self._receive()
             kind = message.get("type")
@@ -114,7 +123,7 @@ class TaskSubscription:
                 payload = message.get("payload") or {}
                 if payload.get("errors"):
                     raise graphql_error(payload["errors"])
-                return Task.from_json(payload["data"]["tasks"])
+                return [Task.from_json(task) for task in payload["data"]["taskBatches"]]
             elif kind == "error":
                 raise graphql_error(message.get("payload"))
             elif kind == "complete":

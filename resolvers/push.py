@@ -9,7 +9,8 @@ holding go back to their queues at once, without counting an attempt.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from resolvers.context import Context
@@ -37,6 +38,17 @@ async def push_tasks(
     ctx: Context, worker_id: Any, prefetch: Any = None, param: str = "workerId"
 ) -> AsyncIterator[Task]:
     """Claim and yield tasks for the worker, at most ``prefetch`` unfinished at a time."""
+    async with aclosing(push_batches(ctx, worker_id, prefetch, param)) as batches:
+        async for batch in batches:
+            for task in batch:
+                yield task
+
+
+async def push_batches(
+    ctx: Context, worker_id: Any, prefetch: Any = None, param: str = "workerId"
+) -> AsyncGenerator[list[Task], None]:
+    """As push_tasks, but the tasks claimed together come as one list: one message for many
+    tasks when a busy worker frees several slots at once."""
     wid = identifier(worker_id, param)
     size = _prefetch(prefetch, ctx)
     worker = await registered(ctx, wid, param)
@@ -51,20 +63,21 @@ async def push_tasks(
                     wanted = size - len(held)
                     with ctx.instruments.timed("claim"):
                         claimed = await claim_for(ctx, await registered(ctx, wid, param), wanted)
-                    for task in claimed:
-                        held.add(task.task_id)
-                        yield task
+                    if claimed:
+                        held.update(task.task_id for task in claimed)
+                        yield claimed
                     if len(claimed) < wanted:
                         break
+                # The subscription is the worker's sign of life, and keeps alive the leases of
+                # the tasks it holds, and only those (after the tasks went out, not before).
                 keepalive = await _keepalive(ctx, worker.queues)
-                await wakeup.wait(await _idle_time(ctx, lanes, keepalive, full=len(held) >= size))
-                held = await ctx.store.started_task_ids(wid, sorted(held))
-                # The subscription keeps alive the leases of the tasks it holds, and only those.
                 due = bool(held) and ctx.clock() - extended_at >= keepalive
                 if not await touch(ctx, worker, extend=sorted(held) if due else (), force=due):
                     raise WorkerNotFound(f"worker {wid!r} was removed", param=param)
                 if due:
                     extended_at = ctx.clock()
+                await wakeup.wait(await _idle_time(ctx, lanes, keepalive, full=len(held) >= size))
+                held = await ctx.store.started_task_ids(wid, sorted(held))
         finally:
             if held:
                 await asyncio.shield(_give_back(ctx, wid, held))

@@ -38,7 +38,9 @@ async def claim(ctx: Context, worker_id: Any) -> Task | None:
     in the order it registered them, oldest ready task first. None if there is none."""
     with ctx.instruments.timed("claim"):
         wid = identifier(worker_id, "workerId")
-        claimed = await claim_for(ctx, await registered(ctx, wid, "workerId"), 1)
+        worker = await registered(ctx, wid, "workerId")
+        claimed = await claim_for(ctx, worker, 1)
+        await touch(ctx, worker)
         return claimed[0] if claimed else None
 
 
@@ -50,7 +52,8 @@ async def registered(ctx: Context, worker_id: str, param: str) -> Worker:
 
 
 async def claim_for(ctx: Context, worker: Worker, limit: int) -> list[Task]:
-    """Up to ``limit`` of the worker's next tasks (see claim), taken together."""
+    """Up to ``limit`` of the worker's next tasks (see claim), taken together. The caller
+    records the worker's sign of life (see leases.touch)."""
     snapshot = await ctx.queue_cache.current(ctx.store)
     lanes = [worker_lane(worker.worker_id)]
     lanes.extend(q for q in worker.queues if q not in snapshot.paused)
@@ -65,7 +68,6 @@ async def claim_for(ctx: Context, worker: Worker, limit: int) -> list[Task]:
     claimed = await ctx.store.claim_tasks(request, limit)
     for task in claimed:
         observe(ctx, "started", task.queue, request.now, task=task)
-    await touch(ctx, worker)
     return claimed
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers import models
-from resolvers.push import follow_events, push_tasks
+from resolvers.push import follow_events, push_batches, push_tasks
 from schema.context import Info, engine
 from schema.declare import object_type, subscription
 from schema.types import Task
@@ -51,6 +51,18 @@ class Subscription:
         ctx = engine(info)
         async for task in push_tasks(ctx, worker_id, prefetch):
             yield Task.from_model(task, ctx.clock())
+
+    @subscription
+    async def task_batches(
+        self, info: Info, worker_id: strawberry.ID, prefetch: int | None = None
+    ) -> AsyncGenerator[list[Task], None]:
+        """As `tasks`, but the tasks claimed together arrive as one list: a busy worker that
+        frees several slots at once gets them in one message. The same prefetch bound and
+        rules apply."""
+        ctx = engine(info)
+        async for batch in push_batches(ctx, worker_id, prefetch):
+            now = ctx.clock()
+            yield [Task.from_model(task, now) for task in batch]
 
     @subscription
     async def events(self, info: Info, queue: str | None = None) -> AsyncGenerator[Event, None]:
