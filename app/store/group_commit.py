@@ -4,6 +4,12 @@ SQLite allows one writer at a time, and each commit costs a WAL append (and a sy
 the synchronous setting). Rather than one transaction per request, every write job that arrives
 while the previous batch commits is run in the next single transaction, each job inside its own
 savepoint so that one failing job does not undo the others.
+
+When the writer is idle and commits do not sync (synchronous NORMAL in WAL mode), a job is run
+at once on the caller's thread instead, in its own transaction: handing it to the thread and
+back costs more than the commit itself, and an idle queue has nothing to group it with. That
+path never waits for SQLite's write lock (another process may hold it): it falls back to the
+thread, which does.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -29,32 +35,77 @@ class _Job:
 
 
 class GroupCommitWriter:
-    def __init__(self, connect: Callable[[], sqlite3.Connection], *, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        max_batch: int = 256,
+        commit_inline_when_idle: bool = False,
+    ) -> None:
         self._connect = connect
         self._max_batch = max_batch
+        self._commit_inline = commit_inline_when_idle
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="couchqueue-sqlite-writer")
         self._started = threading.Event()
         self._start_error: BaseException | None = None
+        # Held for every transaction of this writer, on either path: one at a time.
+        self._transaction = threading.Lock()
+        self._inline: sqlite3.Connection | None = None
 
     def start(self) -> None:
         self._thread.start()
         self._started.wait()
         if self._start_error is not None:
             raise self._start_error
+        if self._commit_inline:
+            self._inline = self._connect()
+            # The caller's thread is an event loop: never sleep on a lock held elsewhere.
+            self._inline.execute("PRAGMA busy_timeout = 0")
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``job`` in the writer's next transaction; its result once that commits."""
+        """Run ``job`` in a transaction (the writer's next one, unless it is idle); its result
+        once that commits."""
+        if self._inline is not None and self._jobs.empty():
+            ran, result = self._run_inline(job)
+            if ran:
+                return cast(T, result)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put(_Job(job, future, loop))
         return await future
 
+    def _run_inline(self, job: Callable[[sqlite3.Connection], T]) -> tuple[bool, Any]:
+        """(True, result) if the job ran and committed here; (False, None) if the writer or
+        another process is writing, so the job should go to the thread."""
+        conn = self._inline
+        if conn is None or not self._transaction.acquire(blocking=False):
+            return False, None
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                return False, None  # locked by another process (or failing: the thread tells)
+            try:
+                result = job(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return True, result
+        finally:
+            self._transaction.release()
+
     def close(self) -> None:
-        """Let queued jobs finish, then stop the thread and close its connection."""
+        """Let queued jobs finish, then stop the thread and close its connections."""
         if self._thread.is_alive():
             self._jobs.put(None)
             self._thread.join()
+        with self._transaction:
+            if self._inline is not None:
+                self._inline.close()
+                self._inline = None
 
     def _serve(self) -> None:
         try:
@@ -80,7 +131,8 @@ class GroupCommitWriter:
                         stop = True
                         break
                     batch.append(more)
-                self._commit(conn, batch)
+                with self._transaction:
+                    self._commit(conn, batch)
                 if stop:
                     return
         finally:

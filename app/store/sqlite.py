@@ -83,7 +83,10 @@ class SqliteStore(SchedulesAndStats):
     def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
         self._path = path
         self._synchronous = synchronous
-        self._writer = GroupCommitWriter(lambda: _writer_connection(path, synchronous))
+        self._writer = GroupCommitWriter(
+            lambda: _writer_connection(path, synchronous),
+            commit_inline_when_idle=synchronous.upper() in ("OFF", "NORMAL"),
+        )
         self._checkpointer = Checkpointer(lambda: _connect(path, synchronous))
         self._reader_local = threading.local()
         self._readers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="couchqueue-reader")
@@ -395,14 +398,9 @@ class SqliteStore(SchedulesAndStats):
         return dict.fromkeys(lanes, stamp)
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
-        def job(conn: sqlite3.Connection) -> float | None:
-            rows = [
-                conn.execute(SQL["earliest_run_at"], {"lane": lane}).fetchone() for lane in lanes
-            ]
-            due = [row[0] for row in rows if row is not None]
-            return min(due) if due else None
-
-        return await self._scan(job)
+        # One index probe per lane (tasks_ready): cheap enough to run on the event loop.
+        row = self._peek("earliest_run_at", {"lanes": orjson.dumps(list(lanes)).decode()})
+        return None if row is None or row[0] is None else float(row[0])
 
     async def delete_tasks(self, where: TaskFilter) -> int:
         if not where.states:

@@ -246,4 +246,7 @@ DELETE FROM stats WHERE minute < :minute;
 PRAGMA data_version;
 
 -- name: earliest_run_at
-SELECT run_at FROM tasks WHERE lane = :lane AND state = 'queued' ORDER BY run_at LIMIT 1;
+SELECT min((
+    SELECT run_at FROM tasks
+    WHERE lane = lanes.value AND state = 'queued' ORDER BY run_at LIMIT 1
+)) FROM json_each(:lanes) AS lanes;
