@@ -13,20 +13,37 @@ from resolvers.models import Event
 
 
 class Alarm:
-    """One push subscriber's wake-up."""
+    """One push subscriber's wake-up. A bare future and a timer rather than an Event under
+    wait_for: a ring then resumes the subscriber in one turn of the loop, not three."""
 
     def __init__(self, worker_id: str, lanes: list[str]) -> None:
         self.worker_id = worker_id
         self.lanes = lanes
-        self._event = asyncio.Event()
+        self._rung = False
+        self._waiter: asyncio.Future[None] | None = None
 
     def ring(self) -> None:
-        self._event.set()
+        self._rung = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def wait(self, at_most: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), max(at_most, 0.0))
-        self._event.clear()
+        """Until rung (or at once if rung since the last wait), or ``at_most`` seconds."""
+        if not self._rung:
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_later(max(at_most, 0.0), _settle, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        self._rung = False
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class LocalNotifier:
