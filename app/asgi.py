@@ -29,6 +29,7 @@ from app.settings import Settings
 from app.store import open_store
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError
+from resolvers.queue_cache import QueueCache
 from resolvers.store import Store
 from schema import build_schema
 
@@ -110,6 +111,7 @@ def create_app(
             notifier=notifier,
             events=events,
             instruments=metrics,
+            queue_cache=QueueCache(max_age=settings.queue_cache_seconds),
         )
         app.state.metrics = metrics
         app.state.ctx = ctx

@@ -43,6 +43,11 @@ class Settings:
     stats_flush_interval: float = setting(5.0, "seconds between statistics flushes")
     purge_interval: float = setting(30.0, "seconds between retention purges")
     change_poll_interval: float = setting(0.1, "seconds between checks for other nodes' writes")
+    queue_cache_seconds: float = setting(
+        0.05,
+        "trust this node's copy of the queue records this long; a queue change is acknowledged "
+        "this long after it is written, when every node sees it (0: read the stamp every time)",
+    )
     max_prefetch: int = setting(100, "most unfinished pushed tasks one subscriber may hold")
     ws_ping_interval: float = setting(20.0, "seconds between websocket pings")
     ws_ping_timeout: float = setting(20.0, "close a websocket whose ping is unanswered this long")

@@ -123,7 +123,8 @@ class Context:
     notifier: Notifier = field(default_factory=NullNotifier)
     events: EventSink = field(default_factory=NullEvents)
     instruments: Instruments = field(default_factory=NullInstruments)
-    # Per-process cache of queue records, revalidated against Store.queues_version on each use.
+    # Per-process cache of queue records, revalidated against Store.queues_version (see
+    # queue_cache for how long a copy is trusted).
     queue_cache: QueueCache = field(default_factory=QueueCache)
     # Per-process counts not yet added to the store's per-minute statistics.
     stats: StatsBuffer = field(default_factory=StatsBuffer)

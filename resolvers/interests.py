@@ -49,7 +49,9 @@ async def set_interests(ctx: Context, queue: Any, interests: Any) -> Queue:
     """Replace a queue's interests, creating the queue if it does not exist."""
     name = queue_name(queue, ctx)
     valid = validate_interests(interests, ctx)
-    return await ctx.store.put_interests(name, valid, ctx.clock())
+    record = await ctx.store.put_interests(name, valid, ctx.clock())
+    await ctx.queue_cache.changed()
+    return record
 
 
 async def delete_interests(ctx: Context, queue: Any) -> int:
@@ -60,7 +62,10 @@ async def delete_interests(ctx: Context, queue: Any) -> int:
     if record is None or record.interests is None:
         return 0
     count = 1 if record.interests == MATCH_ALL else len(record.interests)
-    return count if await ctx.store.clear_interests(name) else 0
+    if not await ctx.store.clear_interests(name):
+        return 0
+    await ctx.queue_cache.changed()
+    return count
 
 
 async def list_interests(

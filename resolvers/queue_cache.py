@@ -1,14 +1,21 @@
 """A per-process copy of the queue records and their compiled interests.
 
-Compiling regexes on every publish would be wasteful, and a fixed-time cache would let a publish
-miss an interest change made on another node. So the copy is revalidated on every use against the
-store's queues_version stamp: one cheap read, and a change is seen by every publish that starts
-after it was acknowledged, on every node.
+Compiling regexes on every publish would be wasteful, and a copy trusted for a while could let
+a publish miss an interest change made on another node. So the copy is trusted for at most
+``max_age`` seconds before it is revalidated against the store's queues_version stamp, and a
+change to the queue records is acknowledged only ``max_age`` after it was written: by then
+every node's copy is either newer than the change or due for revalidation, so every publish
+that starts after the acknowledgement sees the change, on every node. (Commit-wait: queue
+changes are rare admin operations; publishes and claims are the hot path.) With max_age 0 the
+stamp is read on every use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from resolvers.matching import Matcher, compile_matcher
@@ -35,14 +42,25 @@ class QueueSnapshot:
 
 
 class QueueCache:
-    def __init__(self) -> None:
+    def __init__(
+        self, max_age: float = 0.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._snapshot: QueueSnapshot | None = None
         self._reload = asyncio.Lock()
+        self._max_age = max_age
+        self._monotonic = monotonic
+        # When the snapshot was last known current: taken before the stamp was read.
+        self._checked_at = -math.inf
 
     async def current(self, store: Store) -> QueueSnapshot:
+        snapshot = self._snapshot
+        if snapshot is not None and self._monotonic() - self._checked_at < self._max_age:
+            return snapshot
+        checked_at = self._monotonic()
         version = await store.queues_version()
         snapshot = self._snapshot
         if snapshot is not None and snapshot.version == version:
+            self._checked_at = max(self._checked_at, checked_at)
             return snapshot
         async with self._reload:
             snapshot = self._snapshot
@@ -63,4 +81,13 @@ class QueueCache:
                 paused=frozenset(q.name for q in queues if q.paused),
             )
             self._snapshot = snapshot
+            self._checked_at = checked_at
             return snapshot
+
+    async def changed(self) -> None:
+        """Call after this process wrote a queue record, before acknowledging the change: this
+        copy is dropped at once, and the wait lets every other node's copy expire."""
+        self._snapshot = None
+        self._checked_at = -math.inf
+        if self._max_age > 0:
+            await asyncio.sleep(self._max_age)

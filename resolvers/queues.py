@@ -36,6 +36,7 @@ async def delete_queue(ctx: Context, name: Any, param: str = "queue") -> int:
     removed = await ctx.store.delete_queue(queue)
     if removed is None:
         raise QueueNotFound(f"no queue {queue!r}", param=param)
+    await ctx.queue_cache.changed()
     return removed
 
 
@@ -53,6 +54,7 @@ async def _set_paused(ctx: Context, name: Any, param: str, paused: bool) -> Queu
     updated = await ctx.store.update_queue(queue, paused=paused)
     if updated is None:
         raise QueueNotFound(f"no queue {queue!r}", param=param)
+    await ctx.queue_cache.changed()
     if not paused:
         ctx.notifier.lanes_changed([queue])
     observe(ctx, "paused" if paused else "resumed", queue, ctx.clock())
@@ -96,6 +98,7 @@ async def configure_queue(
     updated = await ctx.store.update_queue(record.name, settings=settings)
     if updated is None:
         raise QueueNotFound(f"no queue {record.name!r}", param=param)
+    await ctx.queue_cache.changed()
     return updated
 
 

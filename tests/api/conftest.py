@@ -16,8 +16,13 @@ from resolvers.store import Store
 from tests.api.client import Api, GraphQLApi, RestApi
 from tests.conftest import FakeClock
 
+# queue_cache_seconds=0: these tests are about rules on one node, and would otherwise wait out
+# the cache's commit-wait on every queue change (tests/api/test_queue_cache.py covers it).
 TEST_SETTINGS = Settings(
-    max_body_bytes=64 * 1024, max_data_bytes=8 * 1024, max_interests_per_queue=5
+    max_body_bytes=64 * 1024,
+    max_data_bytes=8 * 1024,
+    max_interests_per_queue=5,
+    queue_cache_seconds=0,
 )
 
 
