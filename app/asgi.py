@@ -128,13 +128,14 @@ def create_app(
                 await opened.close()
 
     graphql = CouchQueueGraphQL(build_schema(max_depth=settings.graphql_max_depth))
+    # Starlette tries routes in order: the busiest (publish, claim, report) come first.
     routes: list[BaseRoute] = [
+        *rest.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-        *rest.routes,
         *dashboard.routes,
     ]
     app = Starlette(

@@ -1,9 +1,10 @@
-"""Identifiers the server hands out."""
+"""Identifiers the server hands out: 128 random bits as 32 hex digits."""
 
 from __future__ import annotations
 
-import uuid
+import os
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    # os.urandom directly: uuid.uuid4().hex is the same randomness at several times the cost.
+    return os.urandom(16).hex()

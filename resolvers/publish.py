@@ -3,7 +3,6 @@ or to every worker registered on each interested queue (scope all)."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,41 +107,36 @@ async def _plan(
     interested = [name for name, matches in snapshot.matchers if matches(event.data)]
     result = PublishResult(event_id=event_id, discarded=not interested, tasks=[], skipped=[])
     unique = event.singularly_enqueue or event.singularly_run
-    template = Task(
-        task_id="",
-        event_id=event_id,
-        queue="",
-        lane="",
-        publisher=event.publisher,
-        data=event.data,
-        run_at=now if event.run_at is None else event.run_at,
-        created_at=now,
-        scope=event.scope,
-        singularly_enqueue=event.singularly_enqueue,
-        singularly_run=event.singularly_run,
-        identity=identity_of(event.data, event.unique_key) if unique else None,
-    )
+    identity = identity_of(event.data, event.unique_key) if unique else None
+    run_at = now if event.run_at is None else event.run_at
+
+    def copy(queue: str, lane: str, worker_id: str | None = None) -> Task:
+        return Task(
+            task_id=make_id(lane),
+            event_id=event_id,
+            queue=queue,
+            lane=lane,
+            publisher=event.publisher,
+            data=event.data,
+            run_at=run_at,
+            created_at=now,
+            scope=event.scope,
+            singularly_enqueue=event.singularly_enqueue,
+            singularly_run=event.singularly_run,
+            identity=identity,
+            worker_id=worker_id,
+        )
+
     copies: list[Task] = []
     for queue in interested:
         if event.scope is Scope.ANY:
-            copies.append(
-                dataclasses.replace(template, task_id=make_id(queue), queue=queue, lane=queue)
-            )
+            copies.append(copy(queue, queue))
             continue
         workers = await ctx.store.list_workers(queue)
         if not workers:
             result.skipped.append(Skipped(queue=queue, reason="no workers"))
         for worker in workers:
-            lane = worker_lane(worker.worker_id)
-            copies.append(
-                dataclasses.replace(
-                    template,
-                    task_id=make_id(lane),
-                    queue=queue,
-                    lane=lane,
-                    worker_id=worker.worker_id,
-                )
-            )
+            copies.append(copy(queue, worker_lane(worker.worker_id), worker.worker_id))
     return _Plan(result, copies)
 
 
