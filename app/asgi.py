@@ -128,11 +128,11 @@ def create_app(
                 await opened.close()
 
     graphql = CouchQueueGraphQL(build_schema(max_depth=settings.graphql_max_depth))
-    # Starlette tries routes in order: the busiest (publish, claim, report) come first.
+    # Starlette tries routes in order: the busiest (GraphQL, then publish, claim, report) first.
     routes: list[BaseRoute] = [
-        *rest.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *rest.routes,
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
