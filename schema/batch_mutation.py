@@ -10,7 +10,7 @@ from resolvers import models
 from resolvers.batch import Outcome, publish_many, report_many
 from resolvers.errors import CouchQueueError
 from schema.context import Info, engine
-from schema.declare import input_type, mutation, object_type
+from schema.declare import mutation, object_type, scalar_input_type
 from schema.inputs import PublishTaskInput
 from schema.types import PublishResult, Task
 
@@ -46,7 +46,7 @@ class ReportOutcome:
     error: ItemError | None
 
 
-@input_type
+@scalar_input_type
 class FailureInput:
     """One failed task of a failTasks batch."""
 

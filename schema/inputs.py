@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.declare import input_type
+from schema.declare import scalar_input_type
 
 
-@input_type
+@scalar_input_type
 class PublishTaskInput:
     """An event to publish to every interested queue."""
 
@@ -41,7 +41,7 @@ class PublishTaskInput:
     )
 
 
-@input_type
+@scalar_input_type
 class ScheduleInput:
     """A recurring publish. Creating a schedule whose name exists replaces it, so a deploy can
     declare its schedules every time it starts."""
