@@ -91,7 +91,8 @@ def _rewrite(result: object) -> None:
 class ErrorCodes(SchemaExtension):
     """Gives every error in a response its code and masks bugs (see the module docstring).
 
-    List it first among the schema's extensions, so that it wraps the others.
+    schema.build's OperationHooks extends it; on its own, list it first among the schema's
+    extensions, so that it wraps the others.
     """
 
     def __init__(self) -> None:
