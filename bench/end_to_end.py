@@ -1,11 +1,15 @@
 """End to end: publish -> receipt -> complete, with one worker process.
 
-Tasks are published beforehand (PUT /tasks, batches of 1000) to a fresh node; then one worker
-process is started and timed until it has drained them all and every completion is
-acknowledged by the server. Each variant gets a fresh node and store.
+Tasks are published beforehand (PUT /tasks, batches of 1000) to a fresh node, except in the live
+variant; then one worker process is started and timed until it has drained them all and every
+completion is acknowledged by the server. Each variant gets a fresh node and store.
 
   client push  couchqueue_client.Worker(mode="push", concurrency=64): the taskBatches
                subscription with prefetch 64, reports batched by the client into POST /tasks
+  client push live
+               the same worker, started on an empty queue while the tasks are published
+               (PUT /tasks, 50 per request, one connection) as it works: publish -> receipt
+               -> complete with all three going on at once on this machine
   lean push    a minimal worker on `websockets` (taskBatches over graphql-transport-ws,
                prefetch 64, asks only for taskId, no compression) reporting with POST /tasks
                batches over raw keep-alive HTTP: what the server can do when the client
@@ -46,7 +50,11 @@ from bench.support import (
 QUEUE = "bench"
 PREFETCH = 64
 POLL_LOOPS = 32
-VARIANTS = ("client push", "lean push", "client poll", "lean poll")
+LIVE = "client push live"
+VARIANTS = ("client push", LIVE, "lean push", "client poll", "lean poll")
+# The live variant's publisher: batches this small, one connection, so that publishing goes on
+# while the worker drains rather than finishing first.
+LIVE_BATCH = 50
 
 
 # -- the worker process ------------------------------------------------------------------------
@@ -195,7 +203,7 @@ def child(variant: str, url: str, count: int) -> None:
         uvloop.install()
     except ImportError:
         pass
-    if variant == "client push":
+    if variant in ("client push", LIVE):
         result = asyncio.run(client_worker(url, count, "push"))
     elif variant == "client poll":
         result = asyncio.run(client_worker(url, count, "poll"))
@@ -223,15 +231,22 @@ def measure(variant: str, count: int, folder: Path, profile: bool = False) -> di
     with node(folder / f"{slug}.db", folder / f"{slug}.log") as server:
         http = Http(server.url)
         http.call("PUT", "/interest", {"queue": QUEUE, "interests": "*"})
-        fill_seconds = fill(server.url, count)
+        live = variant == LIVE
+        fill_seconds = 0.0 if live else fill(server.url, count)
         command = [sys.executable, "-m", "bench.end_to_end", "--child", variant]
         command += ["--url", server.url, "--count", str(count)]
         profiler = Profiler(server.pid, folder / f"profile-{slug}.txt") if profile else None
         with profiler or contextlib.nullcontext():
-            done = subprocess.run(command, capture_output=True, text=True, timeout=400)
-        line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+            worker = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            if live:
+                # Published while the worker runs: the worker's clock includes the wait.
+                fill_seconds = fill(server.url, count, batch=LIVE_BATCH, connections=1)
+            stdout, stderr = worker.communicate(timeout=400)
+        line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
-            raise RuntimeError(f"{variant} worker failed:\n{done.stdout}\n{done.stderr[-3000:]}")
+            raise RuntimeError(f"{variant} worker failed:\n{stdout}\n{stderr[-3000:]}")
         result = json.loads(line[len("RESULT ") :])
         counts = http.call("GET", "/status")["tasks"]
         http.close()
@@ -254,12 +269,15 @@ def run(count: int, poll_count: int, variants: list[str], profile: bool = False)
             r = measure(variant, n, folder, profile)
             if r["profile"]:
                 profiles.append(f"\n-- profile of the node under {variant} --\n{r['profile']}")
-            fills.append(n / r["fill_seconds"])
+            if variant != LIVE:
+                fills.append(n / r["fill_seconds"])
             c = r["counts"]
             left = {k: v for k, v in c.items() if k in ("queued", "started") and v}
             check = f"left: {left}" if left else f"all {c.get('completed', '?'):,} completed"
             rate = n / r["seconds"]
             note = target(rate, 1500) if variant == "client push" else ""
+            if variant == LIVE:
+                note = f"published meanwhile at {n / r['fill_seconds']:,.0f}/s"
             rows.append([variant, n, r["seconds"], rate, check, note])
     print(
         f"one worker process, {PREFETCH} in flight (poll: lean {POLL_LOOPS} loops, "
