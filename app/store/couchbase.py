@@ -295,11 +295,11 @@ class CouchbaseStore:
         return [task for task in claimed if task is not None]
 
     async def started_task_ids(self, worker_id: str, task_ids: Sequence[str]) -> set[str]:
-        stored = await _guard(asyncio.gather(*(self.tasks.read(tid) for tid in task_ids)))
+        found = await self.get_tasks(task_ids)
         return {
-            s.task.task_id
-            for s in stored
-            if s is not None and s.task.state is TaskState.STARTED and s.task.worker_id == worker_id
+            task_id
+            for task_id, task in found.items()
+            if task.state is TaskState.STARTED and task.worker_id == worker_id
         }
 
     async def replace_task(
