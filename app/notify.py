@@ -22,10 +22,13 @@ class Alarm:
         self._rung = False
         self._waiter: asyncio.Future[None] | None = None
 
-    def ring(self) -> None:
+    def ring(self) -> bool:
+        """Wake the subscriber; whether it was waiting (rather than busy)."""
         self._rung = True
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+            return True
+        return False
 
     async def wait(self, at_most: float) -> None:
         """Until rung (or at once if rung since the last wait), or ``at_most`` seconds."""
@@ -53,10 +56,12 @@ class LocalNotifier:
         self._by_lane: defaultdict[str, set[Alarm]] = defaultdict(set)
         self._by_worker: defaultdict[str, set[Alarm]] = defaultdict(set)
 
-    def lanes_changed(self, lanes: Iterable[str]) -> None:
+    def lanes_changed(self, lanes: Iterable[str]) -> int:
+        woken = 0
         for lane in lanes:
             for alarm in self._by_lane.get(lane, ()):
-                alarm.ring()
+                woken += alarm.ring()
+        return woken
 
     def worker_changed(self, worker_id: str) -> None:
         for alarm in self._by_worker.get(worker_id, ()):

@@ -59,7 +59,9 @@ class Notifier(Protocol):
     """Wakes push subscribers on this node. Cross-node changes reach it through the store's
     change stamps, watched by the app."""
 
-    def lanes_changed(self, lanes: Iterable[str]) -> None: ...
+    def lanes_changed(self, lanes: Iterable[str]) -> int:
+        """Wake the subscribers of these lanes; how many were waiting (and now run)."""
+        ...
 
     def worker_changed(self, worker_id: str) -> None: ...
 
@@ -94,8 +96,8 @@ class _Sleep:
 class NullNotifier:
     """Wakes nobody: subscribers fall back to waiting out their timeout."""
 
-    def lanes_changed(self, lanes: Iterable[str]) -> None:
-        return None
+    def lanes_changed(self, lanes: Iterable[str]) -> int:
+        return 0
 
     def worker_changed(self, worker_id: str) -> None:
         return None

@@ -3,6 +3,7 @@ or to every worker registered on each interested queue (scope all)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,6 +156,8 @@ async def _write(ctx: Context, plans: list[_Plan]) -> list[PublishResult]:
                 plan.result.skipped.append(
                     Skipped(queue=task.queue, reason="duplicate", worker_id=task.worker_id)
                 )
-    if lanes:
-        ctx.notifier.lanes_changed(lanes)
+    if lanes and ctx.notifier.lanes_changed(lanes):
+        # One turn of the loop for the woken subscribers before the publisher is answered:
+        # on this node they then claim and push the task first, the answer follows.
+        await asyncio.sleep(0)
     return [plan.result for plan in plans]
