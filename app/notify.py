@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
 from resolvers.context import Context
+from resolvers.handoff import Offer
 from resolvers.models import Event
 
 
@@ -19,6 +20,7 @@ class Alarm:
     def __init__(self, worker_id: str, lanes: list[str]) -> None:
         self.worker_id = worker_id
         self.lanes = lanes
+        self.offer: Offer | None = None
         self._rung = False
         self._waiter: asyncio.Future[None] | None = None
 
@@ -29,6 +31,11 @@ class Alarm:
             self._waiter.set_result(None)
             return True
         return False
+
+    @property
+    def waiting(self) -> bool:
+        """Asleep in wait(), and not yet rung."""
+        return self._waiter is not None and not self._waiter.done()
 
     async def wait(self, at_most: float) -> None:
         """Until rung (or at once if rung since the last wait), or ``at_most`` seconds."""
@@ -66,6 +73,13 @@ class LocalNotifier:
     def worker_changed(self, worker_id: str) -> None:
         for alarm in self._by_worker.get(worker_id, ()):
             alarm.ring()
+
+    def offers(self, lane: str) -> list[Offer]:
+        return [
+            alarm.offer
+            for alarm in self._by_lane.get(lane, ())
+            if alarm.waiting and alarm.offer is not None and alarm.offer.free > 0
+        ]
 
     @contextlib.contextmanager
     def subscribe(self, worker_id: str, lanes: list[str]) -> Iterator[Alarm]:

@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from resolvers.handoff import Offer
 from resolvers.models import Event
 from resolvers.queue_cache import QueueCache
 from resolvers.stats import StatsBuffer
@@ -48,7 +49,9 @@ class Policies:
 
 class Wakeup(Protocol):
     """A push subscriber's alarm: set when its lanes may have gained tasks or one of its tasks
-    was finished."""
+    was finished. Carries the subscriber's hand-off offer, if it stands one."""
+
+    offer: Offer | None
 
     async def wait(self, at_most: float) -> None:
         """Return when woken, or after ``at_most`` seconds, whichever comes first."""
@@ -64,6 +67,10 @@ class Notifier(Protocol):
         ...
 
     def worker_changed(self, worker_id: str) -> None: ...
+
+    def offers(self, lane: str) -> list[Offer]:
+        """The open offers (free slots) of the subscribers waiting, not yet woken, on lane."""
+        ...
 
     def subscribe(self, worker_id: str, lanes: list[str]) -> AbstractContextManager[Wakeup]: ...
 
@@ -89,6 +96,8 @@ class NullInstruments:
 
 
 class _Sleep:
+    offer: Offer | None = None
+
     async def wait(self, at_most: float) -> None:
         await asyncio.sleep(at_most)
 
@@ -98,6 +107,9 @@ class NullNotifier:
 
     def lanes_changed(self, lanes: Iterable[str]) -> int:
         return 0
+
+    def offers(self, lane: str) -> list[Offer]:
+        return []
 
     def worker_changed(self, worker_id: str) -> None:
         return None

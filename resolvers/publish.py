@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,9 +14,19 @@ import orjson
 
 from resolvers.context import Context
 from resolvers.errors import InvalidInput
+from resolvers.handoff import Offer
 from resolvers.ids import new_id
-from resolvers.models import PublishInput, PublishResult, Scope, Skipped, Task, worker_lane
+from resolvers.models import (
+    ClaimRequest,
+    PublishInput,
+    PublishResult,
+    Scope,
+    Skipped,
+    Task,
+    worker_lane,
+)
 from resolvers.observe import observe
+from resolvers.tasks import claim_request, give_back, observe_claimed
 from resolvers.validation import flag, json_object, text, timestamp
 
 
@@ -94,6 +105,39 @@ def _random_id(lane: str) -> str:
 
 
 @dataclass(slots=True)
+class _Handoff:
+    offer: Offer
+    request: ClaimRequest
+    reserved: int
+
+
+async def _reserve(ctx: Context, copies: list[Task]) -> list[_Handoff]:
+    """Slots of this node's waiting push subscribers for the copies due now, at most one
+    per copy: the write that inserts the copies claims them for those subscribers."""
+    due: Counter[str] = Counter()
+    now = ctx.clock()
+    for task in copies:
+        if task.run_at <= now:
+            due[task.lane] += 1
+    if not any(ctx.notifier.offers(lane) for lane in due):
+        return []
+    snapshot = await ctx.queue_cache.current(ctx.store)
+    handoffs: list[_Handoff] = []
+    # No await from here on: the offers looked at are the offers taken.
+    for lane, count in due.items():
+        for offer in ctx.notifier.offers(lane):
+            reserved = offer.reserve(count)
+            if reserved:
+                handoffs.append(
+                    _Handoff(offer, claim_request(ctx, offer.worker, snapshot), reserved)
+                )
+                count -= reserved
+            if not count:
+                break
+    return handoffs
+
+
+@dataclass(slots=True)
 class _Plan:
     result: PublishResult
     copies: list[Task]
@@ -143,7 +187,22 @@ async def _plan(
 
 async def _write(ctx: Context, plans: list[_Plan]) -> list[PublishResult]:
     copies = [task for plan in plans for task in plan.copies]
-    written = iter(await ctx.store.insert_tasks(copies) if copies else [])
+    handoffs = await _reserve(ctx, copies)
+    try:
+        if handoffs:
+            claims = [(handoff.request, handoff.reserved) for handoff in handoffs]
+            inserted, claimed = await ctx.store.insert_and_claim(copies, claims)
+        else:
+            inserted, claimed = await ctx.store.insert_tasks(copies) if copies else [], []
+    except BaseException:
+        for handoff in handoffs:
+            handoff.offer.settle(handoff.reserved, [])
+        raise
+    for handoff, tasks in zip(handoffs, claimed, strict=True):
+        observe_claimed(ctx, handoff.request, tasks)
+        if not handoff.offer.settle(handoff.reserved, tasks) and tasks:
+            await give_back(ctx, handoff.request.worker_id, [task.task_id for task in tasks])
+    written = iter(inserted)
     now = ctx.clock()
     lanes: set[str] = set()
     for plan in plans:

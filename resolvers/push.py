@@ -15,9 +15,10 @@ from typing import Any
 
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, WorkerNotFound
+from resolvers.handoff import Offer
 from resolvers.leases import touch
 from resolvers.models import Event, Task, worker_lane
-from resolvers.tasks import claim_for, registered
+from resolvers.tasks import claim_for, give_back, registered
 from resolvers.validation import identifier, queue_name
 
 # Idle subscribers look again at least this often even if nothing woke them (a safety net for
@@ -55,12 +56,15 @@ async def push_batches(
     lanes = [worker_lane(wid), *worker.queues]
     held: set[str] = set()
     extended_at = ctx.clock()
+    # While it waits, this node's publishes may claim tasks for it and hand them over.
+    offer = Offer(worker)
     with ctx.notifier.subscribe(wid, lanes) as wakeup:
+        wakeup.offer = offer
         try:
             while True:
-                while len(held) < size and await _maybe_ready(ctx, lanes):
+                while len(held) + offer.pending < size and await _maybe_ready(ctx, lanes):
                     # One claim for every free slot: the store takes them together.
-                    wanted = size - len(held)
+                    wanted = size - len(held) - offer.pending
                     with ctx.instruments.timed("claim"):
                         claimed = await claim_for(ctx, await registered(ctx, wid, param), wanted)
                     if claimed:
@@ -76,11 +80,18 @@ async def push_batches(
                     raise WorkerNotFound(f"worker {wid!r} was removed", param=param)
                 if due:
                     extended_at = ctx.clock()
-                await wakeup.wait(await _idle_time(ctx, lanes, keepalive, full=len(held) >= size))
+                idle = await _idle_time(ctx, lanes, keepalive, full=len(held) >= size)
+                offer.stand(worker, size - len(held))
+                await wakeup.wait(idle)
+                handed = offer.withdraw()
+                if handed:
+                    held.update(task.task_id for task in handed)
+                    yield handed
                 held = await ctx.store.started_task_ids(wid, sorted(held))
         finally:
+            held.update(task.task_id for task in offer.close())
             if held:
-                await asyncio.shield(_give_back(ctx, wid, held))
+                await asyncio.shield(give_back(ctx, wid, held))
 
 
 async def _maybe_ready(ctx: Context, lanes: list[str]) -> bool:
@@ -106,12 +117,6 @@ async def _idle_time(ctx: Context, lanes: list[str], longest: float, *, full: bo
     if due is None or due <= ctx.clock():
         return longest
     return min(longest, due - ctx.clock())
-
-
-async def _give_back(ctx: Context, worker_id: str, held: set[str]) -> None:
-    released = await ctx.store.release_tasks(worker_id, ctx.clock(), sorted(held))
-    if released:
-        ctx.notifier.lanes_changed({task.lane for task in released})
 
 
 async def follow_events(ctx: Context, queue: Any = None) -> AsyncIterator[Event]:

@@ -141,6 +141,13 @@ class Store(Protocol):
         its free slots): the tasks that as many claim_task calls would take, fewer (or none)
         when fewer are ready. SQLite takes them in one transaction, in claim order."""
 
+    async def insert_and_claim(
+        self, tasks: Sequence[Task], claims: Sequence[tuple[ClaimRequest, int]]
+    ) -> tuple[list[bool], list[list[Task]]]:
+        """insert_tasks, then claim_tasks for each (request, limit) in order, the claims seeing
+        the new tasks: a publish handing its task to a waiting push subscriber. Returns
+        insert_tasks' answer and each claim's tasks. SQLite makes it one transaction."""
+
     async def started_task_ids(self, worker_id: str, task_ids: Sequence[str]) -> set[str]:
         """Those of ``task_ids`` that are STARTED and held by ``worker_id`` now."""
 

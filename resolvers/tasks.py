@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from resolvers.context import Context
@@ -23,6 +24,7 @@ from resolvers.models import (
     worker_lane,
 )
 from resolvers.observe import observe
+from resolvers.queue_cache import QueueSnapshot
 from resolvers.validation import (
     identifier,
     page_size,
@@ -54,10 +56,18 @@ async def registered(ctx: Context, worker_id: str, param: str) -> Worker:
 async def claim_for(ctx: Context, worker: Worker, limit: int) -> list[Task]:
     """Up to ``limit`` of the worker's next tasks (see claim), taken together. The caller
     records the worker's sign of life (see leases.touch)."""
-    snapshot = await ctx.queue_cache.current(ctx.store)
+    request = claim_request(ctx, worker, await ctx.queue_cache.current(ctx.store))
+    claimed = await ctx.store.claim_tasks(request, limit)
+    observe_claimed(ctx, request, claimed)
+    return claimed
+
+
+def claim_request(ctx: Context, worker: Worker, snapshot: QueueSnapshot) -> ClaimRequest:
+    """What a claim for the worker asks of the store now: its own lane, then its queues that
+    are not paused, each with its lease."""
     lanes = [worker_lane(worker.worker_id)]
     lanes.extend(q for q in worker.queues if q not in snapshot.paused)
-    request = ClaimRequest(
+    return ClaimRequest(
         lanes=lanes,
         worker_id=worker.worker_id,
         now=ctx.clock(),
@@ -65,10 +75,19 @@ async def claim_for(ctx: Context, worker: Worker, limit: int) -> list[Task]:
         default_lease_seconds=ctx.limits.default_lease_seconds,
         skip_queues=snapshot.paused,
     )
-    claimed = await ctx.store.claim_tasks(request, limit)
+
+
+async def give_back(ctx: Context, worker_id: str, task_ids: Iterable[str]) -> None:
+    """The worker's started tasks among ``task_ids`` go back to their queues at once, without
+    counting an attempt (it never got them, or was still holding them when it went away)."""
+    released = await ctx.store.release_tasks(worker_id, ctx.clock(), sorted(task_ids))
+    if released:
+        ctx.notifier.lanes_changed({task.lane for task in released})
+
+
+def observe_claimed(ctx: Context, request: ClaimRequest, claimed: list[Task]) -> None:
     for task in claimed:
         observe(ctx, "started", task.queue, request.now, task=task)
-    return claimed
 
 
 async def delete_tasks(ctx: Context, *, queue: Any = None, worker_id: Any = None) -> int:

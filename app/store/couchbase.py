@@ -294,6 +294,14 @@ class CouchbaseStore:
         claimed = await _guard(asyncio.gather(*(self.claimer.claim(request) for _ in range(limit))))
         return [task for task in claimed if task is not None]
 
+    async def insert_and_claim(
+        self, tasks: Sequence[Task], claims: Sequence[tuple[ClaimRequest, int]]
+    ) -> tuple[list[bool], list[list[Task]]]:
+        # No multi-document transaction here: the claims follow the insert, as the
+        # subscribers' own claims would have.
+        written = await self.insert_tasks(tasks)
+        return written, [await self.claim_tasks(request, limit) for request, limit in claims]
+
     async def started_task_ids(self, worker_id: str, task_ids: Sequence[str]) -> set[str]:
         found = await self.get_tasks(task_ids)
         return {

@@ -183,24 +183,14 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
         return claimed[0] if claimed else None
 
     async def claim_tasks(self, request: ClaimRequest, limit: int) -> list[Task]:
-        params = {
-            "worker_id": request.worker_id,
-            "now": request.now,
-            "leases": orjson.dumps(request.lease_seconds).decode(),
-            "default_lease": request.default_lease_seconds,
-            "skip_queues": orjson.dumps(sorted(request.skip_queues)).decode(),
-        }
+        return await self._write(lambda conn: _claim(conn, request, limit))
 
-        def job(conn: sqlite3.Connection) -> list[Task]:
-            claimed: list[Task] = []
-            for lane in request.lanes:
-                lane_params = {**params, "lane": lane}
-                while len(claimed) < limit:
-                    row = conn.execute(SQL["claim_from_lane"], lane_params).fetchone()
-                    if row is None:
-                        break
-                    claimed.append(task_from_row(row))
-            return claimed
+    async def insert_and_claim(
+        self, tasks: Sequence[Task], claims: Sequence[tuple[ClaimRequest, int]]
+    ) -> tuple[list[bool], list[list[Task]]]:
+        def job(conn: sqlite3.Connection) -> tuple[list[bool], list[list[Task]]]:
+            written = [_insert(conn, task) for task in tasks]
+            return written, [_claim(conn, request, limit) for request, limit in claims]
 
         return await self._write(job)
 
@@ -326,6 +316,25 @@ def _insert(conn: sqlite3.Connection, task: Task) -> bool:
         return False
     task.seq, task.version = int(row[0]), int(row[1])
     return True
+
+
+def _claim(conn: sqlite3.Connection, request: ClaimRequest, limit: int) -> list[Task]:
+    params = {
+        "worker_id": request.worker_id,
+        "now": request.now,
+        "leases": orjson.dumps(request.lease_seconds).decode(),
+        "default_lease": request.default_lease_seconds,
+        "skip_queues": orjson.dumps(sorted(request.skip_queues)).decode(),
+    }
+    claimed: list[Task] = []
+    for lane in request.lanes:
+        lane_params = {**params, "lane": lane}
+        while len(claimed) < limit:
+            row = conn.execute(SQL["claim_from_lane"], lane_params).fetchone()
+            if row is None:
+                break
+            claimed.append(task_from_row(row))
+    return claimed
 
 
 def _replace(conn: sqlite3.Connection, task: Task, expected_version: int) -> bool:

@@ -114,3 +114,23 @@ async def test_replace_tasks_is_a_compare_and_set_per_change(store: Store) -> No
     assert stored_b is not None and stored_b.state is TaskState.STARTED
     inserted = await store.get_task(again.task_id)
     assert inserted is not None and inserted.state is TaskState.QUEUED
+
+
+async def test_insert_and_claim_claims_what_the_claims_would_after_the_insert(
+    store: Store,
+) -> None:
+    older = task("q", run_at=NOW - 5)
+    await store.insert_tasks([older])
+    fresh = [task("q"), task("q")]
+    other_lane = task("r")
+    claims = [(claim_request("q", worker="w"), 2), (claim_request("r", worker="v"), 5)]
+    written, claimed = await store.insert_and_claim([*fresh, other_lane], claims)
+    assert written == [True, True, True]
+    # Oldest ready first: the task already waiting, then the first of the new ones.
+    assert [t.task_id for t in claimed[0]] == [older.task_id, fresh[0].task_id]
+    assert [t.task_id for t in claimed[1]] == [other_lane.task_id]
+    assert {(t.state, t.worker_id) for t in claimed[0]} == {(TaskState.STARTED, "w")}
+    left = await store.get_task(fresh[1].task_id)
+    assert left is not None and left.state is TaskState.QUEUED
+    # Without claims it is insert_tasks.
+    assert await store.insert_and_claim([task("q")], []) == ([True], [])
