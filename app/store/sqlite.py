@@ -319,20 +319,21 @@ def _insert(conn: sqlite3.Connection, task: Task) -> bool:
 
 
 def _claim(conn: sqlite3.Connection, request: ClaimRequest, limit: int) -> list[Task]:
-    params = {
+    lookup = {"now": request.now, "skip_queues": orjson.dumps(sorted(request.skip_queues)).decode()}
+    claim = {
         "worker_id": request.worker_id,
         "now": request.now,
         "leases": orjson.dumps(request.lease_seconds).decode(),
         "default_lease": request.default_lease_seconds,
-        "skip_queues": orjson.dumps(sorted(request.skip_queues)).decode(),
     }
     claimed: list[Task] = []
     for lane in request.lanes:
-        lane_params = {**params, "lane": lane}
         while len(claimed) < limit:
-            row = conn.execute(SQL["claim_from_lane"], lane_params).fetchone()
-            if row is None:
+            found = conn.execute(SQL["next_in_lane"], {**lookup, "lane": lane}).fetchone()
+            if found is None:
                 break
+            # In the same transaction, so the task found is still queued.
+            row = conn.execute(SQL["claim_seq"], {**claim, "seq": found[0]}).fetchone()
             claimed.append(task_from_row(row))
     return claimed
 

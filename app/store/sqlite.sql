@@ -154,22 +154,25 @@ RETURNING seq, version;
 -- name: get_task
 SELECT * FROM tasks WHERE task_id = :task_id;
 
--- name: claim_from_lane
+-- name: next_in_lane
+-- The task a claim on the lane takes; looked up apart from the UPDATE, which sets up a cursor
+-- on every index of tasks even when it finds nothing (most claims of an idle worker).
+SELECT t.seq FROM tasks AS t
+WHERE t.lane = :lane AND t.state = 'queued' AND t.run_at <= :now
+  AND t.queue NOT IN (SELECT value FROM json_each(:skip_queues))
+  AND (t.singularly_run = 0 OR NOT EXISTS (
+      SELECT 1 FROM tasks AS r
+      WHERE r.lane = t.lane AND r.identity = t.identity
+        AND r.state = 'started' AND r.singularly_run = 1))
+ORDER BY t.run_at, t.seq
+LIMIT 1;
+
+-- name: claim_seq
 UPDATE tasks
 SET state = 'started', worker_id = :worker_id, started_at = :now, version = version + 1,
     lease_until = :now + coalesce(
         (SELECT value FROM json_each(:leases) WHERE key = tasks.queue), :default_lease)
-WHERE seq = (
-    SELECT t.seq FROM tasks AS t
-    WHERE t.lane = :lane AND t.state = 'queued' AND t.run_at <= :now
-      AND t.queue NOT IN (SELECT value FROM json_each(:skip_queues))
-      AND (t.singularly_run = 0 OR NOT EXISTS (
-          SELECT 1 FROM tasks AS r
-          WHERE r.lane = t.lane AND r.identity = t.identity
-            AND r.state = 'started' AND r.singularly_run = 1))
-    ORDER BY t.run_at, t.seq
-    LIMIT 1
-)
+WHERE seq = :seq AND state = 'queued'
 RETURNING *;
 
 -- name: replace_task
