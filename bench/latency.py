@@ -3,11 +3,19 @@
 One worker subscribed over the websocket (graphql-transport-ws, prefetch 100). Publishes are
 sequential: PUT /task, then wait until the pushed task arrives (the latency: from just before
 the request is written to the receipt of the websocket message), complete it, pause a random
-moment (so that publishes fall at random phases of the store-watching interval), repeat.
+moment of up to 10 ms, repeat. The worker is idle, waiting, at every publish.
 
   (a) same node: publish and subscriber on one node
   (b) across nodes: publish on node A, subscriber on node B, one SQLite file; B learns of A's
       writes by watching the store's change stamp every --change-poll-interval (default 0.1 s)
+      (pauses of up to that interval, so that publishes fall at random phases of it)
+  (c) the floor, measured the same way: bench.floor, the bare stack doing the least a push
+      needs (parse, one SQLite insert, one websocket message), so that (a) minus (c) is what
+      CouchQueue adds
+
+The pauses matter on a virtual machine: after a millisecond or two asleep a vCPU runs
+markedly slower for a while (here about 1.8x for the next ~10 ms), so both (a) and (c) are
+measured again back to back, without pauses, with the worker still idle at each publish.
 
     python -m bench.latency [--quick] [--count N] [--cross-count N]
 """
@@ -24,10 +32,12 @@ import time
 
 import orjson
 
+from bench import floor
 from bench.support import PUBLISH_BODY, AsyncHttp, is_quick, node, table, target, temp_dir
 
 PUSH = "subscription($w: ID!, $p: Int) { tasks(workerId: $w, prefetch: $p) { taskId } }"
 BODY = orjson.dumps(PUBLISH_BODY)
+PAUSE = 0.01  # the longest random pause between two publishes on one node, in seconds
 
 
 async def measure(publish_url: str, subscribe_url: str, count: int, pause: float) -> list[float]:
@@ -92,22 +102,35 @@ def run(count: int, cross_count: int, interval: float) -> None:
     with temp_dir("latency") as folder:
         store = folder / "shared.db"
         with node(store, folder / "a.log", *flag) as a:
-            same = asyncio.run(measure(a.url, a.url, count, pause=0.01))
+            same = asyncio.run(measure(a.url, a.url, count, pause=PAUSE))
+            same_warm = asyncio.run(measure(a.url, a.url, count, pause=0))
             with node(store, folder / "b.log", *flag) as b:
                 cross = asyncio.run(measure(a.url, b.url, cross_count, pause=interval))
+        with floor.server(folder) as bare:
+            bottom = asyncio.run(measure(bare.url, bare.url, count, pause=PAUSE))
+            bottom_warm = asyncio.run(measure(bare.url, bare.url, count, pause=0))
     rows = []
+    pauses = f"pauses up to {PAUSE * 1000:g} ms"
     for name, values, note in (
-        ("(a) same node", same, ""),
-        ("(b) publish on A, push from B", cross, f"interval {interval * 1000:g} ms"),
+        ("(a) same node", same, pauses),
+        ("(a) same node, back to back", same_warm, "no pauses"),
+        ("(b) publish on A, push from B", cross, f"change stamp every {interval * 1000:g} ms"),
+        ("(c) floor: bare stack", bottom, pauses),
+        ("(c) floor, back to back", bottom_warm, "no pauses"),
     ):
         p50, p99 = statistics.median(values), percentile(values, 99)
         rows.append([name, len(values), p50, p99, max(values), note])
     print(f"sequential publishes to an idle push worker; load average before: {load:.2f}")
-    print(table(["publish -> receipt", "n", "median ms", "p99 ms", "max ms", "change stamp"], rows))
+    print(table(["publish -> receipt", "n", "median ms", "p99 ms", "max ms", "note"], rows))
     p50, p99 = statistics.median(same), percentile(same, 99)
     print(
         f"same node: median {p50:.2f} ms ({target(p50, 2, False)} ms), "
-        f"p99 {p99:.2f} ms ({target(p99, 10, False)} ms)"
+        f"p99 {p99:.2f} ms ({target(p99, 10, False)} ms); "
+        f"the floor here: median {statistics.median(bottom):.2f} ms"
+    )
+    print(
+        f"back to back: median {statistics.median(same_warm):.2f} ms, "
+        f"floor {statistics.median(bottom_warm):.2f} ms"
     )
     print(
         f"across nodes: median {statistics.median(cross):.1f} ms, p99 "
