@@ -198,10 +198,6 @@ async def _write(ctx: Context, plans: list[_Plan]) -> list[PublishResult]:
         for handoff in handoffs:
             handoff.offer.settle(handoff.reserved, [])
         raise
-    for handoff, tasks in zip(handoffs, claimed, strict=True):
-        observe_claimed(ctx, handoff.request, tasks)
-        if not handoff.offer.settle(handoff.reserved, tasks) and tasks:
-            await give_back(ctx, handoff.request.worker_id, [task.task_id for task in tasks])
     written = iter(inserted)
     now = ctx.clock()
     lanes: set[str] = set()
@@ -215,6 +211,10 @@ async def _write(ctx: Context, plans: list[_Plan]) -> list[PublishResult]:
                 plan.result.skipped.append(
                     Skipped(queue=task.queue, reason="duplicate", worker_id=task.worker_id)
                 )
+    for handoff, tasks in zip(handoffs, claimed, strict=True):
+        observe_claimed(ctx, handoff.request, tasks)
+        if not handoff.offer.settle(handoff.reserved, tasks) and tasks:
+            await give_back(ctx, handoff.request.worker_id, [task.task_id for task in tasks])
     if lanes and ctx.notifier.lanes_changed(lanes):
         # One turn of the loop for the woken subscribers before the publisher is answered:
         # on this node they then claim and push the task first, the answer follows.

@@ -167,3 +167,19 @@ def test_an_offer_counts_reserved_and_handed_slots_as_taken() -> None:
     assert offer.withdraw() == [one] and offer.free == 0 and offer.pending == 1
     offer.settle(1, [])
     assert offer.close() == [] and offer.settle(0, [one]) is False
+
+
+async def test_the_feed_tells_published_before_started(ctx: Context) -> None:
+    worker = await register_worker(ctx, queues=["q"])
+    subscriber = Subscriber(ctx, worker.worker_id, 1)
+    try:
+        await asyncio.sleep(0.05)
+        with ctx.events.listen() as feed:
+            task_id = (await publish(ctx, publisher="t", data={})).tasks[0].task_id
+            kinds = [feed.get_nowait() for _ in range(feed.qsize())]
+        assert [(e.kind, e.task_id) for e in kinds if e.task_id] == [
+            ("published", task_id),
+            ("started", task_id),
+        ]
+    finally:
+        await subscriber.close()
