@@ -40,9 +40,11 @@ from resolvers.models import (
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000
-# Reads through a memory map instead of read() calls: after every commit by another connection
-# a reader's page cache starts cold, and point reads (get_task, get_worker) then cost half.
-MMAP_BYTES = 256 * 1024 * 1024
+# The event loop's read connection reads through a memory map instead of read() calls: after
+# every commit by another connection its page cache starts cold, and point reads (get_task,
+# get_worker) then cost half. Only that connection, and bounded: the mapped pages a process
+# has touched count in its RSS, and a deep queue's writes touch index pages all over the file.
+LOOP_MMAP_BYTES = 64 * 1024 * 1024
 # Raised whenever sqlite.sql's schema changes shape; a file of another version is refused.
 SCHEMA_VERSION = 1
 
@@ -55,12 +57,12 @@ def path_from_url(url: str) -> str:
     return url[len(prefix) :]
 
 
-def _connect(path: str, synchronous: str) -> sqlite3.Connection:
+def _connect(path: str, synchronous: str, mmap_bytes: int = 0) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
-    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+    conn.execute(f"PRAGMA mmap_size = {mmap_bytes}")
     conn.execute("PRAGMA foreign_keys = OFF")
     return conn
 
@@ -97,7 +99,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
             await asyncio.to_thread(store._create_schema)
             store._writer.start()
             store._checkpointer.start()
-            store._inline = _connect(path, synchronous)
+            store._inline = _connect(path, synchronous, LOOP_MMAP_BYTES)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite store {path!r}: {exc}") from None
         return store
