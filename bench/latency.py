@@ -13,9 +13,10 @@ moment of up to 10 ms, repeat. The worker is idle, waiting, at every publish.
       needs (parse, one SQLite insert, one websocket message), so that (a) minus (c) is what
       CouchQueue adds
 
-The pauses matter on a virtual machine: after a millisecond or two asleep a vCPU runs
-markedly slower for a while (here about 1.8x for the next ~10 ms), so both (a) and (c) are
-measured again back to back, without pauses, with the worker still idle at each publish.
+The pauses matter on a virtual machine: after a millisecond or two asleep a vCPU can work
+markedly slower for a while (the floor here takes about 4x as long with pauses as without), so
+both (a) and (c) are measured again back to back, without pauses, with the worker still idle
+at each publish.
 
     python -m bench.latency [--quick] [--count N] [--cross-count N]
 """
