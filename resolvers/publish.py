@@ -4,6 +4,7 @@ or to every worker registered on each interested queue (scope all)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from typing import Any
 import orjson
 
 from resolvers.context import Context
-from resolvers.errors import InvalidInput
+from resolvers.errors import InvalidInput, StoreUnavailable
 from resolvers.handoff import Offer
 from resolvers.ids import new_id
 from resolvers.models import (
@@ -214,7 +215,10 @@ async def _write(ctx: Context, plans: list[_Plan]) -> list[PublishResult]:
     for handoff, tasks in zip(handoffs, claimed, strict=True):
         observe_claimed(ctx, handoff.request, tasks)
         if not handoff.offer.settle(handoff.reserved, tasks) and tasks:
-            await give_back(ctx, handoff.request.worker_id, [task.task_id for task in tasks])
+            # The tasks are published either way: if the store fails now, their lease
+            # brings them back, so the publisher still gets its answer.
+            with contextlib.suppress(StoreUnavailable):
+                await give_back(ctx, handoff.request.worker_id, [t.task_id for t in tasks])
     if lanes and ctx.notifier.lanes_changed(lanes):
         # One turn of the loop for the woken subscribers before the publisher is answered:
         # on this node they then claim and push the task first, the answer follows.

@@ -16,6 +16,7 @@ from app.settings import Settings
 from app.store.sqlite import SqliteStore
 from resolvers.batch import publish_many
 from resolvers.context import Context
+from resolvers.errors import StoreUnavailable
 from resolvers.handoff import Offer
 from resolvers.interests import set_interests
 from resolvers.models import ClaimRequest, Task, TaskState, Worker
@@ -29,6 +30,7 @@ class GatedStore(SqliteStore):
 
     gate: asyncio.Event
     arrived: asyncio.Event
+    release_fails = False
 
     async def insert_and_claim(
         self, tasks: Sequence[Task], claims: Sequence[tuple[ClaimRequest, int]]
@@ -36,6 +38,13 @@ class GatedStore(SqliteStore):
         self.arrived.set()
         await self.gate.wait()
         return await super().insert_and_claim(tasks, claims)
+
+    async def release_tasks(
+        self, worker_id: str, now: float, task_ids: Sequence[str] | None = None
+    ) -> list[Task]:
+        if self.release_fails:
+            raise StoreUnavailable("the store went away")
+        return await super().release_tasks(worker_id, now, task_ids)
 
 
 @pytest.fixture
@@ -183,3 +192,20 @@ async def test_the_feed_tells_published_before_started(ctx: Context) -> None:
         ]
     finally:
         await subscriber.close()
+
+
+async def test_a_failed_give_back_still_answers_the_publisher(
+    ctx: Context, store: GatedStore
+) -> None:
+    worker = await register_worker(ctx, queues=["q"])
+    subscriber = Subscriber(ctx, worker.worker_id, 3)
+    await asyncio.sleep(0.05)
+    store.gate.clear()
+    publishing = asyncio.create_task(publish(ctx, publisher="t", data={"n": 1}))
+    await store.arrived.wait()
+    await subscriber.close()
+    store.release_fails = True
+    store.gate.set()
+    task_id = (await publishing).tasks[0].task_id
+    # Still held under its lease, which the reaper ends like any other.
+    assert (await state_of(ctx, task_id))[:2] == (TaskState.STARTED, worker.worker_id)
