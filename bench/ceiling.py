@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.support import (
@@ -43,6 +44,28 @@ CREATE INDEX IF NOT EXISTS tasks_ready ON tasks (queue, run_at, seq) WHERE state
 """
 
 
+def task_inserter(db_path: str) -> Callable[[str, bytes], str]:
+    """insert(publisher, data JSON) -> new task id: one INSERT and its commit, on one
+    connection to the file (WAL, synchronous=NORMAL)."""
+    conn = sqlite3.connect(db_path, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.executescript(SCHEMA)
+    statement = (
+        "INSERT INTO tasks (task_id, queue, publisher, data, run_at, created_at, state) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'queued')"
+    )
+
+    def insert(publisher: str, data: bytes) -> str:
+        task_id = uuid.uuid4().hex
+        now = time.time()
+        conn.execute(statement, (task_id, "bench", publisher, data, now, now))
+        conn.commit()
+        return task_id
+
+    return insert
+
+
 def build_app(db_path: str):  # type: ignore[no-untyped-def]
     import orjson
     from starlette.applications import Starlette
@@ -50,25 +73,13 @@ def build_app(db_path: str):  # type: ignore[no-untyped-def]
     from starlette.responses import Response
     from starlette.routing import Route
 
-    conn = sqlite3.connect(db_path, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(SCHEMA)
-    insert = (
-        "INSERT INTO tasks (task_id, queue, publisher, data, run_at, created_at, state) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'queued')"
-    )
+    insert = task_inserter(db_path)
 
     async def publish(request: Request) -> Response:
         body = orjson.loads(await request.body())
         if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
             return Response(b'{"error":"bad body"}', 400, media_type="application/json")
-        task_id = uuid.uuid4().hex
-        now = time.time()
-        conn.execute(
-            insert, (task_id, "bench", body["publisher"], orjson.dumps(body["data"]), now, now)
-        )
-        conn.commit()
+        task_id = insert(body["publisher"], orjson.dumps(body["data"]))
         reply = {"eventId": task_id, "discarded": False, "tasks": [{"taskId": task_id}]}
         return Response(orjson.dumps(reply), media_type="application/json")
 

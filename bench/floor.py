@@ -13,13 +13,10 @@ difference between the two is what CouchQueue itself adds.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
-import time
-import uuid
 from pathlib import Path
 
-from bench.ceiling import SCHEMA
+from bench.ceiling import task_inserter
 from bench.support import HOST, Process
 
 
@@ -31,24 +28,12 @@ def build_app(db_path: str):  # type: ignore[no-untyped-def]
     from starlette.routing import Route, WebSocketRoute
     from starlette.websockets import WebSocket, WebSocketDisconnect
 
-    conn = sqlite3.connect(db_path, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(SCHEMA)
-    insert = (
-        "INSERT INTO tasks (task_id, queue, publisher, data, run_at, created_at, state) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'queued')"
-    )
+    insert = task_inserter(db_path)
     subscribers: dict[WebSocket, str] = {}
 
     async def publish(request: Request) -> Response:
         body = orjson.loads(await request.body())
-        task_id = uuid.uuid4().hex
-        now = time.time()
-        conn.execute(
-            insert, (task_id, "bench", body["publisher"], orjson.dumps(body["data"]), now, now)
-        )
-        conn.commit()
+        task_id = insert(body["publisher"], orjson.dumps(body["data"]))
         for socket, operation in subscribers.items():
             payload = {"data": {"tasks": {"taskId": task_id}}}
             message = {"id": operation, "type": "next", "payload": payload}

@@ -137,9 +137,9 @@ async def test_two_publishes_at_once_stay_within_the_prefetch(
         await subscriber.close()
 
 
-async def test_a_subscriber_gone_while_the_publish_writes_gets_nothing(
-    ctx: Context, store: GatedStore
-) -> None:
+async def publish_as_subscriber_leaves(ctx: Context, store: GatedStore) -> tuple[str, str]:
+    """(worker id, task id) of a publish whose subscriber closed while the publish wrote the
+    task claimed for it."""
     worker = await register_worker(ctx, queues=["q"])
     subscriber = Subscriber(ctx, worker.worker_id, 3)
     await asyncio.sleep(0.05)
@@ -147,11 +147,17 @@ async def test_a_subscriber_gone_while_the_publish_writes_gets_nothing(
     publishing = asyncio.create_task(publish(ctx, publisher="t", data={"n": 1}))
     await store.arrived.wait()
     await subscriber.close()
+    assert subscriber.received == []
     store.gate.set()
-    task_id = (await publishing).tasks[0].task_id
+    return worker.worker_id, (await publishing).tasks[0].task_id
+
+
+async def test_a_subscriber_gone_while_the_publish_writes_gets_nothing(
+    ctx: Context, store: GatedStore
+) -> None:
+    _, task_id = await publish_as_subscriber_leaves(ctx, store)
     # Claimed for it in the write, then given back at once, no attempt counted.
     assert await state_of(ctx, task_id) == (TaskState.QUEUED, None, 0)
-    assert subscriber.received == []
 
 
 def test_an_offer_counts_reserved_and_handed_slots_as_taken() -> None:
@@ -197,15 +203,7 @@ async def test_the_feed_tells_published_before_started(ctx: Context) -> None:
 async def test_a_failed_give_back_still_answers_the_publisher(
     ctx: Context, store: GatedStore
 ) -> None:
-    worker = await register_worker(ctx, queues=["q"])
-    subscriber = Subscriber(ctx, worker.worker_id, 3)
-    await asyncio.sleep(0.05)
-    store.gate.clear()
-    publishing = asyncio.create_task(publish(ctx, publisher="t", data={"n": 1}))
-    await store.arrived.wait()
-    await subscriber.close()
     store.release_fails = True
-    store.gate.set()
-    task_id = (await publishing).tasks[0].task_id
+    worker_id, task_id = await publish_as_subscriber_leaves(ctx, store)
     # Still held under its lease, which the reaper ends like any other.
-    assert (await state_of(ctx, task_id))[:2] == (TaskState.STARTED, worker.worker_id)
+    assert (await state_of(ctx, task_id))[:2] == (TaskState.STARTED, worker_id)
