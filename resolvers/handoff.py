@@ -32,9 +32,8 @@ class Offer:
         """Slots taken by publishes: reserved, or handed and not yet withdrawn."""
         return self.reserved + len(self.handed)
 
-    def stand(self, worker: Worker, free: int) -> None:
+    def stand(self, free: int) -> None:
         """Open ``free`` slots, less those pending (the subscriber is about to wait)."""
-        self.worker = worker
         self.free = max(free - self.pending, 0)
 
     def withdraw(self) -> list[Task]:

@@ -81,7 +81,7 @@ async def push_batches(
                 if due:
                     extended_at = ctx.clock()
                 idle = await _idle_time(ctx, lanes, keepalive, full=len(held) >= size)
-                offer.stand(worker, size - len(held))
+                offer.stand(size - len(held))
                 await wakeup.wait(idle)
                 handed = offer.withdraw()
                 if handed:

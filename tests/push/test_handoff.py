@@ -163,7 +163,7 @@ async def test_a_subscriber_gone_while_the_publish_writes_gets_nothing(
 def test_an_offer_counts_reserved_and_handed_slots_as_taken() -> None:
     worker = Worker(worker_id="w", queues=["q"])
     offer = Offer(worker)
-    offer.stand(worker, 3)
+    offer.stand(3)
     assert offer.reserve(2) == 2 and offer.reserve(5) == 1 and offer.reserve(1) == 0
     one = Task(
         task_id="t",
@@ -177,7 +177,7 @@ def test_an_offer_counts_reserved_and_handed_slots_as_taken() -> None:
     )
     assert offer.settle(2, [one])  # one of two reserved slots used
     assert offer.pending == 1 + 1  # still reserved by the other publish, and handed
-    offer.stand(worker, 3)
+    offer.stand(3)
     assert offer.free == 1
     assert offer.withdraw() == [one] and offer.free == 0 and offer.pending == 1
     offer.settle(1, [])
