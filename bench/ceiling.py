@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.support import (
     HOST,
@@ -90,14 +91,21 @@ def build_app(db_path: str):  # type: ignore[no-untyped-def]
 
 
 def serve(port: int, db_path: str) -> None:
+    serve_like_a_node(build_app(db_path), port)
+
+
+def serve_like_a_node(app: Any, port: int) -> None:
+    """Serve a bare app as `couchqueue serve` serves a node: uvicorn, uvloop, httptools, and
+    websockets without per-message compression."""
     import uvicorn
 
     uvicorn.run(
-        build_app(db_path),
+        app,
         host=HOST,
         port=port,
         loop="uvloop",
         http="httptools",
+        ws_per_message_deflate=False,
         log_level="warning",
         access_log=False,
     )

@@ -16,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.ceiling import task_inserter
-from bench.support import HOST, Process
+from bench.ceiling import serve_like_a_node, task_inserter
+from bench.support import Process
 
 
 def build_app(db_path: str):  # type: ignore[no-untyped-def]
@@ -76,18 +76,7 @@ def build_app(db_path: str):  # type: ignore[no-untyped-def]
 
 
 def serve(port: int, db_path: str) -> None:
-    import uvicorn
-
-    uvicorn.run(
-        build_app(db_path),
-        host=HOST,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        ws_per_message_deflate=False,
-        log_level="warning",
-        access_log=False,
-    )
+    serve_like_a_node(build_app(db_path), port)
 
 
 def server(folder: Path) -> Process:
