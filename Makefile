@@ -6,10 +6,11 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
-$(INSTALLED): pyproject.toml
+# The server and its client are two distributions (the client in client/); both come from here.
+$(INSTALLED): pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,couchbase]'
+	$(BIN)/pip install --quiet -e ./client -e '.[test,couchbase]'
 	touch $(INSTALLED)
 
 run: $(INSTALLED)

@@ -112,6 +112,11 @@ def main_standalone(argv: Sequence[str] | None = None) -> int:
     return main(build_parser().parse_args(argv))
 
 
+def console_main() -> None:
+    """``couchqueue-worker``: the command worker as the client distribution's own script."""
+    raise SystemExit(main_standalone())
+
+
 class CommandHandler:
     """Runs ``command`` in a shell per task: the task's JSON on stdin, its id, queue and
     attempts in COUCHQUEUE_TASK_ID, COUCHQUEUE_QUEUE and COUCHQUEUE_ATTEMPTS; stdout passes
