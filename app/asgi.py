@@ -27,6 +27,7 @@ from app.metrics import Metrics
 from app.notify import ChangeWatcher, LocalEvents, LocalNotifier
 from app.settings import Settings
 from app.store import open_store
+from app.ws import SOCKET_SCOPE_KEY, LegacyWSHandler, TransportWSHandler, watch
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError
 from resolvers.queue_cache import QueueCache
@@ -37,10 +38,17 @@ from schema import build_schema
 class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
     """Strawberry's ASGI app, handing every resolver the engine context as context["cq"].
 
+    Over a websocket the context also carries the connection's SocketState, and the protocol
+    handlers (app/ws.py) record there which subscriptions were still open when the socket went
+    away: a push subscriber that vanished, rather than unsubscribed.
+
     JSON goes through orjson: faster, and it refuses absurd nesting with a decode error (a 400)
     where the standard library would hit Python's recursion limit (a 500). Requests Strawberry
     refuses before execution get a GraphQL-shaped JSON error rather than plain text.
     """
+
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
@@ -51,6 +59,9 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
         return orjson.dumps(data).decode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await super().__call__(scope, watch(scope, receive), send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -64,7 +75,10 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> dict[str, Any]:
-        return {"request": request, "response": response, "cq": request.app.state.ctx}
+        context = {"request": request, "response": response, "cq": request.app.state.ctx}
+        if isinstance(request, WebSocket):
+            context["socket"] = request.scope[SOCKET_SCOPE_KEY]
+        return context
 
 
 async def healthz(request: Request) -> Response:

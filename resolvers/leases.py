@@ -1,19 +1,51 @@
 """Leases and liveness: signs of life extend a worker's leases; expired leases and silent
-workers are reaped by background duties that any number of nodes may run at once."""
+workers are reaped by background duties that any number of nodes may run at once.
+
+A delivery that ends without a report counts, however it ended: the lease ran out, or the push
+subscriber vanished holding the task (see push.py). Both go through delivery_failed, so a task
+that kills its workers reaches the failed queue after its queue's maxDeliveries either way."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, WorkerNotFound
-from resolvers.models import Failure, Task, TaskFilter, TaskState, Worker, worker_lane
+from resolvers.models import (
+    Failure,
+    Task,
+    TaskChange,
+    TaskFilter,
+    TaskState,
+    Worker,
+    worker_lane,
+)
 from resolvers.observe import observe
 from resolvers.validation import identifier
 
-LEASE_EXPIRED = "lease expired"
+
+@dataclass(frozen=True, slots=True)
+class Loss:
+    """How a delivery ended without a report: the event told, the reason recorded, and the
+    reason given when it was the last one allowed (``{n}``: how many deliveries were made)."""
+
+    event: str
+    reason: str
+    last: str
+
+    def final_reason(self, deliveries: int) -> str:
+        return self.last.format(n=deliveries)
+
+
+LEASE_EXPIRED = Loss("lease_expired", "lease expired", "lease expired")
+DISCONNECTED = Loss(
+    "abandoned",
+    "worker disconnected holding the task",
+    "worker disconnected holding the task ({n} deliveries)",
+)
 
 
 async def touch(
@@ -60,19 +92,19 @@ async def heartbeat(
     return worker
 
 
-def lease_expired(task: Task, now: float, max_deliveries: int) -> Task:
-    """The task after its lease ran out: back in its queue with attempts + 1, or, once it has
-    failed max_deliveries times, in the failed queue, so a task that kills its workers cannot
-    loop forever."""
+def delivery_failed(task: Task, now: float, max_deliveries: int, loss: Loss) -> Task:
+    """The task after a delivery that ended without a report: back in its queue with
+    attempts + 1, or, once max_deliveries deliveries have failed, in the failed queue, so a task
+    that kills its workers cannot loop forever."""
     attempts = task.attempts + 1
-    failures = [*task.failures, Failure(LEASE_EXPIRED, now)]
     if attempts >= max_deliveries:
+        reason = loss.final_reason(attempts)
         return dataclasses.replace(
             task,
             state=TaskState.FAILED,
             attempts=attempts,
-            failures=failures,
-            fail_reason=LEASE_EXPIRED,
+            failures=[*task.failures, Failure(reason, now)],
+            fail_reason=reason,
             finished_at=now,
             lease_until=None,
         )
@@ -80,8 +112,8 @@ def lease_expired(task: Task, now: float, max_deliveries: int) -> Task:
         task,
         state=TaskState.QUEUED,
         attempts=attempts,
-        failures=failures,
-        fail_reason=LEASE_EXPIRED,
+        failures=[*task.failures, Failure(loss.reason, now)],
+        fail_reason=loss.reason,
         worker_id=task.worker_id if task.lane != task.queue else None,
         started_at=None,
         lease_until=None,
@@ -95,22 +127,51 @@ async def reap_expired_leases(ctx: Context) -> int:
     while True:
         now = ctx.clock()
         expired = await ctx.store.expired_tasks(now, ctx.policies.reap_batch)
-        snapshot = await ctx.queue_cache.current(ctx.store)
-        lanes: set[str] = set()
-        for task in expired:
-            after = lease_expired(task, now, snapshot.settings(task.queue).max_deliveries)
-            if not await ctx.store.replace_task(after, task.version):
-                continue
-            moved += 1
-            observe(ctx, "lease_expired", task.queue, now, task=task)
-            if after.state is TaskState.FAILED:
-                observe(ctx, "failed", task.queue, now, task=task)
-            else:
-                lanes.add(after.lane)
-        if lanes:
-            ctx.notifier.lanes_changed(lanes)
+        moved += len(await _count_deliveries(ctx, expired, now, LEASE_EXPIRED))
         if len(expired) < ctx.policies.reap_batch:
             return moved
+
+
+async def abandoned(ctx: Context, worker_id: str, task_ids: Iterable[str]) -> None:
+    """The worker vanished holding these tasks (its push subscription dropped after they were
+    sent): each it still holds counts a delivery, as a lease expiry would. A task it no longer
+    holds, or whose compare-and-set is lost (reported, reaped, or its lease extended meanwhile),
+    is left alone: the report or its lease decides."""
+    found = await ctx.store.get_tasks(sorted(task_ids))
+    held = [
+        task
+        for task in found.values()
+        if task.state is TaskState.STARTED and task.worker_id == worker_id
+    ]
+    await _count_deliveries(ctx, held, ctx.clock(), DISCONNECTED)
+
+
+async def _count_deliveries(
+    ctx: Context, tasks: Sequence[Task], now: float, loss: Loss
+) -> set[str]:
+    """Move each task on by delivery_failed, each write a compare-and-set against the version
+    read; the ids of those written."""
+    snapshot = await ctx.queue_cache.current(ctx.store)
+    afters = [
+        delivery_failed(task, now, snapshot.settings(task.queue).max_deliveries, loss)
+        for task in tasks
+    ]
+    changes = [TaskChange(after, task.version) for task, after in zip(tasks, afters, strict=True)]
+    written = await ctx.store.replace_tasks(changes) if changes else []
+    moved: set[str] = set()
+    lanes: set[str] = set()
+    for task, after, ok in zip(tasks, afters, written, strict=True):
+        if not ok:
+            continue
+        moved.add(task.task_id)
+        observe(ctx, loss.event, task.queue, now, task=task)
+        if after.state is TaskState.FAILED:
+            observe(ctx, "failed", task.queue, now, task=task)
+        else:
+            lanes.add(after.lane)
+    if lanes:
+        ctx.notifier.lanes_changed(lanes)
+    return moved
 
 
 async def reap_silent_workers(ctx: Context) -> int:

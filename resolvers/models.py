@@ -233,7 +233,8 @@ class Schedule:
 @dataclass(slots=True, frozen=True)
 class Event:
     """Something that happened, for live feeds: a task published, started, completed, failed,
-    retried or lease_expired; a queue paused or resumed; a worker joined or left."""
+    retried, lease_expired or abandoned (its push worker vanished holding it); a queue paused
+    or resumed; a worker joined or left."""
 
     kind: str
     queue: str | None

@@ -2,21 +2,43 @@
 
 At most ``prefetch`` of its pushed tasks are unfinished at once; finishing one (by a report on
 any connection or node) lets the next come. While the subscription is open it is the worker's
-sign of life. When it ends (the socket closed, or stopped answering), the tasks it was still
-holding go back to their queues at once, without counting an attempt.
+sign of life.
+
+When it ends, the tasks it still holds (claimed or handed over for it, not yet reported) go
+back to their queues at once. How they go back depends on how it ended:
+
+- Ended cleanly (the client unsubscribed: graphql-transport-ws ``complete``; or the server
+  ended it: the worker was removed, an error, the node shutting down): back without counting
+  an attempt. A worker that stops gracefully finishes and reports what it runs, then
+  unsubscribes; what it did not start costs nothing.
+- The subscriber vanished (the socket dropped, or was closed, while the subscription was
+  still open: the worker process died, or stopped answering pings): each task already sent to
+  it counts a delivery (attempts + 1), as a lease expiry does; after the queue's maxDeliveries
+  it goes to the failed queue with the reason "worker disconnected holding the task
+  (N deliveries)" (leases.delivery_failed, the one rule for both). A task that kills its
+  worker on arrival therefore cannot loop for ever.
+- Either way, tasks claimed or handed over but never sent (the subscriber was gone before the
+  push was written) go back uncounted: the worker never saw them.
+
+A task counts as sent once the transport has written it and asked for the next (the generator
+resumed past its yield). The transport tells whether the subscriber vanished through
+``vanished``, asked when the subscription ends (app/ws.py for the websocket protocols). The
+give-back runs shielded from cancellation, and each move is a compare-and-set on a task still
+started and held by this worker: one reported or taken back meanwhile is left alone.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
+from dataclasses import dataclass, field
 from typing import Any
 
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, WorkerNotFound
 from resolvers.handoff import Offer
-from resolvers.leases import touch
+from resolvers.leases import abandoned, touch
 from resolvers.models import Event, Task, worker_lane
 from resolvers.tasks import claim_for, give_back, registered
 from resolvers.validation import identifier, queue_name
@@ -35,26 +57,67 @@ def _prefetch(value: Any, ctx: Context) -> int:
     return value
 
 
+def _never() -> bool:
+    return False
+
+
+@dataclass(eq=False, slots=True)
+class _Holding:
+    """What a subscription holds: every task claimed or handed over for it and not yet known
+    finished, and which of those were sent."""
+
+    held: set[str] = field(default_factory=set)
+    sent: set[str] = field(default_factory=set)
+
+
 async def push_tasks(
-    ctx: Context, worker_id: Any, prefetch: Any = None, param: str = "workerId"
+    ctx: Context,
+    worker_id: Any,
+    prefetch: Any = None,
+    param: str = "workerId",
+    vanished: Callable[[], bool] = _never,
 ) -> AsyncIterator[Task]:
-    """Claim and yield tasks for the worker, at most ``prefetch`` unfinished at a time."""
-    async with aclosing(push_batches(ctx, worker_id, prefetch, param)) as batches:
+    """Claim and yield tasks for the worker, at most ``prefetch`` unfinished at a time.
+    ``vanished`` tells, once the subscription ends, whether its subscriber vanished (see the
+    module's docstring)."""
+    holding = _Holding()
+    async with aclosing(_push(ctx, worker_id, prefetch, param, holding, vanished)) as batches:
         async for batch in batches:
             for task in batch:
                 yield task
+                holding.sent.add(task.task_id)
 
 
 async def push_batches(
-    ctx: Context, worker_id: Any, prefetch: Any = None, param: str = "workerId"
+    ctx: Context,
+    worker_id: Any,
+    prefetch: Any = None,
+    param: str = "workerId",
+    vanished: Callable[[], bool] = _never,
 ) -> AsyncGenerator[list[Task], None]:
     """As push_tasks, but the tasks claimed together come as one list: one message for many
     tasks when a busy worker frees several slots at once."""
+    holding = _Holding()
+    async with aclosing(_push(ctx, worker_id, prefetch, param, holding, vanished)) as batches:
+        async for batch in batches:
+            yield batch
+            holding.sent.update(task.task_id for task in batch)
+
+
+async def _push(
+    ctx: Context,
+    worker_id: Any,
+    prefetch: Any,
+    param: str,
+    holding: _Holding,
+    vanished: Callable[[], bool],
+) -> AsyncGenerator[list[Task], None]:
+    """The batches to push; the caller marks in ``holding`` what it sent."""
     wid = identifier(worker_id, param)
     size = _prefetch(prefetch, ctx)
     worker = await registered(ctx, wid, param)
     lanes = [worker_lane(wid), *worker.queues]
-    held: set[str] = set()
+    held = holding.held
     extended_at = ctx.clock()
     # While it waits, this node's publishes may claim tasks for it and hand them over.
     offer = Offer(worker)
@@ -87,11 +150,21 @@ async def push_batches(
                 if handed:
                     held.update(task.task_id for task in handed)
                     yield handed
-                held = await ctx.store.started_task_ids(wid, sorted(held))
+                held.intersection_update(await ctx.store.started_task_ids(wid, sorted(held)))
+                holding.sent.intersection_update(held)
         finally:
             held.update(task.task_id for task in offer.close())
             if held:
-                await asyncio.shield(give_back(ctx, wid, held))
+                lost = held & holding.sent if vanished() else set()
+                await asyncio.shield(_let_go(ctx, wid, held - lost, lost))
+
+
+async def _let_go(ctx: Context, worker_id: str, returned: set[str], lost: set[str]) -> None:
+    """The subscription's end: ``returned`` go back uncounted, ``lost`` count a delivery."""
+    if returned:
+        await give_back(ctx, worker_id, returned)
+    if lost:
+        await abandoned(ctx, worker_id, lost)
 
 
 async def _maybe_ready(ctx: Context, lanes: list[str]) -> bool:

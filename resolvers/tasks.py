@@ -79,7 +79,7 @@ def claim_request(ctx: Context, worker: Worker, snapshot: QueueSnapshot) -> Clai
 
 async def give_back(ctx: Context, worker_id: str, task_ids: Iterable[str]) -> None:
     """The worker's started tasks among ``task_ids`` go back to their queues at once, without
-    counting an attempt (it never got them, or was still holding them when it went away)."""
+    counting an attempt (it never got them, or gave them back: see push.py)."""
     released = await ctx.store.release_tasks(worker_id, ctx.clock(), sorted(task_ids))
     if released:
         ctx.notifier.lanes_changed({task.lane for task in released})

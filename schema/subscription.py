@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers import models
 from resolvers.push import follow_events, push_batches, push_tasks
-from schema.context import Info, engine
+from schema.context import Info, engine, vanished
 from schema.declare import object_type, subscription
 from schema.types import Task
 
@@ -16,8 +16,8 @@ from schema.types import Task
 @object_type
 class Event:
     """Something that happened: published, started, completed, failed, retried,
-    lease_expired (tasks); paused, resumed (queues); worker_joined, worker_left; changed
-    (another node wrote: look again)."""
+    lease_expired, abandoned (its push worker vanished holding it) (tasks); paused, resumed
+    (queues); worker_joined, worker_left; changed (another node wrote: look again)."""
 
     kind: str
     queue: str | None
@@ -46,10 +46,11 @@ class Subscription:
     ) -> AsyncGenerator[Task, None]:
         """Tasks pushed to the worker, each already claimed for it under a lease. At most
         `prefetch` (default 1) are unfinished at once; reporting one, on any connection, lets
-        the next come. Closing the subscription returns its unfinished tasks to their queues
-        at once, without counting an attempt."""
+        the next come. When the subscription ends its unfinished tasks go back to their queues
+        at once: uncounted if the client ended it (`complete`); if the socket went away with
+        it open, each task sent counts a delivery, as a lease expiry does (maxDeliveries)."""
         ctx = engine(info)
-        async for task in push_tasks(ctx, worker_id, prefetch):
+        async for task in push_tasks(ctx, worker_id, prefetch, vanished=vanished(info)):
             yield Task.from_model(task, ctx.clock())
 
     @subscription
@@ -60,7 +61,7 @@ class Subscription:
         frees several slots at once gets them in one message. The same prefetch bound and
         rules apply."""
         ctx = engine(info)
-        async for batch in push_batches(ctx, worker_id, prefetch):
+        async for batch in push_batches(ctx, worker_id, prefetch, vanished=vanished(info)):
             now = ctx.clock()
             yield [Task.from_model(task, now) for task in batch]
 

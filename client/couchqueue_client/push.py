@@ -1,10 +1,15 @@
 """Push delivery: the ``tasks(workerId, prefetch)`` GraphQL subscription over websockets
 (graphql-transport-ws). Every task it yields is already claimed for the worker; at most
-``prefetch`` are unfinished at once, and closing the socket returns the unfinished ones."""
+``prefetch`` are unfinished at once.
+
+``close`` unsubscribes (the protocol's ``complete``) before closing the socket: the server then
+returns the unfinished tasks at once, no attempt counted. A socket that just drops (the process
+died) makes the server count a delivery for each task it had pushed, as a lease expiry would."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from types import TracebackType
@@ -23,6 +28,7 @@ SUBSCRIPTION = (
     "{ taskBatches(workerId: $workerId, prefetch: $prefetch) { " + " ".join(TASK_FIELDS) + " } }"
 )
 PROTOCOL = Subprotocol("graphql-transport-ws")
+SUBSCRIPTION_ID = "tasks"
 
 
 def ws_url(http_url: str) -> str:
@@ -69,6 +75,7 @@ class TaskSubscription:
         self._ping_interval = ping_interval
         self._socket: ClientConnection | None = None
         self._received: deque[Task] = deque()
+        self._subscribed = False
 
     async def __aenter__(self) -> TaskSubscription:
         try:
@@ -91,7 +98,8 @@ class TaskSubscription:
                 raise Unavailable(f"websocket {self.url}: expected connection_ack, got {ack!r}")
             variables = {"workerId": self.worker_id, "prefetch": self.prefetch}
             payload = {"query": SUBSCRIPTION, "variables": variables}
-            await self._send({"id": "tasks", "type": "subscribe", "payload": payload})
+            await self._send({"id": SUBSCRIPTION_ID, "type": "subscribe", "payload": payload})
+            self._subscribed = True
         except BaseException:
             await self.close()
             raise
@@ -103,9 +111,16 @@ class TaskSubscription:
         await self.close()
 
     async def close(self) -> None:
-        """Close the socket: the server returns the tasks still unfinished at once."""
-        if self._socket is not None:
-            await self._socket.close()
+        """Unsubscribe, then close the socket: the server returns the tasks still unfinished
+        at once, without counting an attempt. Report the tasks that ran before closing."""
+        if self._socket is None:
+            return
+        if self._subscribed:
+            # Best effort: if the socket is already gone, the server counts it as dropped.
+            with contextlib.suppress(Unavailable):
+                await self._send({"id": SUBSCRIPTION_ID, "type": "complete"})
+            self._subscribed = False
+        await self._socket.close()
 
     async def next(self) -> Task:
         """The next pushed task (pings answered on the way)."""

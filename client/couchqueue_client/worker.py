@@ -5,8 +5,8 @@ the handler on each, reports how it ended, heartbeats, reconnects, and stops gra
     worker.run_forever()          # or: await worker.run(); worker.stop() from elsewhere
 
 Lifecycle: PUT /worker -> deliver (push or poll) -> on stop(): take no new task, let running
-handlers finish within ``grace_period``, report them, close the subscription (the tasks it
-pushed but no handler started go back at once), DELETE /worker.
+handlers finish within ``grace_period``, report them, unsubscribe (the tasks it
+pushed but no handler started go back at once, no attempt counted), DELETE /worker.
 """
 
 from __future__ import annotations

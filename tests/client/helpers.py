@@ -53,6 +53,16 @@ class ServerApi:
     async def states(self, task_ids: list[str]) -> list[str]:
         return [(await self.task(t))["state"] for t in task_ids]
 
+    async def configure(self, queue: str, max_deliveries: int) -> None:
+        """Set the queue's maxDeliveries (over GraphQL: REST has no route for it)."""
+        query = (
+            "mutation($q: String!, $n: Int) "
+            "{ configureQueue(name: $q, maxDeliveries: $n) { name } }"
+        )
+        body = {"query": query, "variables": {"q": queue, "n": max_deliveries}}
+        reply = await self.client.post("/graphql", json=body)
+        assert reply.status_code == 200 and "errors" not in reply.json(), reply.text
+
 
 async def eventually(
     check: Callable[[], Awaitable[T]], within: float = 10.0, every: float = 0.05

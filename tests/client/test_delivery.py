@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from couchqueue_client import Task, TaskFailed, Worker
+from couchqueue_client.push import TaskSubscription
 from tests.client.helpers import ServerApi, eventually, quick_worker, running
 from tests.nodes.server import ServerNode
 
@@ -155,3 +156,23 @@ async def _state_is(api: ServerApi, task_id: str, state: str) -> bool:
 
 async def _has_new_id(worker: Worker, old: str | None) -> bool:
     return worker.worker_id not in (None, old)
+
+
+async def test_closing_a_task_subscription_gives_its_tasks_back_uncounted(
+    server: ServerNode, api: ServerApi, queue: str
+) -> None:
+    await api.configure(queue, max_deliveries=1)
+    reply = await api.client.put("/worker", json={"queues": [queue]})
+    worker_id = reply.json()["workerId"]
+    ids = [await api.publish(queue, {"n": n}) for n in range(2)]
+    async with TaskSubscription(server.url, worker_id, 2) as subscription:
+        got = [(await subscription.next()).task_id for _ in ids]
+    assert sorted(got) == sorted(ids)
+    # A clean close (unsubscribed first): no delivery counted, so not failed at maxDeliveries 1.
+    tasks = await eventually(lambda: _all_back(api, ids))
+    assert [(t["state"], t["attempts"], t["workerId"]) for t in tasks] == [("queued", 0, None)] * 2
+
+
+async def _all_back(api: ServerApi, task_ids: list[str]) -> list[dict[str, Any]] | None:
+    tasks = [await api.task(t) for t in task_ids]
+    return tasks if all(t["state"] != "started" for t in tasks) else None

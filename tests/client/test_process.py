@@ -1,5 +1,6 @@
-"""Workers as processes: a killed worker's tasks come back at once; SIGTERM finishes the running
-task, hands back the rest and deregisters; `couchqueue worker --exec` completes on exit 0 and
+"""Workers as processes: a killed worker's tasks come back at once, a delivery counted (so a task
+that kills its worker ends in the failed queue); SIGTERM finishes the running task, hands back
+the rest uncounted and deregisters; `couchqueue worker --exec` completes on exit 0 and
 fails with the exit status and the stderr tail otherwise."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.client.helpers import ServerApi, eventually
 from tests.client.processes import cli_worker, worker_process
@@ -28,10 +30,30 @@ async def test_killing_a_push_worker_returns_its_tasks_at_once(
         await asyncio.to_thread(process.wait, 10)
         killed = time.monotonic()
         await eventually(lambda: _counts_are(api, queue, queued=3, started=0))
-        # The closed socket gave them back: no lease (300 s) had to expire.
+        # The dropped socket gave them back: no lease (300 s) had to expire.
         assert time.monotonic() - killed < 5.0
     tasks = [await api.task(task_id) for task_id in ids]
-    assert [(t["state"], t["attempts"], t["workerId"]) for t in tasks] == [("queued", 0, None)] * 3
+    # The two it held count a delivery each, as an expired lease would; the third never left.
+    assert [(t["state"], t["attempts"], t["workerId"]) for t in tasks] == [
+        ("queued", 1, None),
+        ("queued", 1, None),
+        ("queued", 0, None),
+    ]
+
+
+async def test_a_task_that_kills_its_push_worker_ends_in_the_failed_queue(
+    server: ServerNode, api: ServerApi, queue: str, tmp_path: Path
+) -> None:
+    await api.configure(queue, max_deliveries=3)
+    task_id = await api.publish(queue, {"poison": True})
+    script = ["-m", "tests.client.worker_script", server.url, queue, "push", "1", "die"]
+    for delivery in range(1, 4):
+        with worker_process(script, tmp_path / "worker.log") as process:
+            assert await asyncio.to_thread(process.wait, 15) == -signal.SIGKILL
+        task = await eventually(lambda: _back(api, task_id))
+        assert task["attempts"] == delivery
+    assert task["state"] == "failed"
+    assert task["failReason"] == "worker disconnected holding the task (3 deliveries)"
 
 
 async def test_sigterm_finishes_the_running_task_and_deregisters(
@@ -84,6 +106,12 @@ async def test_exec_worker_completes_on_exit_0_and_fails_with_the_stderr_tail(
 async def _counts_are(api: ServerApi, queue: str, **expected: int) -> bool:
     counts = await api.counts(queue)
     return all(counts[key] == value for key, value in expected.items())
+
+
+async def _back(api: ServerApi, task_id: str) -> dict[str, Any] | None:
+    """The task once it is no longer started (back in its queue, or failed)."""
+    task = await api.task(task_id)
+    return task if task["state"] != "started" else None
 
 
 async def _exists(path: Path) -> bool:

@@ -2,7 +2,8 @@
 
     python -m tests.client.worker_script URL QUEUE MODE CONCURRENCY BEHAVIOUR
 
-BEHAVIOUR: "hang" (handlers never return) or "sleep:SECONDS" (return after that long).
+BEHAVIOUR: "hang" (handlers never return), "sleep:SECONDS" (return after that long) or "die" (the
+process kills itself, SIGKILL, on receiving a task: a task that kills its worker).
 Stops gracefully on SIGTERM / SIGINT (Worker.run_forever).
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sys
 
 from couchqueue_client import Task, Worker
@@ -20,6 +23,8 @@ def main(url: str, queue: str, mode: str, concurrency: str, behaviour: str) -> N
 
     async def handler(task: Task) -> None:
         print(f"started {task.task_id}", flush=True)
+        if behaviour == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
         if behaviour == "hang":
             await asyncio.Event().wait()
         await asyncio.sleep(float(behaviour.removeprefix("sleep:")))

@@ -19,9 +19,11 @@ from resolvers.context import Context
 from resolvers.errors import StoreUnavailable
 from resolvers.handoff import Offer
 from resolvers.interests import set_interests
+from resolvers.leases import DISCONNECTED
 from resolvers.models import ClaimRequest, Task, TaskState, Worker
 from resolvers.publish import publish
 from resolvers.push import push_tasks
+from resolvers.queues import configure_queue
 from resolvers.workers import register_worker
 
 
@@ -68,19 +70,25 @@ async def ctx(store: GatedStore) -> AsyncIterator[Context]:
 
 
 class Subscriber:
-    """push_tasks consumed in the background, as the websocket transport does."""
+    """push_tasks consumed in the background, as the websocket transport does. ``vanish``
+    ends it as a dropped socket does (rather than as an unsubscribe)."""
 
     def __init__(self, ctx: Context, worker_id: str, prefetch: int) -> None:
         self.received: list[str] = []
+        self._vanished = False
         self._task = asyncio.create_task(self._run(ctx, worker_id, prefetch))
 
     async def _run(self, ctx: Context, worker_id: str, prefetch: int) -> None:
-        async for task in push_tasks(ctx, worker_id, prefetch):
+        async for task in push_tasks(ctx, worker_id, prefetch, vanished=lambda: self._vanished):
             self.received.append(task.task_id)
 
     async def close(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+
+    async def vanish(self) -> None:
+        self._vanished = True
+        await self.close()
 
 
 async def state_of(ctx: Context, task_id: str) -> tuple[Any, ...]:
@@ -146,7 +154,7 @@ async def publish_as_subscriber_leaves(ctx: Context, store: GatedStore) -> tuple
     store.gate.clear()
     publishing = asyncio.create_task(publish(ctx, publisher="t", data={"n": 1}))
     await store.arrived.wait()
-    await subscriber.close()
+    await subscriber.vanish()
     assert subscriber.received == []
     store.gate.set()
     return worker.worker_id, (await publishing).tasks[0].task_id
@@ -156,7 +164,40 @@ async def test_a_subscriber_gone_while_the_publish_writes_gets_nothing(
     ctx: Context, store: GatedStore
 ) -> None:
     _, task_id = await publish_as_subscriber_leaves(ctx, store)
-    # Claimed for it in the write, then given back at once, no attempt counted.
+    # Claimed for it in the write, then given back at once: never sent, no attempt counted,
+    # though its subscriber vanished.
+    assert await state_of(ctx, task_id) == (TaskState.QUEUED, None, 0)
+
+
+async def test_a_handed_task_counts_a_delivery_when_its_subscriber_vanishes(ctx: Context) -> None:
+    await configure_queue(ctx, "q", max_deliveries=2)
+    worker = await register_worker(ctx, queues=["q"])
+    task_id = ""
+    for delivery in (1, 2):
+        subscriber = Subscriber(ctx, worker.worker_id, 1)
+        # The first time it waits, and the publish hands its task over; the second time the
+        # task is back in the queue, and it claims it itself.
+        await asyncio.sleep(0.05)
+        if delivery == 1:
+            task_id = (await publish(ctx, publisher="t", data={})).tasks[0].task_id
+        assert subscriber.received == [task_id]
+        await subscriber.vanish()
+    task = await ctx.store.get_task(task_id)
+    assert task is not None
+    assert (task.state, task.attempts) == (TaskState.FAILED, 2)
+    assert task.fail_reason == f"{DISCONNECTED.reason} (2 deliveries)"
+    assert [f.reason for f in task.failures] == [DISCONNECTED.reason, task.fail_reason]
+
+
+async def test_a_subscriber_that_ends_cleanly_gives_its_handed_task_back_uncounted(
+    ctx: Context,
+) -> None:
+    worker = await register_worker(ctx, queues=["q"])
+    subscriber = Subscriber(ctx, worker.worker_id, 1)
+    await asyncio.sleep(0.05)
+    task_id = (await publish(ctx, publisher="t", data={})).tasks[0].task_id
+    assert subscriber.received == [task_id]
+    await subscriber.close()
     assert await state_of(ctx, task_id) == (TaskState.QUEUED, None, 0)
 
 

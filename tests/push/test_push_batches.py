@@ -43,15 +43,16 @@ async def test_waiting_tasks_come_in_one_message_up_to_prefetch(
         assert await ws.nothing_for(0.3)
 
 
-async def test_a_new_task_comes_alone_and_closing_gives_back(
+async def test_a_new_task_comes_alone_and_unsubscribing_gives_back(
     live_server: LiveServer, http: httpx.AsyncClient
 ) -> None:
     worker = await worker_on(http)
     async with GraphQLSocket(live_server.ws_url) as ws:
-        await ws.subscribe(BATCHES, w=worker, p=10)
+        op = await ws.subscribe(BATCHES, w=worker, p=10)
         await asyncio.sleep(0.1)
         task_id = await publish(http, 1)
         assert batch_ids(await ws.next()) == [task_id]
+        await ws.stop(op)
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:
         status = (await http.get("/status", params={"task": task_id})).json()["task"]
