@@ -51,6 +51,11 @@ class Settings:
     max_prefetch: int = setting(100, "most unfinished pushed tasks one subscriber may hold")
     ws_ping_interval: float = setting(20.0, "seconds between websocket pings")
     ws_ping_timeout: float = setting(20.0, "close a websocket whose ping is unanswered this long")
+    store_check_interval: float = setting(
+        600.0,
+        "seconds between /readyz's integrity checks of the store (SQLite: PRAGMA quick_check, "
+        "which reads the whole file; it also runs at startup; 0: only at startup)",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
