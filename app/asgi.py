@@ -22,6 +22,7 @@ from strawberry.asgi import GraphQL
 from app import dashboard, rest
 from app.body_limit import BodyLimitMiddleware
 from app.health import Readiness, healthz, readyz
+from app.hosts import AllowedHosts, HostCheckMiddleware
 from app.loops import DutyRunner, duties_for
 from app.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from app.metrics import Metrics
@@ -128,7 +129,13 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(
+                HostCheckMiddleware,
+                allowed=AllowedHosts.parse(settings.allowed_hosts, settings.host),
+            ),
+            Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+        ],
         exception_handlers={
             CouchQueueError: rest.handle_couchqueue_error,
             HTTPException: rest.handle_http_error,

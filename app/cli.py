@@ -45,6 +45,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from app.asgi import create_app
+    from app.timeouts import with_header_timeout
 
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -55,7 +56,13 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=(
+            with_header_timeout(settings.header_timeout_seconds)
+            if settings.header_timeout_seconds > 0
+            else "httptools"
+        ),
+        timeout_keep_alive=settings.idle_timeout_seconds,
+        limit_concurrency=settings.max_concurrency or None,
         log_level=settings.log_level,
         access_log=False,
         ws_ping_interval=settings.ws_ping_interval,

@@ -46,6 +46,12 @@ class PayloadTooLarge(CouchQueueError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class UnsupportedMediaType(CouchQueueError):
+    """A request body of a content type that is not accepted (JSON or a form are)."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class NotFound(CouchQueueError):
     code = "NOT_FOUND"
 

@@ -19,7 +19,7 @@ from app.store.sqlite import SqliteStore
 from resolvers.errors import StoreNotReady
 from tests.conftest import FakeClock
 
-SETTINGS = Settings(queue_cache_seconds=0)
+SETTINGS = Settings(queue_cache_seconds=0, allowed_hosts="couchqueue")
 
 
 @pytest.fixture
