@@ -21,6 +21,8 @@ from strawberry.asgi import GraphQL
 
 from app import dashboard, rest
 from app.body_limit import BodyLimitMiddleware
+from app.health import Readiness, healthz, readyz
+from app.hosts import AllowedHosts, HostCheckMiddleware
 from app.loops import DutyRunner, duties_for
 from app.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from app.metrics import Metrics
@@ -81,20 +83,6 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
         return context
 
 
-async def healthz(request: Request) -> Response:
-    """Alive: the process answers."""
-    return JSONResponse({"status": "ok"})
-
-
-async def readyz(request: Request) -> Response:
-    """Ready: the store answers too."""
-    try:
-        await request.app.state.ctx.store.ping()
-    except CouchQueueError as exc:
-        return JSONResponse({"status": "unavailable", "error": exc.message}, status_code=503)
-    return JSONResponse({"status": "ok"})
-
-
 async def metrics(request: Request) -> Response:
     body = await request.app.state.metrics.render(request.app.state.ctx)
     return Response(body, media_type=METRICS_CONTENT_TYPE)
@@ -131,6 +119,7 @@ def create_app(
         app.state.ctx = ctx
         app.state.notifier = notifier
         app.state.events = events
+        app.state.readiness = Readiness(opened, settings.store_check_interval)
         watcher = ChangeWatcher(notifier, events)
         duties = DutyRunner(ctx, duties_for(settings, watcher) if start_duties else [])
         duties.start()
@@ -154,7 +143,13 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(
+                HostCheckMiddleware,
+                allowed=AllowedHosts.parse(settings.allowed_hosts, settings.host),
+            ),
+            Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+        ],
         exception_handlers={
             CouchQueueError: rest.handle_couchqueue_error,
             HTTPException: rest.handle_http_error,

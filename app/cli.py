@@ -6,6 +6,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 from dataclasses import fields
+from typing import Any
 
 from app.settings import Settings, env_name, flag_name
 from couchqueue_client import command as worker_command
@@ -50,18 +51,27 @@ def serve(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=False,
-        ws_ping_interval=settings.ws_ping_interval,
-        ws_ping_timeout=settings.ws_ping_timeout,
+    uvicorn.run(create_app(settings), **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How a node is served (the benchmarks' bare apps are served the same way)."""
+    from app.timeouts import with_header_timeout
+
+    header_timeout = settings.header_timeout_seconds
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": with_header_timeout(header_timeout) if header_timeout > 0 else "httptools",
+        "timeout_keep_alive": settings.idle_timeout_seconds,
+        "limit_concurrency": settings.max_concurrency or None,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "ws_ping_interval": settings.ws_ping_interval,
+        "ws_ping_timeout": settings.ws_ping_timeout,
         # Pushed tasks are small messages: compressing each costs more CPU than it saves bytes.
-        ws_per_message_deflate=False,
+        "ws_per_message_deflate": False,
         # Nothing reads the client address: no X-Forwarded-* rewriting on every request.
-        proxy_headers=False,
-    )
+        "proxy_headers": False,
+    }

@@ -1,4 +1,5 @@
 """REST request parameters: the query string, a form body or a JSON body, merged (body wins).
+A body must say it is JSON or a form (Content-Type); a request without a body needs none.
 
 Only HTTP-level parsing happens here (JSON text, "true"/"false", numbers given as text); types,
 required fields and limits are checked by the resolvers.
@@ -15,7 +16,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import Message
 
-from resolvers.errors import InvalidInput, MalformedJson
+from resolvers.errors import InvalidInput, MalformedJson, UnsupportedMediaType
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
@@ -95,24 +96,31 @@ class Params:
 async def _read_body(request: Request, list_as: str | None) -> dict[str, Any]:
     # The size limit is enforced for every route by app.body_limit, as the body is received.
     body = await request.body()
-    if not body.strip():
+    if not body:
         return {}
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in _FORM_TYPES:
+    is_json = content_type == "application/json" or content_type.endswith("+json")
+    # Not text/plain, nor no type at all: a browser sends those cross-site without asking.
+    if not is_json and content_type not in _FORM_TYPES:
+        given = repr(content_type) if content_type else "none"
+        raise UnsupportedMediaType(
+            f"unsupported content type {given}: send a body as application/json or as a form "
+            "(application/x-www-form-urlencoded, multipart/form-data)",
+            param="body",
+        )
+    if not body.strip():
+        return {}
+    if not is_json:
         return await _read_form(request, body)
-    if content_type in ("", "text/plain", "application/json") or content_type.endswith("+json"):
-        try:
-            values = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedJson(f"the body is not valid JSON: {exc}", param="body") from None
-        if isinstance(values, list) and list_as is not None:
-            return {list_as: values}
-        if not isinstance(values, dict):
-            raise InvalidInput("a JSON body must be an object of parameters", param="body")
-        return values
-    raise InvalidInput(
-        f"unsupported content type {content_type!r}: send JSON or a form", param="body"
-    )
+    try:
+        values = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedJson(f"the body is not valid JSON: {exc}", param="body") from None
+    if isinstance(values, list) and list_as is not None:
+        return {list_as: values}
+    if not isinstance(values, dict):
+        raise InvalidInput("a JSON body must be an object of parameters", param="body")
+    return values
 
 
 async def _read_form(request: Request, body: bytes) -> dict[str, Any]:

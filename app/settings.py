@@ -51,6 +51,29 @@ class Settings:
     max_prefetch: int = setting(100, "most unfinished pushed tasks one subscriber may hold")
     ws_ping_interval: float = setting(20.0, "seconds between websocket pings")
     ws_ping_timeout: float = setting(20.0, "close a websocket whose ping is unanswered this long")
+    store_check_interval: float = setting(
+        600.0,
+        "seconds between /readyz's integrity checks of the store (SQLite: PRAGMA quick_check, "
+        "which reads the whole file; it also runs at startup; 0: only at startup)",
+    )
+    allowed_hosts: str = setting(
+        "localhost,127.0.0.1,[::1]",
+        "host names this node answers for, comma-separated (the bound address is always one; "
+        "*.example.com: its subdomains; *: any): another Host gets 400, a page of another "
+        "origin 403",
+    )
+    header_timeout_seconds: float = setting(
+        10.0,
+        "close a connection whose request headers are not complete this long after it opens "
+        "or after its previous response (0: never)",
+    )
+    idle_timeout_seconds: int = setting(
+        5, "close a keep-alive connection idle this long between requests"
+    )
+    max_concurrency: int = setting(
+        10000,
+        "most open connections and running requests; beyond it new requests get 503 (0: no limit)",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

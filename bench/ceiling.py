@@ -95,20 +95,14 @@ def serve(port: int, db_path: str) -> None:
 
 
 def serve_like_a_node(app: Any, port: int) -> None:
-    """Serve a bare app as `couchqueue serve` serves a node: uvicorn, uvloop, httptools, and
-    websockets without per-message compression."""
+    """Serve a bare app as `couchqueue serve` serves a node (app.cli.uvicorn_options: uvicorn,
+    uvloop, httptools with the header deadline, websockets without per-message compression)."""
     import uvicorn
 
-    uvicorn.run(
-        app,
-        host=HOST,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        ws_per_message_deflate=False,
-        log_level="warning",
-        access_log=False,
-    )
+    from app.cli import uvicorn_options
+    from app.settings import Settings
+
+    uvicorn.run(app, **uvicorn_options(Settings(host=HOST, port=port, log_level="warning")))
 
 
 def server(folder: Path) -> Process:

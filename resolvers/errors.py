@@ -46,6 +46,12 @@ class PayloadTooLarge(CouchQueueError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class UnsupportedMediaType(CouchQueueError):
+    """A request body of a content type that is not accepted (JSON or a form are)."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class NotFound(CouchQueueError):
     code = "NOT_FOUND"
 
@@ -80,3 +86,16 @@ class StoreUnavailable(CouchQueueError):
     """The store could not be reached or answered with an error; retrying later may succeed."""
 
     code = "STORE_UNAVAILABLE"
+
+
+class StoreNotReady(StoreUnavailable):
+    """The store answers but must not take writes: its file was removed or replaced, it is
+    corrupt, or it is full. ``reason`` says which in one word, ``location`` names the store
+    (a file path, or a URL without credentials)."""
+
+    code = "STORE_UNAVAILABLE"
+
+    def __init__(self, message: str, *, reason: str, location: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.location = location

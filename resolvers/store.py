@@ -44,6 +44,13 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Return if the store answers a trivial read; raise StoreUnavailable otherwise."""
 
+    async def ready(self, thorough: bool = False) -> None:
+        """Return if the store can take a write now; raise StoreUnavailable otherwise (a
+        StoreNotReady naming the reason and the store when it is known). A real, tiny write
+        (a health record only this method touches), not a guess. ``thorough`` also checks the
+        stored data's integrity where the backend can, which may take time proportional to
+        the store's size: callers bound how often they ask for it."""
+
     # -- queues and interests ----------------------------------------------------------------
 
     async def queues_version(self) -> int:

@@ -39,7 +39,12 @@ from app.store.couchbase_kv import CouchbaseConfig, Kv, path
 from app.store.couchbase_meta import Meta
 from app.store.couchbase_scan import Scanner
 from app.store.couchbase_tasks import Tasks
-from resolvers.errors import CouchQueueError, InvalidInput, StoreUnavailable
+from resolvers.errors import (
+    CouchQueueError,
+    InvalidInput,
+    StoreNotReady,
+    StoreUnavailable,
+)
 from resolvers.models import (
     ClaimRequest,
     Interests,
@@ -93,6 +98,15 @@ class CouchbaseStore:
 
     async def ping(self) -> None:
         await _guard(self.kv.cas_of(self.kv.key("queues")))
+
+    async def ready(self, thorough: bool = False) -> None:
+        # A counter only this method touches: a write with the store's durability, no CAS race.
+        try:
+            await _guard(self.kv.incr(self.kv.key("health"), 1))
+        except StoreUnavailable as exc:
+            where = f"{self.kv.config.connection}/{self.kv.config.bucket}"
+            message = f"Couchbase cannot take a write: {exc.message}"
+            raise StoreNotReady(message, reason="unwritable", location=where) from None
 
     # -- queues ------------------------------------------------------------------------------
 

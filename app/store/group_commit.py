@@ -10,6 +10,9 @@ at once on the caller's thread instead, in its own transaction: handing it to th
 back costs more than the commit itself, and an idle queue has nothing to group it with. That
 path never waits for SQLite's write lock (another process may hold it): it falls back to the
 thread, which does.
+
+Before every commit the writer calls ``verify`` (if given): when it raises, the transaction is
+rolled back and every job in it fails with that error, so nothing it wrote is acknowledged.
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ class GroupCommitWriter:
         *,
         max_batch: int = 256,
         commit_inline_when_idle: bool = False,
+        verify: Callable[[], None] = lambda: None,
     ) -> None:
         self._connect = connect
+        self._verify = verify
         self._max_batch = max_batch
         self._commit_inline = commit_inline_when_idle
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -88,6 +93,7 @@ class GroupCommitWriter:
                 return False, None  # locked by another process (or failing: the thread tells)
             try:
                 result = job(conn)
+                self._verify()
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -147,6 +153,7 @@ class GroupCommitWriter:
             else:
                 for job in batch:
                     outcomes.append(self._in_savepoint(conn, job))
+            self._verify()
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:

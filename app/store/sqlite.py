@@ -4,6 +4,10 @@ Writes go through one group-commit writer thread per process (app/store/group_co
 Scans (listings, counts) run on a reader thread. Point reads by primary key (a task, a worker,
 the queues stamp) run on the event loop itself: they take microseconds, less than a hand-off to
 a thread would, and WAL readers never wait for writers.
+
+No connection but the first one at open may create the file: if it is removed while the store
+is open, a connection made later fails instead of starting an empty store at the path; and
+the writer refuses to commit once the path no longer names the file opened (sqlite_health.py).
 """
 
 from __future__ import annotations
@@ -15,19 +19,26 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import orjson
 
 from app.store.group_commit import Checkpointer, GroupCommitWriter
 from app.store.sql import SQLITE as SQL
 from app.store.sqlite_extras import SchedulesAndStats
+from app.store.sqlite_health import (
+    FileGuard,
+    check_integrity,
+    probe,
+    refuse_orphaned_journal,
+)
 from app.store.sqlite_queues import QueuesAndWorkers
 from app.store.sqlite_rows import (
     filter_sql,
     task_from_row,
     task_params,
 )
-from resolvers.errors import InvalidInput, StoreUnavailable
+from resolvers.errors import InvalidInput, StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
     Task,
@@ -57,8 +68,14 @@ def path_from_url(url: str) -> str:
     return url[len(prefix) :]
 
 
-def _connect(path: str, synchronous: str, mmap_bytes: int = 0) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+def _connect(
+    path: str, synchronous: str, mmap_bytes: int = 0, create: bool = False
+) -> sqlite3.Connection:
+    if path == ":memory:":
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    else:
+        uri = f"file:{quote(path)}?mode={'rwc' if create else 'rw'}"
+        conn = sqlite3.connect(uri, isolation_level=None, check_same_thread=False, uri=True)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
@@ -80,9 +97,11 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
     def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
         self._path = path
         self._synchronous = synchronous
+        self._guard = FileGuard(path)
         self._writer = GroupCommitWriter(
             lambda: _writer_connection(path, synchronous),
             commit_inline_when_idle=synchronous.upper() in ("OFF", "NORMAL"),
+            verify=self._guard.verify,
         )
         self._checkpointer = Checkpointer(lambda: _connect(path, synchronous))
         self._reader_local = threading.local()
@@ -93,6 +112,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
     async def open(cls, url: str, synchronous: str = "NORMAL") -> SqliteStore:
         path = path_from_url(url)
         if path != ":memory:":
+            refuse_orphaned_journal(path)
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         store = cls(path, synchronous)
         try:
@@ -100,12 +120,17 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
             store._writer.start()
             store._checkpointer.start()
             store._inline = _connect(path, synchronous, LOOP_MMAP_BYTES)
+            # A read opens the -wal and -shm, which stay while this process has the file open.
+            store._inline.execute(SQL["queues_version"]).fetchone()
+            store._guard.record()
+            await asyncio.to_thread(store._check_integrity)
         except sqlite3.Error as exc:
+            await store.close()
             raise StoreUnavailable(f"cannot open SQLite store {path!r}: {exc}") from None
         return store
 
     def _create_schema(self) -> None:
-        conn = _connect(self._path, self._synchronous)
+        conn = _connect(self._path, self._synchronous, create=True)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
@@ -136,7 +161,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
         try:
             return await self._writer.run(job)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite write failed: {exc}") from None
+            raise self._guard.note(exc) or StoreUnavailable(f"SQLite write failed: {exc}") from None
 
     async def _scan(self, job: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
@@ -148,7 +173,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
         try:
             return await asyncio.get_running_loop().run_in_executor(self._readers, run)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite read failed: {exc}") from None
+            raise self._guard.note(exc) or StoreUnavailable(f"SQLite read failed: {exc}") from None
 
     def _peek(self, name: str, params: dict[str, Any]) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._peek_rows(name, params, sqlite3.Cursor.fetchone)
@@ -166,10 +191,25 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
         try:
             return fetch(self._inline.execute(SQL[name], params))
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite read failed: {exc}") from None
+            raise self._guard.note(exc) or StoreUnavailable(f"SQLite read failed: {exc}") from None
 
     async def ping(self) -> None:
         self._peek("queues_version", {})
+
+    async def ready(self, thorough: bool = False) -> None:
+        try:
+            await self._write(lambda conn: probe(self._guard, conn))
+        except StoreNotReady:
+            raise
+        except StoreUnavailable as exc:
+            what = f"cannot take a write: {exc.message}"
+            raise self._guard.not_ready("unwritable", what) from None
+        if thorough:
+            await asyncio.to_thread(self._check_integrity)
+            self._guard.verify()
+
+    def _check_integrity(self) -> None:
+        check_integrity(self._guard, lambda: _connect(self._path, self._synchronous))
 
     # -- tasks -------------------------------------------------------------------------------
 

@@ -8,6 +8,11 @@ CREATE TABLE IF NOT EXISTS meta (
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('queues_version', 0);
+-- Written only by the readiness probe: proof that a write commits.
+CREATE TABLE IF NOT EXISTS health (
+    id INTEGER PRIMARY KEY,
+    probes INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS queues (
     name TEXT PRIMARY KEY,
     interests TEXT,
@@ -253,3 +258,7 @@ SELECT min((
     SELECT run_at FROM tasks
     WHERE lane = lanes.value AND state = 'queued' ORDER BY run_at LIMIT 1
 )) FROM json_each(:lanes) AS lanes;
+
+-- name: health_probe
+INSERT INTO health (id, probes) VALUES (1, 1)
+ON CONFLICT (id) DO UPDATE SET probes = probes + 1;

@@ -23,6 +23,7 @@ TEST_SETTINGS = Settings(
     max_data_bytes=8 * 1024,
     max_interests_per_queue=5,
     queue_cache_seconds=0,
+    allowed_hosts="couchqueue",  # the test client's base URL
 )
 
 

@@ -343,7 +343,7 @@ REST_CASES = [
     pytest.param(rest("PUT", "/task", json=[{"publisher": "p", "data": OK_DATA}]),
                  bad(INVALID, "body"), id="body-json-array"),
     pytest.param(rest("PUT", "/task", content=b"<task/>", headers=XML_TYPE),
-                 bad(INVALID, "body", word="content type"), id="body-xml"),
+                 bad("UNSUPPORTED_MEDIA_TYPE", "body", 415, word="content type"), id="body-xml"),
     pytest.param(rest("PUT", "/task", data={"publisher": "p", "data": '{"email": '}),
                  bad("MALFORMED_JSON", "data"), id="form-data-malformed-json"),
     pytest.param(rest("PUT", "/worker", params={"queues": '["emails"'}),

@@ -110,7 +110,9 @@ async def test_an_interest_change_is_seen_at_once_by_another_node(
         async with LifespanManager(apps[0]) as one, LifespanManager(apps[1]) as two:
             a, b = (
                 RestApi(
-                    httpx.AsyncClient(transport=httpx.ASGITransport(app=m.app), base_url="http://n")
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=m.app), base_url="http://couchqueue"
+                    )
                 )
                 for m in (one, two)
             )

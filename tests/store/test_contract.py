@@ -337,3 +337,10 @@ async def test_failed_tasks_filter_by_reason_text(store: Store) -> None:
         TaskFilter(states=(TaskState.FAILED,), reason_contains="smtp"), 10, None
     )
     assert [t.task_id for t in page.tasks] == [a.task_id]
+
+
+async def test_a_store_that_takes_writes_is_ready(store: Store) -> None:
+    await store.ready()
+    await store.ready(thorough=True)
+    await store.insert_tasks([task()])
+    await store.ready()
