@@ -1,9 +1,11 @@
 """Publishers: ``Publisher`` (sync, httpx.Client) and ``AsyncPublisher`` (httpx.AsyncClient),
 sharing how requests are built and answers read.
 
-``publish`` raises CouchQueueError for an error answer (or Unavailable when the server cannot
-be reached). ``publish_many`` sends PUT /tasks in chunks and answers one item per event: its
-PublishResult, or the CouchQueueError that event alone got.
+``set_interests`` says which events a queue takes (a queue gets tasks only once it has
+interests); ``delete_interests`` stops that. ``publish`` raises CouchQueueError for an error
+answer (or Unavailable when the server cannot be reached). ``publish_many`` sends PUT /tasks in
+chunks and answers one item per event: its PublishResult, or the CouchQueueError that event
+alone got.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from couchqueue_client.models import Event, PublishResult, Scope, default_name
 CHUNK = 500
 
 EventLike = Event | Mapping[str, Any]
+# A queue's interests: "*" (every event) or {field: regex}, any field matching (OR).
+Interests = str | Mapping[str, str]
 
 
 class _Requests:
@@ -102,6 +106,17 @@ class Publisher:
         )
         return PublishResult.from_json(send(self._client, "PUT", "/task", json=body))
 
+    def set_interests(self, queue: str, interests: Interests) -> Interests:
+        """Replace the queue's interests (creating the queue); answers them as stored."""
+        body = {"queue": queue, "interests": interests}
+        answer: Interests = send(self._client, "PUT", "/interest", json=body)["interests"]
+        return answer
+
+    def delete_interests(self, queue: str) -> int:
+        """Remove the queue's interests (its tasks stay); answers how many there were."""
+        deleted: int = send(self._client, "DELETE", "/interest", params={"queue": queue})["deleted"]
+        return deleted
+
     def publish_many(self, events: Iterable[EventLike]) -> list[PublishResult | CouchQueueError]:
         out: list[PublishResult | CouchQueueError] = []
         for chunk in self._requests.chunks(events):
@@ -154,6 +169,19 @@ class AsyncPublisher:
             data, publisher, run_at, scope, singularly_enqueue, singularly_run, unique_key
         )
         return PublishResult.from_json(await send_async(self._client, "PUT", "/task", json=body))
+
+    async def set_interests(self, queue: str, interests: Interests) -> Interests:
+        """Replace the queue's interests (creating the queue); answers them as stored."""
+        body = {"queue": queue, "interests": interests}
+        answer = await send_async(self._client, "PUT", "/interest", json=body)
+        stored: Interests = answer["interests"]
+        return stored
+
+    async def delete_interests(self, queue: str) -> int:
+        """Remove the queue's interests (its tasks stay); answers how many there were."""
+        answer = await send_async(self._client, "DELETE", "/interest", params={"queue": queue})
+        deleted: int = answer["deleted"]
+        return deleted
 
     async def publish_many(
         self, events: Iterable[EventLike]

@@ -113,3 +113,25 @@ async def test_async_publisher(server: ServerNode) -> None:
         assert caught.value.param == "runAt"
         reply = await client.get("/status", params={"task": result.tasks[0].task_id})
         assert reply.json()["task"]["publisher"] == "async"
+
+
+def test_a_publisher_sets_and_deletes_a_queues_interests(server: ServerNode) -> None:
+    name = f"i-{uuid.uuid4().hex[:10]}"
+    with Publisher(server.url) as publisher:
+        assert publisher.set_interests(name, {"to": f"^{name}$"}) == {"to": f"^{name}$"}
+        [task] = publisher.publish({"to": name}).tasks
+        assert task.queue == name
+        with pytest.raises(CouchQueueError) as refused:
+            publisher.set_interests(name, {"to": "("})
+        assert refused.value.param == "interests"
+        assert publisher.delete_interests(name) == 1
+        assert publisher.publish({"to": name}).discarded
+
+
+async def test_an_async_publisher_sets_and_deletes_a_queues_interests(server: ServerNode) -> None:
+    name = f"i-{uuid.uuid4().hex[:10]}"
+    async with AsyncPublisher(server.url) as publisher:
+        assert await publisher.set_interests(name, "*") == "*"
+        assert (await publisher.publish({"n": 1})).tasks
+        assert await publisher.delete_interests(name) == 1
+        assert await publisher.delete_interests(name) == 0
