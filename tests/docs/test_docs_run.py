@@ -1,0 +1,137 @@
+"""Every example in the README and docs/*.md runs as written against a fresh server, and
+answers what the text says it answers (see tests/docs/snippets.py for the conventions)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.docs.snippets import Block, blocks, matches, python_replies, shell_commands
+from tests.nodes.server import ServerNode
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTED_URL = "http://127.0.0.1:8080"
+SEPARATOR = "\x1e"
+RUN_SECONDS = 60.0
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[ServerNode]:
+    node = ServerNode(f"sqlite:///{tmp_path / 'docs.db'}", tmp_path / "server.log").start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def test_the_readme_walkthrough_answers_as_shown(fresh_server: ServerNode) -> None:
+    missing = [tool for tool in ("bash", "curl", "jq") if shutil.which(tool) is None]
+    assert not missing, f"the README's walkthrough needs {missing} (.ci/run installs them)"
+    commands = [
+        command for block in blocks(ROOT / "README.md", "sh") for command in shell_commands(block)
+    ]
+    assert sum(len(command.expected) for command in commands) >= 20, "replies went missing"
+    script = ["set -u"]
+    for n, command in enumerate(commands):
+        script += [f"printf '\\n{SEPARATOR}{n}\\n'", command.text.replace(DOCUMENTED_URL, "$URL")]
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)],
+        capture_output=True,
+        text=True,
+        timeout=RUN_SECONDS,
+        env={**os.environ, "URL": fresh_server.url},
+        check=False,
+    )
+    outputs = {}
+    for part in done.stdout.split(f"\n{SEPARATOR}")[1:]:
+        number, _, output = part.partition("\n")
+        outputs[int(number)] = output
+    assert done.returncode == 0 and len(outputs) == len(commands), done.stderr[-2000:]
+    for n, command in enumerate(commands):
+        for expected in command.expected:
+            assert matches(expected, outputs[n]), (
+                f"{command.where}: {command.text}\n  documented: {expected}\n"
+                f"  answered:   {outputs[n].strip()}"
+            )
+
+
+class ServerPerDocument(dict[Path, ServerNode]):
+    """A fresh server for each document, shared by its examples in order."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.directory = directory
+
+    def __missing__(self, path: Path) -> ServerNode:
+        here = self.directory / path.stem
+        here.mkdir()
+        node = ServerNode(f"sqlite:///{here / 'docs.db'}", here / "server.log").start()
+        self[path] = node
+        return node
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPerDocument]:
+    started = ServerPerDocument(tmp_path_factory.mktemp("docs"))
+    try:
+        yield started
+    finally:
+        for node in started.values():
+            node.stop()
+
+
+def python_blocks() -> list[Block]:
+    documents = sorted((ROOT / "docs").glob("*.md"))
+    return [block for path in documents for block in blocks(path, "python")]
+
+
+@pytest.mark.parametrize(
+    "block", python_blocks(), ids=lambda block: f"{block.path.name}:{block.line}"
+)
+def test_a_python_example_runs_and_prints_what_it_shows(
+    block: Block, servers: ServerPerDocument, tmp_path: Path
+) -> None:
+    """Run in a fresh interpreter from an empty directory. An example that serves until
+    stopped (a worker) is sent SIGINT, as a user would press Ctrl-C, once it has printed every
+    documented reply; it must then stop cleanly."""
+    script = tmp_path / "example.py"
+    script.write_text(block.code.replace(DOCUMENTED_URL, servers[block.path].url))
+    expected = python_replies(block)
+    process = subprocess.Popen(
+        [sys.executable, "-u", str(script)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    printed: list[str] = []
+    waiting = list(expected)
+    deadline = time.monotonic() + RUN_SECONDS
+    try:
+        while waiting and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            printed.append(line.rstrip("\n"))
+            if matches(waiting[0], line):
+                waiting.pop(0)
+        if process.poll() is None and not waiting:
+            time.sleep(0.2)
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=RUN_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "\n".join(printed) + rest
+    assert not waiting, f"{block.path.name}:{block.line} never printed {waiting[0]!r}:\n{output}"
+    assert process.returncode == 0, f"{block.path.name}:{block.line} failed:\n{output[-3000:]}"
