@@ -1,0 +1,55 @@
+"""More bad input (issue 12): batch items without required fields, times past the year 9999,
+crons that never fire, and text that is not UTF-8. Each is refused with a 4xx naming the
+parameter, and the server is as it was (the snapshot of tests/api/test_bad_input.py)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.api import test_bad_input
+from tests.api.client import Api, ApiError, RestApi
+from tests.api.test_bad_input import OK_DATA, World, snapshot
+
+# The fixtures of tests/api/test_bad_input.py: its world, and its check of every error's shape.
+world = test_bad_input.world
+error_shape = test_bad_input.error_shape
+
+INVALID = "INVALID_PARAMETER"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+JSON_TYPE = {"content-type": "application/json"}
+END_OF_TIME = 253_402_300_800.0  # 10000-01-01T00:00:00Z
+
+# -- batch items without a required field ----------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["publisher", "data"])
+async def test_a_batch_item_without_a_required_field_is_refused_by_name(
+    api: Api, world: World, missing: str
+) -> None:
+    """The item's answer names the item and the parameter; nothing is published. (A batch
+    answers each item alone, so through REST the request itself is a 200.)"""
+    item = {k: v for k, v in {"publisher": "p", "data": OK_DATA}.items() if k != missing}
+    before = await snapshot(api, world)
+    if api.transport == "graphql":
+        # GraphQL's type system refuses the item before the engine sees it.
+        with pytest.raises(ApiError) as caught:
+            await api.publish_many([item])
+        assert caught.value.code == "GRAPHQL_VALIDATION_FAILED", caught.value
+    else:
+        [answer] = await api.publish_many([item])
+        error = answer["error"]
+        assert (error["code"], error["param"]) == ("MISSING_PARAMETER", missing), error
+        assert f"tasks[0]: {missing} is required" in error["message"], error
+    assert await snapshot(api, world) == before
+
+
+async def test_the_other_items_of_the_batch_go_ahead(http: httpx.AsyncClient, world: World) -> None:
+    rest = RestApi(http)
+    answers = await rest.publish_many(
+        [{"publisher": "p", "data": {"email": "a@b"}}, {"data": OK_DATA}]
+    )
+    assert sorted(t["queue"] for t in answers[0]["tasks"]) == ["audit", "emails"]
+    error = answers[1]["error"]
+    assert (error["code"], error["param"]) == ("MISSING_PARAMETER", "publisher"), error
+    assert error["message"].startswith("tasks[1]: "), error
