@@ -4,12 +4,15 @@ parameter, and the server is as it was (the snapshot of tests/api/test_bad_input
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import orjson
 import pytest
 
 from tests.api import test_bad_input
 from tests.api.client import Api, ApiError, RestApi
-from tests.api.test_bad_input import OK_DATA, World, snapshot
+from tests.api.test_bad_input import OK_DATA, World, bad, publish, refused, snapshot
 
 # The fixtures of tests/api/test_bad_input.py: its world, and its check of every error's shape.
 world = test_bad_input.world
@@ -53,3 +56,46 @@ async def test_the_other_items_of_the_batch_go_ahead(http: httpx.AsyncClient, wo
     error = answers[1]["error"]
     assert (error["code"], error["param"]) == ("MISSING_PARAMETER", "publisher"), error
     assert error["message"].startswith("tasks[1]: "), error
+
+
+# -- times: unix seconds before the year 10000 -----------------------------------------------
+
+TOO_LATE = [
+    pytest.param(1e308, id="1e308"),
+    pytest.param(END_OF_TIME, id="year-10000"),
+]
+
+
+@pytest.mark.parametrize("run_at", TOO_LATE)
+async def test_run_at_past_the_year_9999_is_refused(api: Api, world: World, run_at: Any) -> None:
+    sent = {"publisher": "p", "data": OK_DATA, "runAt": run_at}
+    await refused(api, world, lambda a, w: publish(a, **sent), bad(INVALID, "runAt"))
+
+
+async def test_run_at_just_before_the_year_10000_is_accepted(api: Api, world: World) -> None:
+    answer = await api.publish("p", OK_DATA, runAt=END_OF_TIME - 1)
+    [task] = [t for t in answer["tasks"] if t["queue"] == "emails"]
+    assert task["state"] == "scheduled"
+
+
+@pytest.mark.parametrize("run_at", ["nan", "NaN", "inf", "-inf", "Infinity", "1e400"])
+async def test_run_at_not_a_finite_number_is_refused(
+    http: httpx.AsyncClient, world: World, run_at: str
+) -> None:
+    """JSON cannot carry NaN or infinity; a query string or a form can."""
+    sent = {"publisher": "p", "data": orjson.dumps(OK_DATA).decode(), "runAt": run_at}
+    for kw in ({"params": sent}, {"data": sent}):
+        await refused(
+            RestApi(http), world, lambda a, w, kw=kw: a.call("PUT", "/task", **kw),
+            bad(INVALID, "runAt"),
+        )  # fmt: skip
+
+
+async def test_a_batch_item_with_run_at_past_the_year_9999_is_refused(
+    api: Api, world: World
+) -> None:
+    before = await snapshot(api, world)
+    [answer] = await api.publish_many([{"publisher": "p", "data": OK_DATA, "runAt": 1e308}])
+    error = answer["error"]
+    assert (error["code"], error["param"]) == (INVALID, "runAt"), error
+    assert await snapshot(api, world) == before
