@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, ScheduleNotFound
@@ -47,10 +47,20 @@ def _cron(value: Any) -> str:
     return " ".join(fields)
 
 
-def next_tick(cron: str, timezone: str, after: float) -> float:
-    """The first tick of the schedule strictly after ``after`` (unix seconds)."""
+# A cron with no tick this many years ahead never fires ("0 0 30 2 *"). The rarest real ones
+# fire every 28 years or so ("* * * 2 1#5": a fifth Monday in February).
+MAX_YEARS_BETWEEN_TICKS = 50
+
+
+def next_tick(cron: str, timezone: str, after: float) -> float | None:
+    """The first tick of the schedule strictly after ``after`` (unix seconds); None if it has
+    none within MAX_YEARS_BETWEEN_TICKS."""
     start = datetime.fromtimestamp(after, ZoneInfo(timezone))
-    return float(croniter(cron, start).get_next(float))
+    try:
+        times = croniter(cron, start, max_years_between_matches=MAX_YEARS_BETWEEN_TICKS)
+        return float(times.get_next(float))
+    except (CroniterError, OverflowError, ValueError):
+        return None
 
 
 async def create_schedule(
@@ -67,9 +77,16 @@ async def create_schedule(
     label = queue_name(name, ctx, "name")
     expression = _cron(cron)
     zone = _zone(timezone)
+    now = ctx.clock()
+    upcoming = next_tick(expression, zone.key, now)
+    if upcoming is None:
+        raise InvalidInput(
+            f"cron {expression!r} never fires: it has no tick in the next "
+            f"{MAX_YEARS_BETWEEN_TICKS} years",
+            param="cron",
+        )
     template = validate_event(ctx, **event)
     on = True if enabled is None else flag(enabled, "enabled")
-    now = ctx.clock()
     schedule = Schedule(
         name=label,
         cron=expression,
@@ -81,7 +98,7 @@ async def create_schedule(
         singularly_run=template.singularly_run,
         unique_key=template.unique_key,
         enabled=on,
-        next_run_at=next_tick(expression, zone.key, now) if on else None,
+        next_run_at=upcoming if on else None,
         created_at=now,
     )
     return await ctx.store.put_schedule(schedule)

@@ -4,6 +4,7 @@ parameter, and the server is as it was (the snapshot of tests/api/test_bad_input
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ import orjson
 import pytest
 
 from tests.api import test_bad_input
-from tests.api.client import Api, ApiError, RestApi
+from tests.api.client import Api, ApiError, GraphQLApi, RestApi
 from tests.api.test_bad_input import OK_DATA, World, bad, publish, refused, snapshot
 
 # The fixtures of tests/api/test_bad_input.py: its world, and its check of every error's shape.
@@ -99,3 +100,32 @@ async def test_a_batch_item_with_run_at_past_the_year_9999_is_refused(
     error = answer["error"]
     assert (error["code"], error["param"]) == (INVALID, "runAt"), error
     assert await snapshot(api, world) == before
+
+
+# -- crons that never fire -------------------------------------------------------------------
+
+NEVER = ["0 0 30 2 *", "0 0 31 4 *", "0 0 31 2,4,6 *", "0 0 30 2 * 0"]
+
+
+@pytest.mark.parametrize("cron", NEVER)
+async def test_a_cron_that_never_fires_is_refused(
+    http: httpx.AsyncClient, world: World, cron: str
+) -> None:
+    """There is no REST route for schedules: GraphQL only. An existing schedule of that name
+    is left as it was."""
+    api = GraphQLApi(http)
+    kept = await api.create_schedule(name="s", cron="0 9 * * *", publisher="p", data=OK_DATA)
+    want = bad(INVALID, "cron", word="never fires")
+    again = {"name": "s", "cron": cron, "publisher": "p", "data": OK_DATA}
+    await refused(api, world, lambda a, w: a.create_schedule(**again), want)
+    assert await api.schedules() == [kept]
+
+
+@pytest.mark.parametrize(
+    ("cron", "year"), [("0 0 29 2 *", 2028), ("0 0 * 2 1#5", 2044)], ids=["leap-day", "5th-monday"]
+)
+async def test_a_rare_cron_is_accepted(http: httpx.AsyncClient, cron: str, year: int) -> None:
+    """A leap day, or a fifth Monday in February (every 28 years or so): rare, not never."""
+    api = GraphQLApi(http)
+    created = await api.create_schedule(name="s", cron=cron, publisher="p", data={})
+    assert datetime.fromtimestamp(created["nextRunAt"], UTC).year == year
