@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from starlette.applications import Starlette
 
 from tests.api import test_bad_input
 from tests.api.client import Api, ApiError, GraphQLApi, RestApi
-from tests.api.test_bad_input import OK_DATA, World, bad, publish, refused, snapshot
+from tests.api.test_bad_input import OK_DATA, Call, Refusal, World, bad, publish, refused, snapshot
 
 # The fixtures of tests/api/test_bad_input.py: its world, and its check of every error's shape.
 world = test_bad_input.world
@@ -129,3 +130,110 @@ async def test_a_rare_cron_is_accepted(http: httpx.AsyncClient, cron: str, year:
     api = GraphQLApi(http)
     created = await api.create_schedule(name="s", cron=cron, publisher="p", data={})
     assert datetime.fromtimestamp(created["nextRunAt"], UTC).year == year
+
+
+# -- text that is not UTF-8 ------------------------------------------------------------------
+
+
+def rest(method: str, path: str, **kw: Any) -> Call:
+    return lambda api, _: api.call(method, path, **kw)
+
+
+def multipart(name: str, value: bytes) -> bytes:
+    parts = [(b"publisher", b"p"), (b"data", b'{"email": "@"}'), (name.encode(), value)]
+    body = b"".join(
+        b'--B\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % part for part in parts
+    )
+    return body + b"--B--\r\n"
+
+
+MULTIPART = {"content-type": "multipart/form-data; boundary=B"}
+DATA_TEXT = "data=%7B%22email%22%3A%22%40%22%7D"
+
+NOT_UTF8_CASES = [
+    pytest.param(rest("PUT", "/task", content=b"publisher=%ff%fe&" + DATA_TEXT.encode(),
+                      headers=FORM), bad(INVALID, "publisher", word="UTF-8"),
+                 id="form-percent-escaped"),
+    pytest.param(rest("PUT", "/task", content=b"publisher=\xff\xfe&" + DATA_TEXT.encode(),
+                      headers=FORM), bad(INVALID, "publisher", word="UTF-8"), id="form-raw-bytes"),
+    pytest.param(rest("PUT", "/task", content=b"pub%fflisher=p&" + DATA_TEXT.encode(),
+                      headers=FORM), bad(INVALID, "body", word="UTF-8"), id="form-name"),
+    pytest.param(rest("PUT", "/task", content=multipart("publisher", b"\xff\xfe"),
+                      headers=MULTIPART), bad(INVALID, "publisher", word="UTF-8"),
+                 id="multipart-field"),
+    pytest.param(rest("PUT", "/task?publisher=%ff%fe&" + DATA_TEXT),
+                 bad(INVALID, "publisher", word="UTF-8"), id="query-percent-escaped"),
+    pytest.param(rest("PUT", "/task", content=b'{"publisher": "\xff\xfe", "data": {}}',
+                      headers=JSON_TYPE), bad(INVALID, "body", word="UTF-8"), id="json-raw-bytes"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "want"), NOT_UTF8_CASES)
+async def test_text_that_is_not_utf8_is_refused(
+    http: httpx.AsyncClient, world: World, call: Call, want: Refusal
+) -> None:
+    await refused(RestApi(http), world, call, want)
+
+
+async def send_raw(app: Starlette, query: bytes, body: bytes, content_type: bytes) -> Any:
+    """A request through the ASGI app as a server would pass it: raw bytes that no HTTP
+    client library sends are left as they are."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": "/task",
+        "raw_path": b"/task",
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"couchqueue"), (b"content-type", content_type)],
+        "client": ("127.0.0.1", 1),
+        "server": ("couchqueue", 80),
+        "state": {},
+    }
+    await app(scope, receive, send)
+    status = sent[0]["status"]
+    return status, orjson.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+async def test_raw_bytes_in_the_query_string_are_refused(
+    app: Starlette, http: httpx.AsyncClient, world: World
+) -> None:
+    api = RestApi(http)
+    before = await snapshot(api, world)
+    status, body = await send_raw(app, b"publisher=\xff\xfe&" + DATA_TEXT.encode(), b"", b"")
+    assert status == 400, body
+    assert (body["error"]["code"], body["error"]["param"]) == (INVALID, "publisher"), body
+    assert "UTF-8" in body["error"]["message"]
+    assert await snapshot(api, world) == before
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "content_type"),
+    [
+        pytest.param(b"publisher=%C3%A9&" + DATA_TEXT.encode(), b"", b"", id="query-escaped"),
+        pytest.param(b"publisher=\xc3\xa9&" + DATA_TEXT.encode(), b"", b"", id="query-raw"),
+        pytest.param(b"", b"publisher=\xc3\xa9&" + DATA_TEXT.encode(),
+                     FORM["content-type"].encode(), id="form-raw"),
+        pytest.param(b"", multipart("publisher", "é".encode()),
+                     MULTIPART["content-type"].encode(), id="multipart"),
+    ],
+)  # fmt: skip
+async def test_utf8_text_is_read_as_utf8(
+    app: Starlette, http: httpx.AsyncClient, world: World, query: bytes, body: bytes,
+    content_type: bytes,
+) -> None:  # fmt: skip
+    status, answer = await send_raw(app, query, body, content_type)
+    assert status == 200, answer
+    task = await RestApi(http).task(answer["tasks"][0]["taskId"])
+    assert task["publisher"] == "é"
