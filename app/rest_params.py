@@ -64,9 +64,9 @@ class Params:
         word = value.strip().lower() if isinstance(value, str) else value
         if word is None or isinstance(word, bool):
             return word
-        if word in _TRUE or word in _FALSE:
+        if isinstance(word, str) and (word in _TRUE or word in _FALSE):
             return word in _TRUE
-        raise InvalidInput(f"{name} must be true or false, not {value!r}", param=name)
+        raise InvalidInput(f"{name} must be true or false, not {value!r:.40}", param=name)
 
     def number(self, name: str, what: str = "a number", kind: type[float] = float) -> Any:
         """A number given as text is converted ("null" is None); other values pass through."""

@@ -237,3 +237,22 @@ async def test_utf8_text_is_read_as_utf8(
     assert status == 200, answer
     task = await RestApi(http).task(answer["tasks"][0]["taskId"])
     assert task["publisher"] == "é"
+
+
+# -- found by the fuzzer (tests/api/test_fuzz.py) --------------------------------------------
+
+FUZZ_CASES = [
+    pytest.param(rest("PUT", "/task", json={"publisher": "p", "data": OK_DATA,
+                                            "singularlyEnqueue": {"a": 1}}),
+                 bad(INVALID, "singularlyEnqueue"), id="flag-an-object"),
+    pytest.param(rest("POST", "/task", json={"workerId": "w", "taskId": "t", "state": "fail",
+                                             "reEnqueue": [True]}),
+                 bad(INVALID, "reEnqueue"), id="flag-a-list"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "want"), FUZZ_CASES)
+async def test_found_by_the_fuzzer(
+    http: httpx.AsyncClient, world: World, call: Call, want: Refusal
+) -> None:
+    await refused(RestApi(http), world, call, want)
