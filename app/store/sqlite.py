@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from app.store import seq_cursor
 from app.store.group_commit import Checkpointer, GroupCommitWriter
 from app.store.sql import SQLITE as SQL
 from app.store.sqlite_extras import SchedulesAndStats
@@ -27,7 +28,7 @@ from app.store.sqlite_rows import (
     task_from_row,
     task_params,
 )
-from resolvers.errors import InvalidInput, StoreUnavailable
+from resolvers.errors import StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
     Task,
@@ -276,12 +277,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
     async def list_tasks(self, where: TaskFilter, first: int, after: str | None) -> TaskPage:
         clause, params = filter_sql(where)
         if after is not None:
-            try:
-                params["after"] = int(after)
-            except ValueError:
-                raise InvalidInput(
-                    f"after is not a cursor this server gave: {after!r}", param="after"
-                ) from None
+            params["after"] = seq_cursor(after)
             clause += " AND seq > :after"
         params["limit"] = first + 1
         sql = f"SELECT * FROM tasks WHERE {clause} ORDER BY seq LIMIT :limit"

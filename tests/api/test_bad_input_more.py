@@ -14,7 +14,17 @@ from starlette.applications import Starlette
 
 from tests.api import test_bad_input
 from tests.api.client import Api, ApiError, GraphQLApi, RestApi
-from tests.api.test_bad_input import OK_DATA, Call, Refusal, World, bad, publish, refused, snapshot
+from tests.api.test_bad_input import (
+    OK_DATA,
+    Call,
+    Refusal,
+    World,
+    bad,
+    failed_page,
+    publish,
+    refused,
+    snapshot,
+)
 
 # The fixtures of tests/api/test_bad_input.py: its world, and its check of every error's shape.
 world = test_bad_input.world
@@ -256,3 +266,9 @@ async def test_found_by_the_fuzzer(
     http: httpx.AsyncClient, world: World, call: Call, want: Refusal
 ) -> None:
     await refused(RestApi(http), world, call, want)
+
+
+@pytest.mark.parametrize("cursor", [str(2**63), "-1", "١٢", " 12"])
+async def test_a_cursor_out_of_range_is_refused(api: Api, world: World, cursor: str) -> None:
+    """A cursor is a sequence number the server gave: 2**63 overflowed SQLite's INTEGER."""
+    await refused(api, world, lambda a, w: failed_page(a, after=cursor), bad(INVALID, "after"))
