@@ -52,7 +52,7 @@ def _cron(value: Any) -> str:
 MAX_YEARS_BETWEEN_TICKS = 50
 
 
-def follows_the_clock(cron: str) -> bool:
+def _follows_the_clock(cron: str) -> bool:
     """Whether the minute or the hour field is a wildcard ("*/5 * * * *", "0 * * * *"): such a
     schedule runs by the clock through a fall-back hour, as Vixie cron runs it."""
     minute, hour = cron.split()[:2]
@@ -85,10 +85,10 @@ def next_tick(cron: str, timezone: str, after: float) -> float | None:
     Around a daylight-saving change the cron reads wall-clock time, as Vixie cron does: a time
     that does not occur (spring-forward) fires once, right after the gap; a time that occurs
     twice (fall-back) fires once, at its first occurrence, unless the schedule follows the
-    clock (see follows_the_clock), which then fires at both.
+    clock (see _follows_the_clock), which then fires at both.
     """
     zone = ZoneInfo(timezone)
-    clock_time = follows_the_clock(cron)
+    clock_time = _follows_the_clock(cron)
     start = after
     # Each round skips one repeated stretch; a second stretch is a year away.
     for _ in range(3):
