@@ -1,7 +1,7 @@
 """REST request parameters: the query string, a form body or a JSON body, merged (body wins).
 
-Only HTTP-level parsing happens here (JSON text, "true"/"false", numbers given as text); types,
-required fields and limits are checked by the resolvers.
+Only HTTP-level parsing happens here (text that must be UTF-8, JSON text, "true"/"false",
+numbers given as text); types, required fields and limits are checked by the resolvers.
 """
 
 from __future__ import annotations
