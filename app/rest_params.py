@@ -1,20 +1,19 @@
 """REST request parameters: the query string, a form body or a JSON body, merged (body wins).
 A body must say it is JSON or a form (Content-Type); a request without a body needs none.
 
-Only HTTP-level parsing happens here (JSON text, "true"/"false", numbers given as text); types,
-required fields and limits are checked by the resolvers.
+Only HTTP-level parsing happens here (text that must be UTF-8, JSON text, "true"/"false",
+numbers given as text); types, required fields and limits are checked by the resolvers.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import Field, File, create_form_parser
 from starlette.requests import Request
-from starlette.types import Message
 
 from resolvers.errors import InvalidInput, MalformedJson, UnsupportedMediaType
 
@@ -40,8 +39,8 @@ class Params:
         """The request's parameters; a JSON array body is taken as parameter ``list_as``
         (for batch routes), if given."""
         # Most publishes carry a JSON body and no query string: skip parsing an empty one.
-        has_query = bool(request.scope.get("query_string"))
-        values: dict[str, Any] = dict(request.query_params.items()) if has_query else {}
+        query: bytes = request.scope.get("query_string", b"")
+        values = _read_urlencoded(query, "query") if query else {}
         values.update(await _read_body(request, list_as))
         return cls(values)
 
@@ -67,9 +66,9 @@ class Params:
         word = value.strip().lower() if isinstance(value, str) else value
         if word is None or isinstance(word, bool):
             return word
-        if word in _TRUE or word in _FALSE:
+        if isinstance(word, str) and (word in _TRUE or word in _FALSE):
             return word in _TRUE
-        raise InvalidInput(f"{name} must be true or false, not {value!r}", param=name)
+        raise InvalidInput(f"{name} must be true or false, not {value!r:.40}", param=name)
 
     def number(self, name: str, what: str = "a number", kind: type[float] = float) -> Any:
         """A number given as text is converted ("null" is None); other values pass through."""
@@ -110,11 +109,14 @@ async def _read_body(request: Request, list_as: str | None) -> dict[str, Any]:
         )
     if not body.strip():
         return {}
-    if not is_json:
-        return await _read_form(request, body)
+    if content_type == "application/x-www-form-urlencoded":
+        return _read_urlencoded(body, "body")
+    if content_type == "multipart/form-data":
+        return _read_multipart(request.headers["content-type"].encode("latin-1"), body)
     try:
         values = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        _utf8(body, "the body", "body")
         raise MalformedJson(f"the body is not valid JSON: {exc}", param="body") from None
     if isinstance(values, list) and list_as is not None:
         return {list_as: values}
@@ -123,21 +125,47 @@ async def _read_body(request: Request, list_as: str | None) -> dict[str, Any]:
     return values
 
 
-async def _read_form(request: Request, body: bytes) -> dict[str, Any]:
-    async def replay() -> Message:
-        return {"type": "http.request", "body": body, "more_body": False}
-
+def _read_urlencoded(raw: bytes, where: str) -> dict[str, Any]:
+    """A query string or form body, strictly: each name and value must be UTF-8 once
+    percent-decoded (Starlette's parsers would quietly turn bad bytes into other text).
+    Names without a value are empty strings; of a repeated name, the last value counts."""
     values: dict[str, Any] = {}
-    try:
-        async with Request(request.scope, replay).form(max_part_size=len(body) + 1) as form:
-            for name, value in form.multi_items():
-                if isinstance(value, UploadFile):
-                    try:
-                        value = (await value.read()).decode()
-                    except UnicodeDecodeError:
-                        raise InvalidInput(f"{name} must be UTF-8 text", param=name) from None
-                values[name] = value
-    except (MultiPartException, HTTPException) as exc:
-        detail = exc.message if isinstance(exc, MultiPartException) else exc.detail
-        raise InvalidInput(f"the form body is malformed: {detail}", param="body") from None
+    for pair in raw.split(b"&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition(b"=")
+        key = _utf8(unquote_to_bytes(name.replace(b"+", b" ")), f"a name in the {where}", where)
+        values[key] = _utf8(unquote_to_bytes(value.replace(b"+", b" ")), key, key)
     return values
+
+
+def _read_multipart(content_type: bytes, body: bytes) -> dict[str, Any]:
+    """A multipart/form-data body; a file's content counts as its field's text value."""
+    values: dict[str, Any] = {}
+
+    def on_field(field: Field) -> None:
+        key = _utf8(field.field_name or b"", "a name in the body", "body")
+        values[key] = _utf8(field.value or b"", key, key)
+
+    def on_file(file: File) -> None:
+        key = _utf8(file.field_name or b"", "a name in the body", "body")
+        file.file_object.seek(0)
+        values[key] = _utf8(file.file_object.read(), key, key)
+        file.close()
+
+    # Files are kept in memory: the body limit has already bounded them.
+    config = {"MAX_MEMORY_FILE_SIZE": len(body) + 1}
+    try:
+        parser = create_form_parser({"Content-Type": content_type}, on_field, on_file, config)
+        parser.write(body)
+        parser.finalize()
+    except FormParserError as exc:
+        raise InvalidInput(f"the form body is malformed: {exc}", param="body") from None
+    return values
+
+
+def _utf8(raw: bytes, what: str, param: str) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{what} is not valid UTF-8 text", param=param) from None

@@ -37,6 +37,14 @@ def _items(value: Any, ctx: Context, param: str) -> list[Any]:
     return value
 
 
+def _of_item(error: CouchQueueError, param: str, index: int) -> CouchQueueError:
+    """The error with the item it is about named in its message (the parameter stays)."""
+    where = f"{param}[{index}]"
+    if error.message.startswith(where):
+        return error
+    return type(error)(f"{where}: {error.message}", param=error.param)
+
+
 _EVENT_FIELDS = {
     "publisher": "publisher",
     "data": "data",
@@ -61,11 +69,12 @@ async def publish_many(
             unknown = sorted(set(item) - set(_EVENT_FIELDS))
             if unknown:
                 raise InvalidInput(f"{param}[{index}] has unknown fields {unknown}", param=param)
-            fields = {_EVENT_FIELDS[key]: value for key, value in item.items()}
+            # A field left out is absent (None), as it is from a single publish.
+            fields = {name: item.get(key) for key, name in _EVENT_FIELDS.items()}
             valid.append((index, validate_event(ctx, **fields)))
             outcomes.append(Outcome())
         except CouchQueueError as error:
-            outcomes.append(Outcome(error=error))
+            outcomes.append(Outcome(error=_of_item(error, param, index)))
     results = await publish_events(ctx, [event for _, event in valid]) if valid else []
     for (index, _), result in zip(valid, results, strict=True):
         outcomes[index].value = result
@@ -98,11 +107,11 @@ async def report_many(
             valid.append((index, checked))
             outcomes.append(Outcome())
         except CouchQueueError as error:
-            outcomes.append(Outcome(error=error))
+            outcomes.append(Outcome(error=_of_item(error, param, index)))
     results = await report_items(ctx, wid, [item for _, item in valid]) if valid else []
     for (index, _), result in zip(valid, results, strict=True):
         if isinstance(result, CouchQueueError):
-            outcomes[index].error = result
+            outcomes[index].error = _of_item(result, param, index)
         else:
             outcomes[index].value = result
     return outcomes

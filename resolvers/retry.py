@@ -16,7 +16,10 @@ def delay_before_retry(policy: RetryPolicy, retry: int, random_unit: float) -> f
     """Seconds to wait before retry number ``retry`` (1-based); ``random_unit`` in [0, 1)."""
     if policy.delays:
         return policy.delays[min(retry, len(policy.delays)) - 1]
-    backoff = min(policy.max, policy.base * policy.factor ** (retry - 1))
+    try:
+        backoff = min(policy.max, policy.base * policy.factor ** (retry - 1))
+    except OverflowError:  # factor ** n past a float, after hundreds of retries
+        backoff = policy.max
     return max(0.0, backoff * (1 + policy.jitter * (2 * random_unit - 1)))
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, ScheduleNotFound
@@ -47,10 +47,66 @@ def _cron(value: Any) -> str:
     return " ".join(fields)
 
 
-def next_tick(cron: str, timezone: str, after: float) -> float:
-    """The first tick of the schedule strictly after ``after`` (unix seconds)."""
-    start = datetime.fromtimestamp(after, ZoneInfo(timezone))
-    return float(croniter(cron, start).get_next(float))
+# A cron with no tick this many years ahead never fires ("0 0 30 2 *"). The rarest real ones
+# fire every 28 years or so ("* * * 2 1#5": a fifth Monday in February).
+MAX_YEARS_BETWEEN_TICKS = 50
+
+
+def _follows_the_clock(cron: str) -> bool:
+    """Whether the minute or the hour field is a wildcard ("*/5 * * * *", "0 * * * *"): such a
+    schedule runs by the clock through a fall-back hour, as Vixie cron runs it."""
+    minute, hour = cron.split()[:2]
+    return minute.startswith("*") or hour.startswith("*")
+
+
+def _repeated(moment: datetime) -> bool:
+    """Whether this local time is the second occurrence of a wall-clock time (fall-back)."""
+    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
+
+
+def _end_of_repeat(moment: datetime) -> float:
+    """The first instant after the repeated stretch of wall-clock time ``moment`` is in."""
+    first = moment.replace(fold=0).timestamp()
+    low, high = moment.timestamp(), 2 * moment.timestamp() - first
+    zone = moment.tzinfo
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _repeated(datetime.fromtimestamp(middle, zone)):
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def next_tick(cron: str, timezone: str, after: float) -> float | None:
+    """The first tick of the schedule strictly after ``after`` (unix seconds); None if it has
+    none within MAX_YEARS_BETWEEN_TICKS.
+
+    Around a daylight-saving change the cron reads wall-clock time, as Vixie cron does: a time
+    that does not occur (spring-forward) fires once, right after the gap; a time that occurs
+    twice (fall-back) fires once, at its first occurrence, unless the schedule follows the
+    clock (see _follows_the_clock), which then fires at both.
+    """
+    zone = ZoneInfo(timezone)
+    clock_time = _follows_the_clock(cron)
+    start = after
+    # Each round skips one repeated stretch; a second stretch is a year away.
+    for _ in range(3):
+        try:
+            times = croniter(
+                cron,
+                datetime.fromtimestamp(start, zone),
+                max_years_between_matches=MAX_YEARS_BETWEEN_TICKS,
+            )
+            tick = float(times.get_next(float))
+        except (CroniterError, OverflowError, ValueError):
+            return None
+        moment = datetime.fromtimestamp(tick, zone)
+        if clock_time or not _repeated(moment):
+            return tick
+        # Ticks are whole seconds: the next one strictly after this is past the stretch.
+        start = _end_of_repeat(moment) - 1
+    return None
 
 
 async def create_schedule(
@@ -67,9 +123,16 @@ async def create_schedule(
     label = queue_name(name, ctx, "name")
     expression = _cron(cron)
     zone = _zone(timezone)
+    now = ctx.clock()
+    upcoming = next_tick(expression, zone.key, now)
+    if upcoming is None:
+        raise InvalidInput(
+            f"cron {expression!r} never fires: it has no tick in the next "
+            f"{MAX_YEARS_BETWEEN_TICKS} years",
+            param="cron",
+        )
     template = validate_event(ctx, **event)
     on = True if enabled is None else flag(enabled, "enabled")
-    now = ctx.clock()
     schedule = Schedule(
         name=label,
         cron=expression,
@@ -81,7 +144,7 @@ async def create_schedule(
         singularly_run=template.singularly_run,
         unique_key=template.unique_key,
         enabled=on,
-        next_run_at=next_tick(expression, zone.key, now) if on else None,
+        next_run_at=upcoming if on else None,
         created_at=now,
     )
     return await ctx.store.put_schedule(schedule)

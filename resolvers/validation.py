@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import orjson
@@ -77,15 +76,23 @@ def json_object(value: Any, ctx: Context, param: str = "data") -> JsonObject:
     return value
 
 
+# 10000-01-01T00:00:00Z: later times have no ISO 8601 date, so no client could show them.
+END_OF_TIME = 253_402_300_800.0
+
+
 def timestamp(value: Any, param: str) -> float | None:
-    """Unix seconds, possibly fractional; None stays None."""
+    """Unix seconds, possibly fractional, before the year 10000; None stays None."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(f"{param} must be a number of unix seconds", param=param)
     result = float(value)
-    if not math.isfinite(result) or result < 0:
-        raise InvalidInput(f"{param} must be a finite, non-negative number of seconds", param=param)
+    if not 0 <= result < END_OF_TIME:
+        raise InvalidInput(
+            f"{param} must be a number of unix seconds from 0 to before the year 10000 "
+            f"({END_OF_TIME:.0f}), not {value!r:.40}",
+            param=param,
+        )
     return result
 
 

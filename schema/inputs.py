@@ -49,7 +49,10 @@ class ScheduleInput:
     name: str
     cron: str = strawberry.field(
         description="Five fields (minute hour day month weekday), and an optional sixth for "
-        "seconds."
+        "seconds, read in the time zone's wall-clock time. On a daylight-saving change, a time "
+        "that does not occur fires once, right after the gap; a time that occurs twice fires "
+        "once, unless the minute or hour is a wildcard ('*/5', '*'): then it follows the clock "
+        "(as Vixie cron does). A cron with no tick in the next 50 years is refused."
     )
     timezone: str | None = strawberry.field(
         default=None, description="An IANA time zone, e.g. 'Europe/Paris'; null: UTC."

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from resolvers.errors import InvalidInput
 from resolvers.store import Store
 
 SUPPORTED = "sqlite:///path/to/file.db or couchbase://host[:port]/bucket"
 _COUCHBASE_SDK = ("couchbase", "acouchbase")
+# Sequence numbers are SQLite INTEGERs (and Couchbase counters): 64-bit, signed.
+_MAX_SEQ = 2**63 - 1
 
 
 async def open_store(url: str) -> Store:
@@ -28,3 +31,11 @@ async def open_store(url: str) -> Store:
             ) from None
         return await CouchbaseStore.open(url)
     raise ValueError(f"unsupported store URL {url!r}: supported are {SUPPORTED}")
+
+
+def seq_cursor(after: str) -> int:
+    """The sequence number a list_tasks cursor stands for: both backends give str(seq). Any
+    other text is bad input, naming ``after``."""
+    if after.isascii() and after.isdigit() and int(after) <= _MAX_SEQ:
+        return int(after)
+    raise InvalidInput(f"after is not a cursor this server gave: {after!r:.40}", param="after")

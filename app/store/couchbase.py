@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from couchbase import subdocument as SD  # type: ignore[import-untyped]
 from couchbase.exceptions import CouchbaseException  # type: ignore[import-untyped]
 
+from app.store import seq_cursor
 from app.store.couchbase_claim import Claimer
 from app.store.couchbase_codec import (
     CACHE_LIMIT,
@@ -39,12 +40,7 @@ from app.store.couchbase_kv import CouchbaseConfig, Kv, path
 from app.store.couchbase_meta import Meta
 from app.store.couchbase_scan import Scanner
 from app.store.couchbase_tasks import Tasks
-from resolvers.errors import (
-    CouchQueueError,
-    InvalidInput,
-    StoreNotReady,
-    StoreUnavailable,
-)
+from resolvers.errors import CouchQueueError, StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
     Interests,
@@ -365,14 +361,7 @@ class CouchbaseStore:
         return await _guard(self.scanner.delete(where))
 
     async def list_tasks(self, where: TaskFilter, first: int, after: str | None) -> TaskPage:
-        floor = None
-        if after is not None:
-            try:
-                floor = int(after)
-            except ValueError:
-                raise InvalidInput(
-                    f"after is not a cursor this server gave: {after!r}", param="after"
-                ) from None
+        floor = None if after is None else seq_cursor(after)
         found, more = await _guard(self.scanner.matching(where, floor, first))
         tasks = [s.task for s in found]
         return TaskPage(tasks=tasks, next_cursor=str(tasks[-1].seq) if more and tasks else None)

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import orjson
 
+from app.store import seq_cursor
 from app.store.group_commit import Checkpointer, GroupCommitWriter
 from app.store.sql import SQLITE as SQL
 from app.store.sqlite_extras import SchedulesAndStats
@@ -38,7 +39,7 @@ from app.store.sqlite_rows import (
     task_from_row,
     task_params,
 )
-from resolvers.errors import InvalidInput, StoreNotReady, StoreUnavailable
+from resolvers.errors import StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
     Task,
@@ -316,12 +317,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
     async def list_tasks(self, where: TaskFilter, first: int, after: str | None) -> TaskPage:
         clause, params = filter_sql(where)
         if after is not None:
-            try:
-                params["after"] = int(after)
-            except ValueError:
-                raise InvalidInput(
-                    f"after is not a cursor this server gave: {after!r}", param="after"
-                ) from None
+            params["after"] = seq_cursor(after)
             clause += " AND seq > :after"
         params["limit"] = first + 1
         sql = f"SELECT * FROM tasks WHERE {clause} ORDER BY seq LIMIT :limit"

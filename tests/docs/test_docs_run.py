@@ -4,13 +4,16 @@ answers what the text says it answers (see tests/docs/snippets.py for the conven
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -88,6 +91,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPerDocum
             node.stop()
 
 
+def _read_lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
+    for line in stream:
+        into.put(line.rstrip("\n"))
+    into.put(None)
+
+
 def python_blocks() -> list[Block]:
     documents = sorted((ROOT / "docs").glob("*.md"))
     return [block for path in documents for block in blocks(path, "python")]
@@ -113,25 +122,40 @@ def test_a_python_example_runs_and_prints_what_it_shows(
         text=True,
     )
     assert process.stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+    reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
+    reader.start()
     printed: list[str] = []
     waiting = list(expected)
     deadline = time.monotonic() + RUN_SECONDS
     try:
         while waiting and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
                 break
-            printed.append(line.rstrip("\n"))
+            if line is None:
+                break
+            printed.append(line)
             if matches(waiting[0], line):
                 waiting.pop(0)
-        if process.poll() is None and not waiting:
+        if waiting:
+            process.kill()  # it will not print what the text says: the assertion below tells
+        elif process.poll() is None:
             time.sleep(0.2)
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=RUN_SECONDS)
+        process.wait(timeout=RUN_SECONDS)
     finally:
         if process.poll() is None:
             process.kill()
-    output = "\n".join(printed) + rest
+            process.wait()
+    reader.join(timeout=5)
+    process.stdout.close()
+    while not lines.empty():
+        line = lines.get_nowait()
+        if line is not None:
+            printed.append(line)
+    output = "\n".join(printed)
     assert not waiting, f"{block.path.name}:{block.line} never printed {waiting[0]!r}:\n{output}"
     assert process.returncode == 0, f"{block.path.name}:{block.line} failed:\n{output[-3000:]}"
