@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from enum import EnumMeta
 from typing import Any, TypeVar, dataclass_transform
 
 import strawberry
@@ -18,6 +19,7 @@ from strawberry.types.base import StrawberryOptional
 from strawberry.types.field import StrawberryField
 
 T = TypeVar("T", bound=type)
+E = TypeVar("E", bound=EnumMeta)
 
 
 def _doc(obj: object) -> str | None:
@@ -70,6 +72,11 @@ def scalar_input_type(cls: T) -> T:
 
     definition.from_input = from_input
     return typed
+
+
+def enum_type(cls: E) -> E:
+    """``strawberry.enum``, described by the class docstring."""
+    return strawberry.enum(cls, description=_doc(cls))
 
 
 def field(resolver: Callable[..., object]) -> StrawberryField:
