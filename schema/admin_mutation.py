@@ -5,16 +5,19 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import strawberry
 
 import resolvers.failed
 import resolvers.queues
 import resolvers.schedules
 import resolvers.task_admin
+from resolvers.errors import ScheduleNotFound
 from resolvers.failed import FailedFilter
 from schema.aliases import QueueName, TaskIdAsId, renamed
 from schema.context import Info, engine
-from schema.declare import mutation, object_type
+from schema.declare import deprecated_mutation, mutation, object_type
 from schema.inputs import ScheduleInput
 from schema.queue_types import Queue
 from schema.schedule_types import Schedule
@@ -166,6 +169,17 @@ class AdminMutation:
         return Schedule.from_model(found)
 
     @mutation
+    async def delete_schedules(self, info: Info, names: list[str]) -> int:
+        """Delete the schedules of these names; returns how many were removed (a name no
+        schedule has is not counted)."""
+        ctx = engine(info)
+        removed = 0
+        for name in dict.fromkeys(names):
+            with suppress(ScheduleNotFound):
+                removed += await resolvers.schedules.delete_schedule(ctx, name)
+        return removed
+
+    @deprecated_mutation("Use `deleteSchedules`, which answers a count as every deleteX does.")
     async def delete_schedule(self, info: Info, name: str) -> bool:
         """Delete a schedule; true when done."""
         return await resolvers.schedules.delete_schedule(engine(info), name)

@@ -89,6 +89,15 @@ def mutation(resolver: Callable[..., object]) -> StrawberryField:
     return strawberry.mutation(resolver, description=_doc(resolver))
 
 
+def deprecated_mutation(reason: str) -> Callable[[Callable[..., object]], StrawberryField]:
+    """``mutation``, deprecated: ``reason`` names the replacement."""
+
+    def declare(resolver: Callable[..., object]) -> StrawberryField:
+        return strawberry.mutation(resolver, description=_doc(resolver), deprecation_reason=reason)
+
+    return declare
+
+
 def subscription(resolver: Callable[..., object]) -> StrawberryField:
     """``strawberry.subscription`` on a resolver method, described by its docstring."""
     return strawberry.subscription(resolver, description=_doc(resolver))
