@@ -5,15 +5,19 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import strawberry
 
 import resolvers.failed
 import resolvers.queues
 import resolvers.schedules
 import resolvers.task_admin
+from resolvers.errors import ScheduleNotFound
 from resolvers.failed import FailedFilter
+from schema.aliases import QueueName, TaskIdAsId, renamed
 from schema.context import Info, engine
-from schema.declare import mutation, object_type
+from schema.declare import deprecated_mutation, mutation, object_type
 from schema.inputs import ScheduleInput
 from schema.queue_types import Queue
 from schema.schedule_types import Schedule
@@ -25,21 +29,29 @@ class AdminMutation:
     """Operations that configure queues, handle the failed queue and manage schedules."""
 
     @mutation
-    async def run_task_now(self, info: Info, id: strawberry.ID) -> Task:
+    async def run_task_now(
+        self, info: Info, task_id: strawberry.ID | None = None, id: TaskIdAsId = None
+    ) -> Task:
         """Make a waiting (scheduled) task ready now."""
         ctx = engine(info)
-        return Task.from_model(await resolvers.task_admin.run_now(ctx, id, "id"), ctx.clock())
+        given, param = renamed("taskId", task_id, "id", id)
+        task = await resolvers.task_admin.run_now(ctx, given, param)
+        return Task.from_model(task, ctx.clock())
 
     @mutation
-    async def delete_task(self, info: Info, id: strawberry.ID) -> int:
+    async def delete_task(
+        self, info: Info, task_id: strawberry.ID | None = None, id: TaskIdAsId = None
+    ) -> int:
         """Remove a task no worker holds (waiting, completed or failed); how many (0 or 1)."""
-        return await resolvers.task_admin.remove_task(engine(info), id, "id")
+        given, param = renamed("taskId", task_id, "id", id)
+        return await resolvers.task_admin.remove_task(engine(info), given, param)
 
     @mutation
     async def configure_queue(
         self,
         info: Info,
-        name: str,
+        queue: str | None = None,
+        name: QueueName = None,
         lease_seconds: float | None = None,
         max_deliveries: int | None = None,
         retry_limit: int | None = None,
@@ -54,9 +66,10 @@ class AdminMutation:
         1000. retryDelays: seconds before each retry (the last repeats); an empty list means
         exponential backoff again: min(backoffMax, backoffBase * backoffFactor ^ n), spread by
         +/- backoffJitter (0 to 1)."""
+        given, _ = renamed("queue", queue, "name", name)
         record = await resolvers.queues.configure_queue(
             engine(info),
-            name,
+            given,
             lease_seconds=lease_seconds,
             max_deliveries=max_deliveries,
             retry_limit=retry_limit,
@@ -69,14 +82,20 @@ class AdminMutation:
         return Queue.from_model(record)
 
     @mutation
-    async def pause_queue(self, info: Info, name: str) -> Queue:
+    async def pause_queue(
+        self, info: Info, queue: str | None = None, name: QueueName = None
+    ) -> Queue:
         """Pause a queue: it still accepts publishes but hands out nothing until resumed."""
-        return Queue.from_model(await resolvers.queues.pause_queue(engine(info), name))
+        given, param = renamed("queue", queue, "name", name)
+        return Queue.from_model(await resolvers.queues.pause_queue(engine(info), given, param))
 
     @mutation
-    async def resume_queue(self, info: Info, name: str) -> Queue:
+    async def resume_queue(
+        self, info: Info, queue: str | None = None, name: QueueName = None
+    ) -> Queue:
         """Resume a paused queue: its ready tasks are handed out again."""
-        return Queue.from_model(await resolvers.queues.resume_queue(engine(info), name))
+        given, param = renamed("queue", queue, "name", name)
+        return Queue.from_model(await resolvers.queues.resume_queue(engine(info), given, param))
 
     @mutation
     async def retry_failed(
@@ -150,6 +169,17 @@ class AdminMutation:
         return Schedule.from_model(found)
 
     @mutation
+    async def delete_schedules(self, info: Info, names: list[str]) -> int:
+        """Delete the schedules of these names; returns how many were removed (a name no
+        schedule has is not counted)."""
+        ctx = engine(info)
+        removed = 0
+        for name in dict.fromkeys(names):
+            with suppress(ScheduleNotFound):
+                removed += await resolvers.schedules.delete_schedule(ctx, name)
+        return removed
+
+    @deprecated_mutation("Use `deleteSchedules`, which answers a count as every deleteX does.")
     async def delete_schedule(self, info: Info, name: str) -> bool:
         """Delete a schedule; true when done."""
         return await resolvers.schedules.delete_schedule(engine(info), name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from enum import EnumMeta
 from typing import Any, TypeVar, dataclass_transform
 
 import strawberry
@@ -18,6 +19,7 @@ from strawberry.types.base import StrawberryOptional
 from strawberry.types.field import StrawberryField
 
 T = TypeVar("T", bound=type)
+E = TypeVar("E", bound=EnumMeta)
 
 
 def _doc(obj: object) -> str | None:
@@ -72,6 +74,11 @@ def scalar_input_type(cls: T) -> T:
     return typed
 
 
+def enum_type(cls: E) -> E:
+    """``strawberry.enum``, described by the class docstring."""
+    return strawberry.enum(cls, description=_doc(cls))
+
+
 def field(resolver: Callable[..., object]) -> StrawberryField:
     """``strawberry.field`` on a resolver method, described by its docstring."""
     return strawberry.field(resolver, description=_doc(resolver))
@@ -80,6 +87,15 @@ def field(resolver: Callable[..., object]) -> StrawberryField:
 def mutation(resolver: Callable[..., object]) -> StrawberryField:
     """``strawberry.mutation`` on a resolver method, described by its docstring."""
     return strawberry.mutation(resolver, description=_doc(resolver))
+
+
+def deprecated_mutation(reason: str) -> Callable[[Callable[..., object]], StrawberryField]:
+    """``mutation``, deprecated: ``reason`` names the replacement."""
+
+    def declare(resolver: Callable[..., object]) -> StrawberryField:
+        return strawberry.mutation(resolver, description=_doc(resolver), deprecation_reason=reason)
+
+    return declare
 
 
 def subscription(resolver: Callable[..., object]) -> StrawberryField:

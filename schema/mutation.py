@@ -17,6 +17,7 @@ import resolvers.reports
 import resolvers.tasks
 import resolvers.workers
 from schema.admin_mutation import AdminMutation
+from schema.aliases import QueueName, WorkerIdAsId, renamed
 from schema.batch_mutation import BatchMutation
 from schema.context import Info, engine
 from schema.declare import mutation, object_type
@@ -64,10 +65,13 @@ class Mutation(BatchMutation, AdminMutation):
         return Worker.from_model(worker)
 
     @mutation
-    async def delete_worker(self, info: Info, id: strawberry.ID) -> int:
+    async def delete_worker(
+        self, info: Info, worker_id: strawberry.ID | None = None, id: WorkerIdAsId = None
+    ) -> int:
         """A worker says goodbye: its started tasks go back to their queues at once and its own
         queue is emptied. Returns how many workers were removed."""
-        return await resolvers.workers.delete_worker(engine(info), id, "id")
+        given, param = renamed("workerId", worker_id, "id", id)
+        return await resolvers.workers.delete_worker(engine(info), given, param)
 
     @mutation
     async def delete_workers(self, info: Info, queue: str) -> int:
@@ -143,7 +147,10 @@ class Mutation(BatchMutation, AdminMutation):
         return await resolvers.interests.delete_interests(engine(info), queue)
 
     @mutation
-    async def delete_queue(self, info: Info, name: str) -> int:
+    async def delete_queue(
+        self, info: Info, queue: str | None = None, name: QueueName = None
+    ) -> int:
         """Delete a queue with its interests and its waiting, scheduled and failed tasks;
         returns how many tasks were removed."""
-        return await resolvers.queues.delete_queue(engine(info), name, param="name")
+        given, param = renamed("queue", queue, "name", name)
+        return await resolvers.queues.delete_queue(engine(info), given, param=param)

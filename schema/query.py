@@ -14,6 +14,7 @@ import resolvers.task_admin
 import resolvers.tasks
 import resolvers.workers
 from resolvers.failed import FailedFilter
+from schema.aliases import QueueName, TaskIdAsId, WorkerIdAsId, renamed
 from schema.context import Info, engine
 from schema.declare import field, object_type
 from schema.queue_types import (
@@ -32,10 +33,13 @@ class Query:
     """Read-only operations."""
 
     @field
-    async def task(self, info: Info, id: strawberry.ID) -> Task | None:
+    async def task(
+        self, info: Info, task_id: strawberry.ID | None = None, id: TaskIdAsId = None
+    ) -> Task | None:
         """A task by id."""
         ctx = engine(info)
-        return Task.from_model(await resolvers.tasks.get_task(ctx, id, "id"), ctx.clock())
+        given, param = renamed("taskId", task_id, "id", id)
+        return Task.from_model(await resolvers.tasks.get_task(ctx, given, param), ctx.clock())
 
     @field
     async def tasks(
@@ -49,7 +53,7 @@ class Query:
         after: str | None = None,
     ) -> TaskPage:
         """Tasks in publish order, one page at a time, optionally filtered; state is one of
-        scheduled, queued, started, completed, failed."""
+        TaskState's values: scheduled, queued, started, completed, failed."""
         ctx = engine(info)
         page = await resolvers.tasks.list_tasks(
             ctx,
@@ -110,10 +114,13 @@ class Query:
         return [QueueStatus.from_status(queue) for queue in found]
 
     @field
-    async def queue(self, info: Info, name: str) -> QueueStatus | None:
+    async def queue(
+        self, info: Info, queue: str | None = None, name: QueueName = None
+    ) -> QueueStatus | None:
         """One queue with its counts."""
+        given, param = renamed("queue", queue, "name", name)
         return QueueStatus.from_status(
-            await resolvers.status.queue_status(engine(info), name, "name")
+            await resolvers.status.queue_status(engine(info), given, param)
         )
 
     @field
@@ -123,9 +130,12 @@ class Query:
         return [Worker.from_model(worker) for worker in found]
 
     @field
-    async def worker(self, info: Info, id: strawberry.ID) -> Worker | None:
+    async def worker(
+        self, info: Info, worker_id: strawberry.ID | None = None, id: WorkerIdAsId = None
+    ) -> Worker | None:
         """A worker by id."""
-        return Worker.from_model(await resolvers.workers.get_worker(engine(info), id, "id"))
+        given, param = renamed("workerId", worker_id, "id", id)
+        return Worker.from_model(await resolvers.workers.get_worker(engine(info), given, param))
 
     @field
     async def interests(self, info: Info, queue: str | None = None) -> list[QueueInterests]:

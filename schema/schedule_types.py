@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from resolvers import models
 from schema.declare import object_type
+from schema.enums import Scope
 
 
 @object_type
@@ -25,7 +26,7 @@ class Schedule:
     timezone: str = strawberry.field(description="The IANA time zone the cron reads in.")
     publisher: str
     data: JSON
-    scope: str = strawberry.field(description="'any' or 'all', as in publishTask.")
+    scope: Scope = strawberry.field(description="As in publishTask.")
     singularly_enqueue: bool
     singularly_run: bool
     unique_key: str | None
@@ -44,7 +45,7 @@ class Schedule:
             timezone=schedule.timezone,
             publisher=schedule.publisher,
             data=JSON(schedule.data),
-            scope=schedule.scope.value,
+            scope=Scope.of(schedule.scope),
             singularly_enqueue=schedule.singularly_enqueue,
             singularly_run=schedule.singularly_run,
             unique_key=schedule.unique_key,

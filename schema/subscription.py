@@ -10,16 +10,15 @@ from resolvers import models
 from resolvers.push import follow_events, push_batches, push_tasks
 from schema.context import Info, engine, vanished
 from schema.declare import object_type, subscription
+from schema.enums import EventKind
 from schema.types import Task
 
 
 @object_type
 class Event:
-    """Something that happened: published, started, completed, failed, retried,
-    lease_expired, abandoned (its push worker vanished holding it) (tasks); paused, resumed
-    (queues); worker_joined, worker_left; changed (another node wrote: look again)."""
+    """Something that happened to a task, a queue or a worker (see EventKind)."""
 
-    kind: str
+    kind: EventKind
     queue: str | None
     at: float
     task_id: strawberry.ID | None
@@ -28,7 +27,7 @@ class Event:
     @classmethod
     def from_model(cls, event: models.Event) -> Event:
         return cls(
-            kind=event.kind,
+            kind=EventKind(event.kind),
             queue=event.queue,
             at=event.at,
             task_id=None if event.task_id is None else strawberry.ID(event.task_id),

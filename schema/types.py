@@ -12,6 +12,7 @@ import resolvers.workers
 from resolvers import models
 from schema.context import Info, engine
 from schema.declare import field, object_type
+from schema.enums import Scope, SkipReason, TaskState
 
 
 @object_type
@@ -43,12 +44,10 @@ class Task:
     publisher: str
     data: JSON
     run_at: float = strawberry.field(description="When the task becomes ready to run.")
-    scope: str = strawberry.field(description="'any' or 'all'.")
+    scope: Scope
     singularly_enqueue: bool
     singularly_run: bool
-    state: str = strawberry.field(
-        description="scheduled (waiting for runAt), queued, started, completed or failed."
-    )
+    state: TaskState
     attempts: int = strawberry.field(description="Failed or expired deliveries so far.")
     created_at: float
     started_at: float | None
@@ -76,10 +75,10 @@ class Task:
             publisher=task.publisher,
             data=JSON(task.data),
             run_at=task.run_at,
-            scope=task.scope.value,
+            scope=Scope.of(task.scope),
             singularly_enqueue=task.singularly_enqueue,
             singularly_run=task.singularly_run,
-            state=task.state_at(now).value,
+            state=TaskState.of(task.state_at(now)),
             attempts=task.attempts,
             created_at=task.created_at,
             started_at=task.started_at,
@@ -118,14 +117,19 @@ class Skipped:
 
     queue: str
     worker_id: strawberry.ID | None
+    code: SkipReason
     reason: str = strawberry.field(
-        description="'no workers' (scope all, none registered) or 'duplicate' (singularlyEnqueue)."
+        description="'no workers' or 'duplicate', as text.",
+        deprecation_reason="Use `code`: its values are these with an underscore for the space.",
     )
 
     @classmethod
     def from_model(cls, skipped: models.Skipped) -> Skipped:
         return cls(
-            queue=skipped.queue, worker_id=_id_or_none(skipped.worker_id), reason=skipped.reason
+            queue=skipped.queue,
+            worker_id=_id_or_none(skipped.worker_id),
+            code=SkipReason.of(skipped.reason),
+            reason=skipped.reason,
         )
 
 

@@ -20,7 +20,7 @@ export const STATS = `query Stats($since: Float, $until: Float) {
 }`;
 
 export const QUEUE = `query Queue($name: String!) {
-  queue(name: $name) {
+  queue(queue: $name) {
     name paused interests createdAt workers length counts { ${COUNTS} }
     ${SETTINGS}
   }
@@ -36,7 +36,7 @@ export const TASKS = `query Tasks($queue: String, $state: String, $first: Int, $
 ${TASK_ROW}`;
 
 export const TASK = `query Task($id: ID!) {
-  task(id: $id) {
+  task(taskId: $id) {
     id eventId queue workerId publisher data runAt scope singularlyEnqueue singularlyRun state
     attempts createdAt startedAt finishedAt leaseUntil failReason failures { reason at }
   }
@@ -69,12 +69,12 @@ export const SEARCH = `query Search($field: String!, $value: String!, $queue: St
 }
 ${TASK_ROW}`;
 
-export const FIND_TASK = `query FindTask($id: ID!) { task(id: $id) { id } }`;
+export const FIND_TASK = `query FindTask($id: ID!) { task(taskId: $id) { id } }`;
 
-export const PAUSE_QUEUE = `mutation PauseQueue($name: String!) { pauseQueue(name: $name) { name paused } }`;
-export const RESUME_QUEUE = `mutation ResumeQueue($name: String!) { resumeQueue(name: $name) { name paused } }`;
+export const PAUSE_QUEUE = `mutation PauseQueue($name: String!) { pauseQueue(queue: $name) { name paused } }`;
+export const RESUME_QUEUE = `mutation ResumeQueue($name: String!) { resumeQueue(queue: $name) { name paused } }`;
 export const DELETE_TASKS = `mutation DeleteTasks($queue: String!) { deleteTasks(queue: $queue) }`;
-export const DELETE_QUEUE = `mutation DeleteQueue($name: String!) { deleteQueue(name: $name) }`;
+export const DELETE_QUEUE = `mutation DeleteQueue($name: String!) { deleteQueue(queue: $name) }`;
 export const SET_INTERESTS = `mutation SetInterests($queue: String!, $interests: JSON!) {
   setInterests(queue: $queue, interests: $interests) { name interests }
 }`;
@@ -82,7 +82,7 @@ export const DELETE_INTERESTS = `mutation DeleteInterests($queue: String!) { del
 export const CONFIGURE_QUEUE = `mutation ConfigureQueue($name: String!, $leaseSeconds: Float,
     $maxDeliveries: Int, $retryLimit: Int, $retryDelays: [Float!], $backoffBase: Float,
     $backoffFactor: Float, $backoffMax: Float, $backoffJitter: Float) {
-  configureQueue(name: $name, leaseSeconds: $leaseSeconds, maxDeliveries: $maxDeliveries,
+  configureQueue(queue: $name, leaseSeconds: $leaseSeconds, maxDeliveries: $maxDeliveries,
       retryLimit: $retryLimit, retryDelays: $retryDelays, backoffBase: $backoffBase,
       backoffFactor: $backoffFactor, backoffMax: $backoffMax, backoffJitter: $backoffJitter) {
     name ${SETTINGS}
@@ -98,9 +98,9 @@ export const REMOVE_FAILED = `mutation RemoveFailed($taskId: ID, $queue: String,
   removeFailed(taskId: $taskId, queue: $queue, publisher: $publisher, reason: $reason)
 }`;
 
-export const RUN_TASK_NOW = `mutation RunTaskNow($id: ID!) { runTaskNow(id: $id) { id state } }`;
-export const DELETE_TASK = `mutation DeleteTask($id: ID!) { deleteTask(id: $id) }`;
-export const DELETE_WORKER = `mutation DeleteWorker($id: ID!) { deleteWorker(id: $id) }`;
+export const RUN_TASK_NOW = `mutation RunTaskNow($id: ID!) { runTaskNow(taskId: $id) { id state } }`;
+export const DELETE_TASK = `mutation DeleteTask($id: ID!) { deleteTask(taskId: $id) }`;
+export const DELETE_WORKER = `mutation DeleteWorker($id: ID!) { deleteWorker(workerId: $id) }`;
 
 export const CREATE_SCHEDULE = `mutation CreateSchedule($input: ScheduleInput!) {
   createSchedule(input: $input) { name }
@@ -108,4 +108,4 @@ export const CREATE_SCHEDULE = `mutation CreateSchedule($input: ScheduleInput!) 
 export const SET_SCHEDULE_ENABLED = `mutation SetScheduleEnabled($name: String!, $enabled: Boolean!) {
   setScheduleEnabled(name: $name, enabled: $enabled) { name enabled }
 }`;
-export const DELETE_SCHEDULE = `mutation DeleteSchedule($name: String!) { deleteSchedule(name: $name) }`;
+export const DELETE_SCHEDULE = `mutation DeleteSchedule($name: String!) { deleteSchedules(names: [$name]) }`;

@@ -44,7 +44,7 @@ const SCHEDULE_COLUMNS = [
       actionButton("Delete", () => gql(DELETE_SCHEDULE, { name: s.name }), {
         kind: "danger",
         confirm: `Delete schedule “${s.name}”? Tasks it already published stay.`,
-        done: () => flash(`Schedule ${s.name} deleted.`),
+        done: (d) => flash(`Schedule ${s.name} ${d.deleteSchedules ? "deleted" : "was already gone"}.`),
       }),
     ],
   },
