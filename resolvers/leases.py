@@ -109,14 +109,10 @@ def delivery_failed(task: Task, now: float, max_deliveries: int, loss: Loss) -> 
             lease_until=None,
         )
     return dataclasses.replace(
-        task,
-        state=TaskState.QUEUED,
+        task.requeued(),
         attempts=attempts,
         failures=[*task.failures, Failure(loss.reason, now)],
         fail_reason=loss.reason,
-        worker_id=task.worker_id if task.lane != task.queue else None,
-        started_at=None,
-        lease_until=None,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -78,6 +79,20 @@ class Task:
         if self.state is TaskState.QUEUED and self.run_at > now:
             return TaskState.SCHEDULED
         return self.state
+
+    def requeued(self, run_at: float | None = None) -> Task:
+        """The task waiting again in its lane (from ``run_at``; when it was due if None), its
+        history kept. A copy in its worker's own lane (scope "all") keeps its worker: it is
+        that worker's copy; one in its queue's lane is anyone's again."""
+        return dataclasses.replace(
+            self,
+            state=TaskState.QUEUED,
+            run_at=self.run_at if run_at is None else run_at,
+            worker_id=self.worker_id if self.lane != self.queue else None,
+            started_at=None,
+            finished_at=None,
+            lease_until=None,
+        )
 
 
 @dataclass(slots=True)

@@ -20,23 +20,10 @@ from resolvers.validation import flag, identifier, required, text
 REPORT_TRIES = 5
 
 
-def requeued(task: Task, run_at: float) -> Task:
-    """The task waiting again in its lane from ``run_at``, its history kept."""
-    return dataclasses.replace(
-        task,
-        state=TaskState.QUEUED,
-        run_at=run_at,
-        worker_id=task.worker_id if task.lane != task.queue else None,
-        started_at=None,
-        finished_at=None,
-        lease_until=None,
-    )
-
-
 def fresh_copy(task: Task, now: float) -> Task:
     """A new task with the same event, queue and data, as if just published."""
     return dataclasses.replace(
-        requeued(task, now),
+        task.requeued(now),
         task_id=new_id(),
         created_at=now,
         attempts=0,
@@ -64,10 +51,10 @@ def _outcome(
         failures=[*task.failures, Failure(reason, now)],
     )
     if again:
-        return requeued(failed, now), [], "retried"
+        return failed.requeued(now), [], "retried"
     if failed.attempts <= policy.limit:
         delay = delay_before_retry(policy, failed.attempts, ctx.random())
-        return requeued(failed, now + delay), [], "retried"
+        return failed.requeued(now + delay), [], "retried"
     done = dataclasses.replace(failed, state=TaskState.FAILED, finished_at=now, lease_until=None)
     return done, [], "failed"
 

@@ -320,13 +320,7 @@ class Tasks:
                 if stored.task.worker_id != worker_id:
                     return None
                 t = stored.task
-                back = dataclasses.replace(
-                    t,
-                    state=TaskState.QUEUED,
-                    worker_id=t.worker_id if t.lane != t.queue else None,
-                    started_at=None,
-                    lease_until=None,
-                )
+                back = t.requeued()
                 if await self.move(stored, back) in ("done", "dropped"):
                     return back
                 stored = await self.read(t.task_id)

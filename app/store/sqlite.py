@@ -46,7 +46,6 @@ from resolvers.models import (
     TaskCounts,
     TaskFilter,
     TaskPage,
-    TaskState,
 )
 
 T = TypeVar("T")
@@ -278,9 +277,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
                 task = task_from_row(row)
                 if only is not None and task.task_id not in only:
                     continue
-                task.state = TaskState.QUEUED
-                task.worker_id = task.worker_id if task.lane != task.queue else None
-                task.started_at = task.lease_until = None
+                task = task.requeued()
                 if _replace(conn, task, task.version):
                     released.append(task)
             return released

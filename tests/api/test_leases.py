@@ -156,3 +156,39 @@ async def test_worker_listing_shows_last_seen_and_current_tasks(api: Api, clock:
     detail = await api.worker_detail(worker)
     assert detail["lastSeen"] == clock.now
     assert [t["taskId"] for t in detail["tasks"]] == [held["taskId"]]
+
+
+async def test_an_expired_lease_returns_an_own_queue_copy_to_its_worker(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    worker = await setup(api, lease=10)
+    other = (await api.register_worker(["q"]))["workerId"]
+    published = await api.publish("pub", {"n": 1}, scope="all")
+    [mine] = [t for t in published["tasks"] if t["workerId"] == worker]
+    held = await api.claim(worker)
+    assert held is not None and held["taskId"] == mine["taskId"]
+    clock.advance(10)
+    assert await reap_expired_leases(engine) == 1
+    back = await api.task(mine["taskId"])
+    assert (back["state"], back["workerId"], back["attempts"]) == ("queued", worker, 1)
+    theirs = await api.claim(other)
+    assert theirs is not None and theirs["taskId"] != mine["taskId"]
+    again = await api.claim(worker)
+    assert again is not None and again["taskId"] == mine["taskId"]
+
+
+async def test_a_silent_worker_takes_the_copies_waiting_in_its_own_queue_with_it(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    silent = await setup(api)
+    alive = (await api.register_worker(["q"]))["workerId"]
+    published = await api.publish("pub", {"n": 1}, scope="all")
+    [own] = [t["taskId"] for t in published["tasks"] if t["workerId"] == silent]
+    clock.advance(45)
+    await api.heartbeat(alive)
+    clock.advance(16)
+    assert await reap_silent_workers(engine) == 1
+    with pytest.raises(ApiError) as gone:
+        await api.task(own)
+    assert gone.value.code == "TASK_NOT_FOUND"
+    assert (await api.summary())["tasks"]["queued"] == 1
