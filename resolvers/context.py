@@ -13,7 +13,7 @@ from typing import Protocol
 from resolvers.handoff import Offer
 from resolvers.models import Event
 from resolvers.queue_cache import QueueCache
-from resolvers.stats import StatsBuffer
+from resolvers.stats_buffer import StatsBuffer
 from resolvers.store import Store
 
 

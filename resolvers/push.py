@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resolvers.context import Context
-from resolvers.errors import InvalidInput, WorkerNotFound
+from resolvers.errors import WorkerNotFound
 from resolvers.handoff import Offer
 from resolvers.leases import abandoned, touch
 from resolvers.models import Event, Task, worker_lane
 from resolvers.tasks import claim_for, give_back, registered
-from resolvers.validation import identifier, queue_name
+from resolvers.validation import identifier, number, queue_name
 
 # Idle subscribers look again at least this often even if nothing woke them (a safety net for
 # wake-ups that cannot be seen, such as a singularlyRun task becoming claimable elsewhere).
@@ -51,10 +51,12 @@ MAX_IDLE_SECONDS = 5.0
 def _prefetch(value: Any, ctx: Context) -> int:
     if value is None:
         return 1
-    limit = ctx.limits.max_prefetch
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise InvalidInput(f"prefetch must be an integer from 1 to {limit}", param="prefetch")
-    return value
+    wanted = f"an integer from 1 to {ctx.limits.max_prefetch}"
+    return int(
+        number(
+            value, "prefetch", 1, ctx.limits.max_prefetch, integer=True, kind=wanted, bounds=wanted
+        )
+    )
 
 
 def _never() -> bool:
