@@ -166,6 +166,37 @@ class TaskFilter:
     finished_before: float | None = None
     task_ids: tuple[str, ...] | None = None
 
+    def matches(self, task: Task) -> bool:
+        """Whether the task is covered: the reference every store's filtering agrees with."""
+        return (
+            (self.queue is None or task.queue == self.queue)
+            and (self.lane is None or task.lane == self.lane)
+            and (self.states is None or task.state in self.states)
+            and (self.worker_id is None or task.worker_id == self.worker_id)
+            and (self.publisher is None or task.publisher == self.publisher)
+            and (
+                self.reason_contains is None
+                or contains_text(task.fail_reason, self.reason_contains)
+            )
+            and (self.run_after is None or task.run_at > self.run_after)
+            and (self.run_until is None or task.run_at <= self.run_until)
+            and (
+                self.finished_after is None
+                or (task.finished_at is not None and task.finished_at >= self.finished_after)
+            )
+            and (
+                self.finished_before is None
+                or (task.finished_at is not None and task.finished_at < self.finished_before)
+            )
+            and (self.task_ids is None or task.task_id in self.task_ids)
+        )
+
+
+def contains_text(text: str | None, part: str) -> bool:
+    """The one rule of text filters: ``part`` occurs in ``text``, in any case, by Unicode
+    casefolding ("échec" finds "ÉCHEC SMTP", "strasse" finds "Straße")."""
+    return text is not None and part.casefold() in text.casefold()
+
 
 @dataclass(slots=True)
 class TaskPage:

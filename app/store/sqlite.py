@@ -46,6 +46,7 @@ from resolvers.models import (
     TaskCounts,
     TaskFilter,
     TaskPage,
+    contains_text,
 )
 
 T = TypeVar("T")
@@ -76,6 +77,8 @@ def _connect(
         uri = f"file:{quote(path)}?mode={'rwc' if create else 'rw'}"
         conn = sqlite3.connect(uri, isolation_level=None, check_same_thread=False, uri=True)
     conn.row_factory = sqlite3.Row
+    # TaskFilter's text rule, so that SQL filters agree with it (SQLite's lower() is ASCII).
+    conn.create_function("contains_text", 2, contains_text, deterministic=True)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute(f"PRAGMA mmap_size = {mmap_bytes}")

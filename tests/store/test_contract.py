@@ -339,6 +339,29 @@ async def test_failed_tasks_filter_by_reason_text(store: Store) -> None:
     assert [t.task_id for t in page.tasks] == [a.task_id]
 
 
+async def test_the_reason_filter_ignores_case_by_unicode_casefolding(store: Store) -> None:
+    reasons = ["ÉCHEC SMTP", "Straße gesperrt", "échec", "ok"]
+    tasks = [task() for _ in reasons]
+    await store.insert_tasks(tasks)
+    for expected, reason in zip(tasks, reasons, strict=True):
+        claimed = await store.claim_task(claim_request("q"))
+        assert claimed is not None and claimed.task_id == expected.task_id
+        failed = dataclasses.replace(claimed, state=TaskState.FAILED, fail_reason=reason)
+        assert await store.replace_task(failed, claimed.version)
+    stored = list((await store.get_tasks([t.task_id for t in tasks])).values())
+    for part, wanted in (("échec", [0, 2]), ("STRASSE", [1]), ("smtp", [0]), ("É", [0, 2])):
+        where = TaskFilter(states=(TaskState.FAILED,), reason_contains=part)
+        page = await store.list_tasks(where, 10, None)
+        ids = [tasks[n].task_id for n in wanted]
+        assert [t.task_id for t in page.tasks] == ids, part
+        # The stores agree with the one rule, TaskFilter.matches.
+        assert sorted(t.task_id for t in stored if where.matches(t)) == sorted(ids), part
+        assert (await store.count_tasks(where, NOW)).failed == len(wanted), part
+    where = TaskFilter(states=(TaskState.FAILED,), reason_contains="ÉCHEC")
+    assert await store.delete_tasks(where) == 2
+    assert (await store.count_tasks(TaskFilter(), NOW)).failed == 2
+
+
 async def test_a_store_that_takes_writes_is_ready(store: Store) -> None:
     await store.ready()
     await store.ready(thorough=True)
