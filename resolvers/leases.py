@@ -149,7 +149,9 @@ async def _count_deliveries(
     read; the ids of those written."""
     snapshot = await ctx.queue_cache.current(ctx.store)
     afters = [
-        delivery_failed(task, now, snapshot.settings(task.queue).max_deliveries, loss)
+        delivery_failed(
+            task, now, snapshot.settings(task.queue, ctx.queue_defaults()).max_deliveries, loss
+        )
         for task in tasks
     ]
     changes = [TaskChange(after, task.version) for task, after in zip(tasks, afters, strict=True)]

@@ -135,7 +135,7 @@ async def report_items(
                     param="taskId",
                 )
             else:
-                policy = snapshot.settings(task.queue).retry
+                policy = snapshot.settings(task.queue, ctx.queue_defaults()).retry
                 done, also, counted = _outcome(
                     ctx, policy, task, item.state, item.reason, item.again
                 )

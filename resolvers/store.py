@@ -66,9 +66,12 @@ class Store(Protocol):
         """Every queue record, ordered by name. Consistent with the stamp read before it or a
         later one."""
 
-    async def put_interests(self, name: str, interests: Interests, now: float) -> Queue:
-        """Replace the queue's interests, creating the queue (created_at=now, default settings)
-        if it does not exist; atomic, and changes queues_version. Returns the record written."""
+    async def put_interests(
+        self, name: str, interests: Interests, now: float, settings: QueueSettings
+    ) -> Queue:
+        """Replace the queue's interests, creating the queue (created_at=now, with ``settings``:
+        the server's defaults) if it does not exist; an existing queue keeps its settings.
+        Atomic, and changes queues_version. Returns the record written."""
 
     async def clear_interests(self, name: str) -> bool:
         """Set the queue's interests to none (the queue stays). False if the queue does not

@@ -143,10 +143,15 @@ class CouchbaseStore:
             await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
         raise StoreUnavailable("the queues document kept changing; try again")
 
-    async def put_interests(self, name: str, interests: Interests, now: float) -> Queue:
+    async def put_interests(
+        self, name: str, interests: Interests, now: float, settings: QueueSettings
+    ) -> Queue:
         def change(records: dict[str, Any]) -> Queue:
             current = records.get(name)
-            queue = queue_from_doc(name, current) if current else Queue(name, created_at=now)
+            if current:
+                queue = queue_from_doc(name, current)
+            else:
+                queue = Queue(name, settings=settings, created_at=now)
             queue.interests = interests
             records[name] = queue_doc(queue)
             return queue

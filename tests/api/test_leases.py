@@ -3,11 +3,19 @@ lease puts the task back (attempts + 1) until maxDeliveries, then the failed que
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+from collections.abc import AsyncIterator
 
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from app.asgi import create_app
 from resolvers.context import Context
 from resolvers.leases import reap_expired_leases, reap_silent_workers
-from tests.api.client import Api, ApiError
+from resolvers.store import Store
+from tests.api.client import Api, ApiError, RestApi
+from tests.api.conftest import TEST_SETTINGS
 from tests.conftest import FakeClock
 
 
@@ -192,3 +200,31 @@ async def test_a_silent_worker_takes_the_copies_waiting_in_its_own_queue_with_it
         await api.task(own)
     assert gone.value.code == "TASK_NOT_FOUND"
     assert (await api.summary())["tasks"]["queued"] == 1
+
+
+@pytest.fixture
+async def short_leases(store: Store, clock: FakeClock) -> AsyncIterator[Api]:
+    """The app started with --default-lease-seconds 2."""
+    settings = dataclasses.replace(TEST_SETTINGS, default_lease_seconds=2.0)
+    application = create_app(settings, store=store, clock=clock, start_duties=False)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://couchqueue") as http:
+            yield RestApi(http)
+
+
+async def test_default_lease_seconds_is_the_lease_of_a_new_queue(
+    short_leases: Api, clock: FakeClock
+) -> None:
+    api = short_leases
+    await api.set_interests("q", "*")
+    assert (await api.configure_queue("q"))["settings"]["leaseSeconds"] == 2
+    worker = (await api.register_worker(["q"]))["workerId"]
+    await api.publish("pub", {"n": 1})
+    task = await api.claim(worker)
+    assert task is not None and task["leaseUntil"] == clock.now + 2
+    # Configured per queue afterwards, as any other queue setting.
+    await api.configure_queue("q", leaseSeconds=30)
+    await api.publish("pub", {"n": 2})
+    task = await api.claim(worker)
+    assert task is not None and task["leaseUntil"] == clock.now + 30

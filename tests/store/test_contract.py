@@ -20,7 +20,7 @@ from tests.store.factories import NOW, claim_request, task
 
 async def test_queues_version_changes_with_every_queue_change(store: Store) -> None:
     v0 = await store.queues_version()
-    await store.put_interests("q", {"a": "x"}, NOW)
+    await store.put_interests("q", {"a": "x"}, NOW, QueueSettings())
     v1 = await store.queues_version()
     await store.insert_tasks([task("q")])
     assert await store.queues_version() == v1
@@ -34,23 +34,31 @@ async def test_queues_version_changes_with_every_queue_change(store: Store) -> N
 
 
 async def test_put_interests_creates_then_replaces(store: Store) -> None:
-    created = await store.put_interests("b", "*", NOW)
+    defaults = QueueSettings(lease_seconds=2, max_deliveries=3)
+    created = await store.put_interests("b", "*", NOW, defaults)
     assert (created.name, created.interests, created.paused, created.created_at) == (
         "b",
         "*",
         False,
         NOW,
     )
-    await store.put_interests("a", {"email": "^x"}, NOW + 1)
-    replaced = await store.put_interests("b", {"user.id": "1"}, NOW + 2)
+    assert created.settings == defaults
+    await store.put_interests("a", {"email": "^x"}, NOW + 1, QueueSettings())
+    # An existing queue keeps its settings: the defaults are for creation only.
+    replaced = await store.put_interests("b", {"user.id": "1"}, NOW + 2, QueueSettings())
     assert replaced.interests == {"user.id": "1"}
     assert replaced.created_at == NOW
+    assert replaced.settings == defaults
+    assert {q.name: q.settings for q in await store.list_queues()} == {
+        "a": QueueSettings(),
+        "b": defaults,
+    }
     assert [q.name for q in await store.list_queues()] == ["a", "b"]
 
 
 async def test_clear_interests_keeps_the_queue(store: Store) -> None:
     assert not await store.clear_interests("missing")
-    await store.put_interests("q", "*", NOW)
+    await store.put_interests("q", "*", NOW, QueueSettings())
     assert await store.clear_interests("q")
     assert not await store.clear_interests("q")
     [queue] = await store.list_queues()
@@ -59,7 +67,7 @@ async def test_clear_interests_keeps_the_queue(store: Store) -> None:
 
 async def test_update_queue_changes_only_given_fields(store: Store) -> None:
     assert await store.update_queue("missing", paused=True) is None
-    await store.put_interests("q", "*", NOW)
+    await store.put_interests("q", "*", NOW, QueueSettings())
     paused = await store.update_queue("q", paused=True)
     assert paused is not None and paused.paused and paused.interests == "*"
     configured = await store.update_queue(
@@ -71,7 +79,7 @@ async def test_update_queue_changes_only_given_fields(store: Store) -> None:
 
 async def test_delete_queue_removes_waiting_and_failed_tasks_only(store: Store) -> None:
     assert await store.delete_queue("q") is None
-    await store.put_interests("q", "*", NOW)
+    await store.put_interests("q", "*", NOW, QueueSettings())
     waiting, scheduled, started, failed, other = (
         task("q"),
         task("q", run_at=NOW + 60),
