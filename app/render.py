@@ -88,6 +88,7 @@ def render_settings(settings: QueueSettings) -> dict[str, Any]:
 def render_queue_status(state: status.QueueStatus) -> dict[str, Any]:
     return {
         "name": state.queue.name,
+        "exists": state.exists,
         "length": state.length,
         **dataclasses.asdict(state.counts),  # queued, scheduled, started, completed, failed
         "paused": state.queue.paused,

@@ -111,7 +111,8 @@ class Query:
 
     @field
     async def queue(self, info: Info, name: str) -> QueueStatus | None:
-        """One queue with its counts."""
+        """One queue with its counts. A queue deleted or never created answers its view
+        (exists false), as GET /status?queue= does."""
         return QueueStatus.from_status(
             await resolvers.status.queue_status(engine(info), name, "name")
         )

@@ -21,7 +21,8 @@ SCHEDULE_FIELDS = (
 SETTINGS_FIELDS = "leaseSeconds maxDeliveries retry { limit delays base factor max jitter }"
 STATS_FIELDS = "queue minute published started completed failed retried leaseExpired"
 QUEUE_FIELDS = (
-    "name length paused workers interests counts { scheduled queued started completed failed }"
+    "name exists length paused workers interests "
+    "counts { scheduled queued started completed failed }"
 )
 
 
