@@ -280,7 +280,8 @@ class Schedule:
 class Event:
     """Something that happened, for live feeds: a task published, started, completed, failed,
     retried, lease_expired or abandoned (its push worker vanished holding it); a queue paused
-    or resumed; a worker joined or left."""
+    or resumed; a worker joined or left; or "changed": another node may have written to the
+    queue (None when which queue is not known)."""
 
     kind: str
     queue: str | None
@@ -288,6 +289,9 @@ class Event:
     task_id: str | None = None
     worker_id: str | None = None
 
+
+# The event kind telling listeners that another node may have written (app/notify.py).
+CHANGED = "changed"
 
 STAT_FIELDS = ("published", "started", "completed", "failed", "retried", "lease_expired")
 

@@ -36,6 +36,10 @@ from resolvers.models import (
 
 
 class Store(Protocol):
+    # Whether change_stamps tells lanes apart (a lane's stamp changes only with writes that may
+    # concern it, or with a queue record) rather than one coarse stamp for every lane.
+    change_stamps_per_lane: bool
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def close(self) -> None:
@@ -188,7 +192,8 @@ class Store(Protocol):
         """Per lane, a number that changes whenever a write may have made a task of the lane
         claimable (a task inserted or returned to the queue, a queue resumed), from any
         process. It may also change when nothing relevant did (a coarse stamp is allowed);
-        it never stays the same across a relevant change. Cheap: nodes poll it often."""
+        it never stays the same across a relevant change. Cheap: nodes poll it often. See
+        change_stamps_per_lane: only then does a lane's change tell which queue changed."""
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
         """The smallest run_at among QUEUED tasks of these lanes, or None if there are none:

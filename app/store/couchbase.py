@@ -78,6 +78,9 @@ async def _guard(job: Awaitable[T]) -> T:
 class CouchbaseStore:
     """resolvers.store.Store on one Couchbase collection. Open with :meth:`open`."""
 
+    # A lane's stamp is its queues' directory CAS values with the queues' stamp.
+    change_stamps_per_lane = True
+
     def __init__(self, kv: Kv) -> None:
         self.kv = kv
         self.index = Index(kv)

@@ -96,6 +96,9 @@ def _writer_connection(path: str, synchronous: str) -> sqlite3.Connection:
 class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
     """resolvers.store.Store on one SQLite file. Open with :meth:`open`."""
 
+    # One stamp for the whole file (PRAGMA data_version): see change_stamps.
+    change_stamps_per_lane = False
+
     def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
         self._path = path
         self._synchronous = synchronous
