@@ -21,7 +21,7 @@ def render_task(task: Task, now: float) -> dict[str, Any]:
         "scope": task.scope.value,
         "singularlyEnqueue": task.singularly_enqueue,
         "singularlyRun": task.singularly_run,
-        "state": task.state_at(now).value,
+        "state": task.shown_state(now),
         "attempts": task.attempts,
         "createdAt": task.created_at,
         "startedAt": task.started_at,

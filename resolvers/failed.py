@@ -56,7 +56,9 @@ async def list_failed(
 
 async def retry_failed(ctx: Context, given: FailedFilter) -> int:
     """Put matching failed tasks back in their queues, ready now, their history kept. Returns
-    how many went back. Each move is a compare-and-set: a task removed meanwhile is skipped."""
+    how many went back (a singularlyEnqueue task whose queue already holds a waiting copy of
+    the same work counts, though it is dropped: that copy stands for it). Each move is a
+    compare-and-set: a task removed meanwhile is skipped."""
     where = _where(ctx, given)
     retried = 0
     cursor = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any, TypeAlias
 
 JsonObject: TypeAlias = dict[str, Any]
@@ -28,6 +28,20 @@ class TaskState(StrEnum):
     STARTED = "started"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+# What a client is told of a task dropped as a duplicate: no TaskState, as no task is stored so.
+DROPPED = "dropped"
+
+
+class Replaced(IntEnum):
+    """What a compare-and-set of Store.replace_task did; false only when nothing was written."""
+
+    CONFLICT = 0
+    WRITTEN = 1
+    # The task went back to QUEUED in a lane already holding a waiting singularly_enqueue copy
+    # with the same identity: that copy stands for the work, and this task was deleted.
+    DROPPED = 2
 
 
 class Scope(StrEnum):
@@ -74,11 +88,18 @@ class Task:
     # Assigned by the store: publish order, and a version that changes with every write.
     seq: int = 0
     version: int = 0
+    # Never stored: set on an answer about a task the store dropped instead of putting it back
+    # in its lane, as a duplicate (see Replaced.DROPPED). Clients see the state "dropped".
+    dropped: bool = False
 
     def state_at(self, now: float) -> TaskState:
         if self.state is TaskState.QUEUED and self.run_at > now:
             return TaskState.SCHEDULED
         return self.state
+
+    def shown_state(self, now: float) -> str:
+        """The state a client is told: state_at(now), or "dropped" (see ``dropped``)."""
+        return DROPPED if self.dropped else self.state_at(now).value
 
     def requeued(self, run_at: float | None = None) -> Task:
         """The task waiting again in its lane (from ``run_at``; when it was due if None), its

@@ -10,7 +10,15 @@ from resolvers.context import Context
 from resolvers.errors import CouchQueueError, InvalidInput, NotTaskHolder, TaskNotFound
 from resolvers.ids import new_id
 from resolvers.leases import touch
-from resolvers.models import Failure, RetryPolicy, Task, TaskChange, TaskFilter, TaskState
+from resolvers.models import (
+    Failure,
+    Replaced,
+    RetryPolicy,
+    Task,
+    TaskChange,
+    TaskFilter,
+    TaskState,
+)
 from resolvers.observe import observe
 from resolvers.retry import delay_before_retry
 from resolvers.validation import flag, identifier, required, text
@@ -101,6 +109,9 @@ async def report(
     fresh copy is queued too. fail: attempts + 1 and the reason recorded; with reEnqueue the
     task goes back to its queue at once; otherwise the queue's retry policy schedules a retry,
     until its limit, and then the task goes to the failed queue. Only the holder may report.
+    A singularlyEnqueue task going back to a queue that already holds a waiting copy of the
+    same work is dropped instead (that copy stands for it), and the answer says so: the task
+    with ``dropped`` set (the state "dropped").
     """
     wid = identifier(worker_id, "workerId")
     item = report_item(ctx, task_id, state, fail_reason, re_enqueue, reason_param)
@@ -145,6 +156,8 @@ async def report_items(
         pending = []
         for (i, done, also, counted), was_written in zip(planned, ok, strict=True):
             if was_written:
+                if was_written is Replaced.DROPPED:
+                    done = dataclasses.replace(done, dropped=True)
                 outcomes[i] = done
                 written.append((done, also, counted))
             else:

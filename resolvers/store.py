@@ -24,6 +24,7 @@ from resolvers.models import (
     Interests,
     Queue,
     QueueSettings,
+    Replaced,
     Schedule,
     StatsRow,
     Task,
@@ -167,19 +168,25 @@ class Store(Protocol):
 
     async def replace_task(
         self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
-    ) -> bool:
+    ) -> Replaced:
         """Compare-and-set: write ``task`` (every mutable field) if the stored copy still has
-        ``expected_version``; return False, writing nothing, if it changed or is gone.
+        ``expected_version`` (WRITTEN); return CONFLICT, writing nothing, if it changed or is
+        gone.
+
+        A ``singularly_enqueue`` task going back to QUEUED in a lane that already holds a
+        waiting (QUEUED) task with the same identity is deleted instead, in the same atomic
+        step, and DROPPED is returned: the waiting copy stands for the work, as a duplicate
+        publish is skipped. The caller tells its client so; nothing else is lost.
 
         ``also_insert`` are new tasks written with it (as by insert_tasks, uniqueness included);
         a backend that cannot make both one step writes them first, so a crash between leaves a
         duplicate at worst, never a lost task. A task returned to QUEUED is claimable again.
         """
 
-    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[bool]:
+    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[Replaced]:
         """Several replace_task calls made together (a batch of reports), each its own
-        compare-and-set, in order; per change, whether it was written. SQLite commits them in
-        one transaction."""
+        compare-and-set, in order; per change, what replace_task would answer. SQLite commits
+        them in one transaction."""
 
     async def release_tasks(
         self, worker_id: str, now: float, task_ids: Sequence[str] | None = None

@@ -47,7 +47,10 @@ class Task:
     singularly_enqueue: bool
     singularly_run: bool
     state: str = strawberry.field(
-        description="scheduled (waiting for runAt), queued, started, completed or failed."
+        description="scheduled (waiting for runAt), queued, started, completed or failed; "
+        "in a report's answer also dropped: the task went back to a queue already holding a "
+        "waiting singularlyEnqueue copy of the same work, which stands for it, and this copy "
+        "no longer exists."
     )
     attempts: int = strawberry.field(description="Failed or expired deliveries so far.")
     created_at: float
@@ -79,7 +82,7 @@ class Task:
             scope=task.scope.value,
             singularly_enqueue=task.singularly_enqueue,
             singularly_run=task.singularly_run,
-            state=task.state_at(now).value,
+            state=task.shown_state(now),
             attempts=task.attempts,
             created_at=task.created_at,
             started_at=task.started_at,

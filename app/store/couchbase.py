@@ -50,6 +50,7 @@ from resolvers.models import (
     Interests,
     Queue,
     QueueSettings,
+    Replaced,
     Schedule,
     StatsRow,
     Task,
@@ -334,15 +335,15 @@ class CouchbaseStore:
 
     async def replace_task(
         self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
-    ) -> bool:
-        async def job() -> bool:
+    ) -> Replaced:
+        async def job() -> Replaced:
             if also_insert:
                 await self.tasks.insert(also_insert)
             return await self.tasks.replace(task, expected_version)
 
         return await _guard(job())
 
-    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[bool]:
+    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[Replaced]:
         return list(
             await asyncio.gather(
                 *(self.replace_task(c.task, c.expected_version, c.also_insert) for c in changes)

@@ -49,7 +49,7 @@ LEASE_BUCKET_SECONDS = 1.0
 # idempotent writes), so a long-running node's memory stays flat.
 CACHE_LIMIT = 10_000
 
-_TASK_FIELDS = [f.name for f in dataclasses.fields(Task) if f.name != "version"]
+_TASK_FIELDS = [f.name for f in dataclasses.fields(Task) if f.name not in ("version", "dropped")]
 
 
 def new_ticket() -> str:

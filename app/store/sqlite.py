@@ -41,6 +41,7 @@ from app.store.sqlite_rows import (
 from resolvers.errors import InvalidInput, StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
+    Replaced,
     Task,
     TaskChange,
     TaskCounts,
@@ -255,12 +256,12 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
 
     async def replace_task(
         self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
-    ) -> bool:
+    ) -> Replaced:
         [written] = await self.replace_tasks([TaskChange(task, expected_version, also_insert)])
         return written
 
-    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[bool]:
-        def job(conn: sqlite3.Connection) -> list[bool]:
+    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[Replaced]:
+        def job(conn: sqlite3.Connection) -> list[Replaced]:
             written = []
             for change in changes:
                 ok = _replace(conn, change.task, change.expected_version)
@@ -383,7 +384,7 @@ def _claim(conn: sqlite3.Connection, request: ClaimRequest, limit: int) -> list[
     return claimed
 
 
-def _replace(conn: sqlite3.Connection, task: Task, expected_version: int) -> bool:
+def _replace(conn: sqlite3.Connection, task: Task, expected_version: int) -> Replaced:
     params = task_params(task)
     params["expected_version"] = expected_version
     try:
@@ -392,8 +393,8 @@ def _replace(conn: sqlite3.Connection, task: Task, expected_version: int) -> boo
         # The task came back to a lane that already holds a waiting singularly_enqueue copy
         # with the same identity: that copy stands for the work, so this one is dropped.
         conn.execute(SQL["delete_task"], {"task_id": task.task_id})
-        return True
+        return Replaced.DROPPED
     if row is None:
-        return False
+        return Replaced.CONFLICT
     task.version = int(row[0])
-    return True
+    return Replaced.WRITTEN

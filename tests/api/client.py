@@ -284,7 +284,12 @@ class GraphQLApi(AdminOperations):
                     f"failures: $f) {selection} }}"
                 )
                 failures = [
-                    {"taskId": r["taskId"], "reason": r.get("failReason")} for _, r in picked
+                    {
+                        "taskId": r["taskId"],
+                        "reason": r.get("failReason"),
+                        "reEnqueue": r.get("reEnqueue"),
+                    }
+                    for _, r in picked
                 ]
                 found = await self.call(q, w=worker_id, f=failures)
             for (i, _), o in zip(picked, found[field], strict=True):

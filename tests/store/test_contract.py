@@ -8,6 +8,7 @@ from pathlib import Path
 
 from resolvers.models import (
     QueueSettings,
+    Replaced,
     TaskFilter,
     TaskState,
     Worker,
@@ -271,9 +272,15 @@ async def test_returning_beside_a_unique_duplicate_drops_the_returned_copy(store
     waiting = task(singularly_enqueue=True, identity="k")
     assert await store.insert_tasks([waiting]) == [True]
     back = dataclasses.replace(claimed, state=TaskState.QUEUED, worker_id=None, started_at=None)
-    assert await store.replace_task(back, claimed.version)
+    assert await store.replace_task(back, claimed.version) is Replaced.DROPPED
     assert await store.get_task(first.task_id) is None
     assert (await store.count_tasks(TaskFilter(queue="q"), NOW)).queued == 1
+    # Told apart from a write and from a lost compare-and-set.
+    claimed = await store.claim_task(claim_request("q"))
+    assert claimed is not None and claimed.task_id == waiting.task_id
+    back = dataclasses.replace(claimed, state=TaskState.QUEUED, worker_id=None, started_at=None)
+    assert await store.replace_task(back, claimed.version) is Replaced.WRITTEN
+    assert await store.replace_task(back, claimed.version) is Replaced.CONFLICT
 
 
 async def test_release_tasks_returns_a_workers_started_tasks(store: Store) -> None:
