@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from resolvers.context import Context
 from resolvers.handoff import Offer
-from resolvers.models import Event
+from resolvers.models import CHANGED, WORKER_LANE_PREFIX, Event
 
 
 class Alarm:
@@ -148,7 +148,12 @@ class LocalEvents:
 
 class ChangeWatcher:
     """Polls the store's change stamps of the lanes this node's subscribers wait on, and
-    wakes them (and tells event listeners) when another node's write may concern them."""
+    wakes them (and tells event listeners) when another node's write may concern them.
+
+    Listeners are told "changed" with the queue whose stamp changed when the store's stamps
+    tell lanes apart; otherwise (one coarse stamp: which queue changed is unknown, and it may
+    well be this node's own write) with no queue, which only unfiltered feeds receive (see
+    resolvers.push.follow_events). A lane's first stamp is a baseline, not a change."""
 
     def __init__(self, notifier: LocalNotifier, events: LocalEvents) -> None:
         self._notifier = notifier
@@ -164,8 +169,25 @@ class ChangeWatcher:
             lanes = list((await ctx.queue_cache.current(ctx.store)).queues)
         stamps = await ctx.store.change_stamps(lanes)
         changed = [lane for lane, stamp in stamps.items() if self._seen.get(lane) != stamp]
+        seen_before = [lane for lane in changed if lane in self._seen]
         self._seen = stamps
         if changed:
             self._notifier.lanes_changed(changed)
-            self._events.emit(Event(kind="changed", queue=None, at=ctx.clock()))
+        now = ctx.clock()
+        for queue in _changed_queues(seen_before, ctx.store.change_stamps_per_lane):
+            self._events.emit(Event(kind=CHANGED, queue=queue, at=now))
         return len(changed)
+
+
+def _changed_queues(lanes: list[str], per_lane: bool) -> list[str | None]:
+    """The queues to tell listeners about for these changed lanes; None: some unknown one
+    (a worker's own lane, or a coarse stamp)."""
+    if not lanes:
+        return []
+    if not per_lane:
+        return [None]
+    queues: list[str | None] = []
+    queues.extend(sorted({lane for lane in lanes if lane[0] != WORKER_LANE_PREFIX}))
+    if any(lane[0] == WORKER_LANE_PREFIX for lane in lanes):
+        queues.append(None)
+    return queues

@@ -21,7 +21,7 @@ def render_task(task: Task, now: float) -> dict[str, Any]:
         "scope": task.scope.value,
         "singularlyEnqueue": task.singularly_enqueue,
         "singularlyRun": task.singularly_run,
-        "state": task.state_at(now).value,
+        "state": task.shown_state(now),
         "attempts": task.attempts,
         "createdAt": task.created_at,
         "startedAt": task.started_at,
@@ -88,6 +88,7 @@ def render_settings(settings: QueueSettings) -> dict[str, Any]:
 def render_queue_status(state: status.QueueStatus) -> dict[str, Any]:
     return {
         "name": state.queue.name,
+        "exists": state.exists,
         "length": state.length,
         **dataclasses.asdict(state.counts),  # queued, scheduled, started, completed, failed
         "paused": state.queue.paused,

@@ -31,7 +31,9 @@ class Settings:
     max_queues_per_worker: int = setting(100, "queues one worker may take")
     max_page_size: int = setting(1000, "most items one listing returns")
     graphql_max_depth: int = setting(10, "deepest GraphQL operation accepted")
-    default_lease_seconds: float = setting(300.0, "lease of a task whose queue has none set")
+    default_lease_seconds: float = setting(
+        300.0, "leaseSeconds a new queue starts with (configureQueue changes it per queue)"
+    )
     worker_timeout_seconds: float = setting(60.0, "a worker silent this long is removed")
     touch_interval_seconds: float = setting(1.0, "at most one lease extension per worker per")
     completed_retention_seconds: float = setting(3600.0, "keep completed tasks (0: not at all)")

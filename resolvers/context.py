@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from resolvers.handoff import Offer
-from resolvers.models import Event
+from resolvers.models import Event, QueueSettings
 from resolvers.queue_cache import QueueCache
-from resolvers.stats import StatsBuffer
+from resolvers.stats_buffer import StatsBuffer
 from resolvers.store import Store
 
 
@@ -144,3 +144,8 @@ class Context:
     stats: StatsBuffer = field(default_factory=StatsBuffer)
     # Source of jitter for retry backoff; tests pass a fixed one.
     random: Callable[[], float] = random.random
+
+    def queue_defaults(self) -> QueueSettings:
+        """The settings a queue is created with (configureQueue changes them later), also
+        followed by the tasks of a queue deleted since: the server's one set of defaults."""
+        return QueueSettings(lease_seconds=self.limits.default_lease_seconds)

@@ -9,7 +9,6 @@ from resolvers.context import Context
 from resolvers.errors import InvalidInput, TaskNotFound
 from resolvers.models import TaskFilter, TaskPage, TaskState
 from resolvers.observe import observe
-from resolvers.reports import requeued
 from resolvers.validation import identifier, page_size, queue_name, text, timestamp
 
 FAILED = (TaskState.FAILED,)
@@ -57,7 +56,9 @@ async def list_failed(
 
 async def retry_failed(ctx: Context, given: FailedFilter) -> int:
     """Put matching failed tasks back in their queues, ready now, their history kept. Returns
-    how many went back. Each move is a compare-and-set: a task removed meanwhile is skipped."""
+    how many went back (a singularlyEnqueue task whose queue already holds a waiting copy of
+    the same work counts, though it is dropped: that copy stands for it). Each move is a
+    compare-and-set: a task removed meanwhile is skipped."""
     where = _where(ctx, given)
     retried = 0
     cursor = None
@@ -66,7 +67,7 @@ async def retry_failed(ctx: Context, given: FailedFilter) -> int:
         page = await ctx.store.list_tasks(where, BATCH, cursor)
         now = ctx.clock()
         for task in page.tasks:
-            if await ctx.store.replace_task(requeued(task, now), task.version):
+            if await ctx.store.replace_task(task.requeued(now), task.version):
                 retried += 1
                 lanes.add(task.lane)
                 observe(ctx, "retried", task.queue, now, task=task)

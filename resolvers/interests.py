@@ -49,7 +49,7 @@ async def set_interests(ctx: Context, queue: Any, interests: Any) -> Queue:
     """Replace a queue's interests, creating the queue if it does not exist."""
     name = queue_name(queue, ctx)
     valid = validate_interests(interests, ctx)
-    record = await ctx.store.put_interests(name, valid, ctx.clock())
+    record = await ctx.store.put_interests(name, valid, ctx.clock(), ctx.queue_defaults())
     await ctx.queue_cache.changed()
     return record
 

@@ -109,14 +109,10 @@ def delivery_failed(task: Task, now: float, max_deliveries: int, loss: Loss) -> 
             lease_until=None,
         )
     return dataclasses.replace(
-        task,
-        state=TaskState.QUEUED,
+        task.requeued(),
         attempts=attempts,
         failures=[*task.failures, Failure(loss.reason, now)],
         fail_reason=loss.reason,
-        worker_id=task.worker_id if task.lane != task.queue else None,
-        started_at=None,
-        lease_until=None,
     )
 
 
@@ -153,7 +149,9 @@ async def _count_deliveries(
     read; the ids of those written."""
     snapshot = await ctx.queue_cache.current(ctx.store)
     afters = [
-        delivery_failed(task, now, snapshot.settings(task.queue).max_deliveries, loss)
+        delivery_failed(
+            task, now, snapshot.settings(task.queue, ctx.queue_defaults()).max_deliveries, loss
+        )
         for task in tasks
     ]
     changes = [TaskChange(after, task.version) for task, after in zip(tasks, afters, strict=True)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any, TypeAlias
 
 JsonObject: TypeAlias = dict[str, Any]
@@ -27,6 +28,20 @@ class TaskState(StrEnum):
     STARTED = "started"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+# What a client is told of a task dropped as a duplicate: no TaskState, as no task is stored so.
+DROPPED = "dropped"
+
+
+class Replaced(IntEnum):
+    """What a compare-and-set of Store.replace_task did; false only when nothing was written."""
+
+    CONFLICT = 0
+    WRITTEN = 1
+    # The task went back to QUEUED in a lane already holding a waiting singularly_enqueue copy
+    # with the same identity: that copy stands for the work, and this task was deleted.
+    DROPPED = 2
 
 
 class Scope(StrEnum):
@@ -73,11 +88,32 @@ class Task:
     # Assigned by the store: publish order, and a version that changes with every write.
     seq: int = 0
     version: int = 0
+    # Never stored: set on an answer about a task the store dropped instead of putting it back
+    # in its lane, as a duplicate (see Replaced.DROPPED). Clients see the state "dropped".
+    dropped: bool = False
 
     def state_at(self, now: float) -> TaskState:
         if self.state is TaskState.QUEUED and self.run_at > now:
             return TaskState.SCHEDULED
         return self.state
+
+    def shown_state(self, now: float) -> str:
+        """The state a client is told: state_at(now), or "dropped" (see ``dropped``)."""
+        return DROPPED if self.dropped else self.state_at(now).value
+
+    def requeued(self, run_at: float | None = None) -> Task:
+        """The task waiting again in its lane (from ``run_at``; when it was due if None), its
+        history kept. A copy in its worker's own lane (scope "all") keeps its worker: it is
+        that worker's copy; one in its queue's lane is anyone's again."""
+        return dataclasses.replace(
+            self,
+            state=TaskState.QUEUED,
+            run_at=self.run_at if run_at is None else run_at,
+            worker_id=self.worker_id if self.lane != self.queue else None,
+            started_at=None,
+            finished_at=None,
+            lease_until=None,
+        )
 
 
 @dataclass(slots=True)
@@ -150,6 +186,37 @@ class TaskFilter:
     finished_after: float | None = None
     finished_before: float | None = None
     task_ids: tuple[str, ...] | None = None
+
+    def matches(self, task: Task) -> bool:
+        """Whether the task is covered: the reference every store's filtering agrees with."""
+        return (
+            (self.queue is None or task.queue == self.queue)
+            and (self.lane is None or task.lane == self.lane)
+            and (self.states is None or task.state in self.states)
+            and (self.worker_id is None or task.worker_id == self.worker_id)
+            and (self.publisher is None or task.publisher == self.publisher)
+            and (
+                self.reason_contains is None
+                or contains_text(task.fail_reason, self.reason_contains)
+            )
+            and (self.run_after is None or task.run_at > self.run_after)
+            and (self.run_until is None or task.run_at <= self.run_until)
+            and (
+                self.finished_after is None
+                or (task.finished_at is not None and task.finished_at >= self.finished_after)
+            )
+            and (
+                self.finished_before is None
+                or (task.finished_at is not None and task.finished_at < self.finished_before)
+            )
+            and (self.task_ids is None or task.task_id in self.task_ids)
+        )
+
+
+def contains_text(text: str | None, part: str) -> bool:
+    """The one rule of text filters: ``part`` occurs in ``text``, in any case, by Unicode
+    casefolding ("échec" finds "ÉCHEC SMTP", "strasse" finds "Straße")."""
+    return text is not None and part.casefold() in text.casefold()
 
 
 @dataclass(slots=True)
@@ -234,7 +301,8 @@ class Schedule:
 class Event:
     """Something that happened, for live feeds: a task published, started, completed, failed,
     retried, lease_expired or abandoned (its push worker vanished holding it); a queue paused
-    or resumed; a worker joined or left."""
+    or resumed; a worker joined or left; or "changed": another node may have written to the
+    queue (None when which queue is not known)."""
 
     kind: str
     queue: str | None
@@ -242,6 +310,9 @@ class Event:
     task_id: str | None = None
     worker_id: str | None = None
 
+
+# The event kind telling listeners that another node may have written (app/notify.py).
+CHANGED = "changed"
 
 STAT_FIELDS = ("published", "started", "completed", "failed", "retried", "lease_expired")
 

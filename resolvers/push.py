@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resolvers.context import Context
-from resolvers.errors import InvalidInput, WorkerNotFound
+from resolvers.errors import WorkerNotFound
 from resolvers.handoff import Offer
 from resolvers.leases import abandoned, touch
-from resolvers.models import Event, Task, worker_lane
+from resolvers.models import CHANGED, Event, Task, worker_lane
 from resolvers.tasks import claim_for, give_back, registered
-from resolvers.validation import identifier, queue_name
+from resolvers.validation import identifier, number, queue_name
 
 # Idle subscribers look again at least this often even if nothing woke them (a safety net for
 # wake-ups that cannot be seen, such as a singularlyRun task becoming claimable elsewhere).
@@ -51,10 +51,12 @@ MAX_IDLE_SECONDS = 5.0
 def _prefetch(value: Any, ctx: Context) -> int:
     if value is None:
         return 1
-    limit = ctx.limits.max_prefetch
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise InvalidInput(f"prefetch must be an integer from 1 to {limit}", param="prefetch")
-    return value
+    wanted = f"an integer from 1 to {ctx.limits.max_prefetch}"
+    return int(
+        number(
+            value, "prefetch", 1, ctx.limits.max_prefetch, integer=True, kind=wanted, bounds=wanted
+        )
+    )
 
 
 def _never() -> bool:
@@ -194,10 +196,18 @@ async def _idle_time(ctx: Context, lanes: list[str], longest: float, *, full: bo
 
 async def follow_events(ctx: Context, queue: Any = None) -> AsyncIterator[Event]:
     """The live feed of what happens on this node (and "changed" when other nodes wrote), of
-    one queue or all; events about no queue (workers) are always included."""
+    one queue or all. A feed of one queue gets that queue's events and the workers' (which
+    are about no queue), but no "changed" whose queue is unknown: that goes to unfiltered
+    feeds only."""
     name = queue_name(queue, ctx) if queue is not None else None
     with ctx.events.listen() as stream:
         while True:
             event = await stream.get()
-            if name is None or event.queue in (None, name):
+            if _concerns(event, name):
                 yield event
+
+
+def _concerns(event: Event, queue: str | None) -> bool:
+    if queue is None or event.queue == queue:
+        return True
+    return event.queue is None and event.kind != CHANGED

@@ -35,10 +35,11 @@ class QueueSnapshot:
         """Each existing queue's lease, for the store to apply per task."""
         return {q: self.queues[q].settings.lease_seconds for q in queues if q in self.queues}
 
-    def settings(self, queue: str) -> QueueSettings:
-        """The queue's settings; defaults for a queue deleted since its task was written."""
+    def settings(self, queue: str, defaults: QueueSettings) -> QueueSettings:
+        """The queue's settings; ``defaults`` (the server's) for a queue deleted since its
+        task was written."""
         record = self.queues.get(queue)
-        return record.settings if record is not None else QueueSettings()
+        return record.settings if record is not None else defaults
 
 
 class QueueCache:

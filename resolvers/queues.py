@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 from resolvers.context import Context
-from resolvers.errors import InvalidInput, QueueNotFound
+from resolvers.errors import QueueNotFound
 from resolvers.models import Queue
 from resolvers.observe import observe
 from resolvers.retry import updated_policy
-from resolvers.validation import queue_name
+from resolvers.validation import number, queue_name
 
 # Faktory's ceiling for a reservation: one day.
 MAX_LEASE_SECONDS = 86_400
@@ -90,21 +89,13 @@ async def configure_queue(
         ),
     )
     if lease_seconds is not None:
-        settings.lease_seconds = _bounded(lease_seconds, "leaseSeconds", 1, MAX_LEASE_SECONDS)
+        settings.lease_seconds = number(lease_seconds, "leaseSeconds", 1, MAX_LEASE_SECONDS)
     if max_deliveries is not None:
-        if isinstance(max_deliveries, bool) or not isinstance(max_deliveries, int):
-            raise InvalidInput("maxDeliveries must be an integer", param="maxDeliveries")
-        settings.max_deliveries = int(_bounded(max_deliveries, "maxDeliveries", 1, 1000))
+        settings.max_deliveries = int(
+            number(max_deliveries, "maxDeliveries", 1, 1000, integer=True)
+        )
     updated = await ctx.store.update_queue(record.name, settings=settings)
     if updated is None:
         raise QueueNotFound(f"no queue {record.name!r}", param=param)
     await ctx.queue_cache.changed()
     return updated
-
-
-def _bounded(value: Any, param: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"{param} must be a number", param=param)
-    if not low <= value <= high:
-        raise InvalidInput(f"{param} must be between {low:g} and {high:g}", param=param)
-    return float(value)

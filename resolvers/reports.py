@@ -10,7 +10,15 @@ from resolvers.context import Context
 from resolvers.errors import CouchQueueError, InvalidInput, NotTaskHolder, TaskNotFound
 from resolvers.ids import new_id
 from resolvers.leases import touch
-from resolvers.models import Failure, RetryPolicy, Task, TaskChange, TaskFilter, TaskState
+from resolvers.models import (
+    Failure,
+    Replaced,
+    RetryPolicy,
+    Task,
+    TaskChange,
+    TaskFilter,
+    TaskState,
+)
 from resolvers.observe import observe
 from resolvers.retry import delay_before_retry
 from resolvers.validation import flag, identifier, required, text
@@ -20,23 +28,10 @@ from resolvers.validation import flag, identifier, required, text
 REPORT_TRIES = 5
 
 
-def requeued(task: Task, run_at: float) -> Task:
-    """The task waiting again in its lane from ``run_at``, its history kept."""
-    return dataclasses.replace(
-        task,
-        state=TaskState.QUEUED,
-        run_at=run_at,
-        worker_id=task.worker_id if task.lane != task.queue else None,
-        started_at=None,
-        finished_at=None,
-        lease_until=None,
-    )
-
-
 def fresh_copy(task: Task, now: float) -> Task:
     """A new task with the same event, queue and data, as if just published."""
     return dataclasses.replace(
-        requeued(task, now),
+        task.requeued(now),
         task_id=new_id(),
         created_at=now,
         attempts=0,
@@ -64,10 +59,10 @@ def _outcome(
         failures=[*task.failures, Failure(reason, now)],
     )
     if again:
-        return requeued(failed, now), [], "retried"
+        return failed.requeued(now), [], "retried"
     if failed.attempts <= policy.limit:
         delay = delay_before_retry(policy, failed.attempts, ctx.random())
-        return requeued(failed, now + delay), [], "retried"
+        return failed.requeued(now + delay), [], "retried"
     done = dataclasses.replace(failed, state=TaskState.FAILED, finished_at=now, lease_until=None)
     return done, [], "failed"
 
@@ -114,6 +109,9 @@ async def report(
     fresh copy is queued too. fail: attempts + 1 and the reason recorded; with reEnqueue the
     task goes back to its queue at once; otherwise the queue's retry policy schedules a retry,
     until its limit, and then the task goes to the failed queue. Only the holder may report.
+    A singularlyEnqueue task going back to a queue that already holds a waiting copy of the
+    same work is dropped instead (that copy stands for it), and the answer says so: the task
+    with ``dropped`` set (the state "dropped").
     """
     wid = identifier(worker_id, "workerId")
     item = report_item(ctx, task_id, state, fail_reason, re_enqueue, reason_param)
@@ -148,7 +146,7 @@ async def report_items(
                     param="taskId",
                 )
             else:
-                policy = snapshot.settings(task.queue).retry
+                policy = snapshot.settings(task.queue, ctx.queue_defaults()).retry
                 done, also, counted = _outcome(
                     ctx, policy, task, item.state, item.reason, item.again
                 )
@@ -158,6 +156,8 @@ async def report_items(
         pending = []
         for (i, done, also, counted), was_written in zip(planned, ok, strict=True):
             if was_written:
+                if was_written is Replaced.DROPPED:
+                    done = dataclasses.replace(done, dropped=True)
                 outcomes[i] = done
                 written.append((done, also, counted))
             else:

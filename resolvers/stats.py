@@ -7,44 +7,10 @@ flush interval of counts: statistics, never tasks.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import TYPE_CHECKING
-
+from resolvers.context import Context
 from resolvers.models import STAT_FIELDS, StatsRow
-
-if TYPE_CHECKING:
-    from resolvers.context import Context
-
-MINUTE = 60.0
-
-
-def minute_of(when: float) -> float:
-    return when - when % MINUTE
-
-
-class StatsBuffer:
-    def __init__(self) -> None:
-        self._counts: defaultdict[tuple[str, float], dict[str, int]] = defaultdict(dict)
-
-    def record(self, queue: str, field: str, now: float, n: int = 1) -> None:
-        if field not in STAT_FIELDS:
-            raise ValueError(f"unknown statistic {field!r}")
-        counts = self._counts[(queue, minute_of(now))]
-        counts[field] = counts.get(field, 0) + n
-
-    def drain(self) -> list[StatsRow]:
-        counts, self._counts = self._counts, defaultdict(dict)
-        return [StatsRow(queue=q, minute=m, **c) for (q, m), c in counts.items()]
-
-    def snapshot(self) -> list[StatsRow]:
-        return [StatsRow(queue=q, minute=m, **c) for (q, m), c in self._counts.items()]
-
-    def restore(self, rows: list[StatsRow]) -> None:
-        for row in rows:
-            for field in STAT_FIELDS:
-                n = getattr(row, field)
-                if n:
-                    self.record(row.queue, field, row.minute, n)
+from resolvers.stats_buffer import MINUTE, minute_of
+from resolvers.validation import queue_name, timestamp
 
 
 async def flush_stats(ctx: Context) -> int:
@@ -72,8 +38,6 @@ async def query_stats(
 ) -> list[StatsRow]:
     """Counts per minute in [since, until) (default: the last hour), of one queue or all.
     Counts not yet flushed by this node are included, so a reader sees its own node at once."""
-    from resolvers.validation import queue_name, timestamp
-
     now = ctx.clock()
     name = queue_name(queue, ctx) if queue is not None else None
     start = timestamp(since, "since")

@@ -1,4 +1,10 @@
-"""What GET /status and the status query report."""
+"""What GET /status and the status query report.
+
+A queue named in a status option that does not exist (deleted, or never created) answers its
+view, not an error, as Resque's and Sidekiq's size of an unknown queue is 0: no interests, not
+paused, and the tasks that still carry its name (a deleted queue's started tasks finish, or
+fail, after it is gone), with ``exists`` false. The failed queue, interests and workers options
+filter by queue the same way."""
 
 from __future__ import annotations
 
@@ -7,7 +13,8 @@ from typing import Any
 
 from resolvers.context import Context
 from resolvers.models import Queue, TaskCounts, TaskFilter, TaskState, worker_lane
-from resolvers.queues import get_queue, list_queues
+from resolvers.queues import list_queues
+from resolvers.validation import queue_name
 from resolvers.workers import get_worker
 
 
@@ -16,6 +23,8 @@ class QueueStatus:
     queue: Queue
     counts: TaskCounts
     workers: int
+    # False for a queue deleted or never created (see the module's docstring).
+    exists: bool = True
 
     @property
     def length(self) -> int:
@@ -38,8 +47,14 @@ class Summary:
 
 
 async def queue_status(ctx: Context, name: Any, param: str = "queue") -> QueueStatus:
-    queue = await get_queue(ctx, name, param)
-    return await _status_of(ctx, queue)
+    """The queue's status; for a queue that does not exist, its view (``exists`` false)."""
+    queue = queue_name(name, ctx, param)
+    record = (await ctx.queue_cache.current(ctx.store)).queues.get(queue)
+    if record is None:
+        view = await _status_of(ctx, Queue(queue, settings=ctx.queue_defaults()))
+        view.exists = False
+        return view
+    return await _status_of(ctx, record)
 
 
 async def all_queue_status(ctx: Context) -> list[QueueStatus]:

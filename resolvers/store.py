@@ -24,6 +24,7 @@ from resolvers.models import (
     Interests,
     Queue,
     QueueSettings,
+    Replaced,
     Schedule,
     StatsRow,
     Task,
@@ -36,6 +37,10 @@ from resolvers.models import (
 
 
 class Store(Protocol):
+    # Whether change_stamps tells lanes apart (a lane's stamp changes only with writes that may
+    # concern it, or with a queue record) rather than one coarse stamp for every lane.
+    change_stamps_per_lane: bool
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def close(self) -> None:
@@ -66,9 +71,12 @@ class Store(Protocol):
         """Every queue record, ordered by name. Consistent with the stamp read before it or a
         later one."""
 
-    async def put_interests(self, name: str, interests: Interests, now: float) -> Queue:
-        """Replace the queue's interests, creating the queue (created_at=now, default settings)
-        if it does not exist; atomic, and changes queues_version. Returns the record written."""
+    async def put_interests(
+        self, name: str, interests: Interests, now: float, settings: QueueSettings
+    ) -> Queue:
+        """Replace the queue's interests, creating the queue (created_at=now, with ``settings``:
+        the server's defaults) if it does not exist; an existing queue keeps its settings.
+        Atomic, and changes queues_version. Returns the record written."""
 
     async def clear_interests(self, name: str) -> bool:
         """Set the queue's interests to none (the queue stays). False if the queue does not
@@ -160,19 +168,25 @@ class Store(Protocol):
 
     async def replace_task(
         self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
-    ) -> bool:
+    ) -> Replaced:
         """Compare-and-set: write ``task`` (every mutable field) if the stored copy still has
-        ``expected_version``; return False, writing nothing, if it changed or is gone.
+        ``expected_version`` (WRITTEN); return CONFLICT, writing nothing, if it changed or is
+        gone.
+
+        A ``singularly_enqueue`` task going back to QUEUED in a lane that already holds a
+        waiting (QUEUED) task with the same identity is deleted instead, in the same atomic
+        step, and DROPPED is returned: the waiting copy stands for the work, as a duplicate
+        publish is skipped. The caller tells its client so; nothing else is lost.
 
         ``also_insert`` are new tasks written with it (as by insert_tasks, uniqueness included);
         a backend that cannot make both one step writes them first, so a crash between leaves a
         duplicate at worst, never a lost task. A task returned to QUEUED is claimable again.
         """
 
-    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[bool]:
+    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[Replaced]:
         """Several replace_task calls made together (a batch of reports), each its own
-        compare-and-set, in order; per change, whether it was written. SQLite commits them in
-        one transaction."""
+        compare-and-set, in order; per change, what replace_task would answer. SQLite commits
+        them in one transaction."""
 
     async def release_tasks(
         self, worker_id: str, now: float, task_ids: Sequence[str] | None = None
@@ -185,7 +199,8 @@ class Store(Protocol):
         """Per lane, a number that changes whenever a write may have made a task of the lane
         claimable (a task inserted or returned to the queue, a queue resumed), from any
         process. It may also change when nothing relevant did (a coarse stamp is allowed);
-        it never stays the same across a relevant change. Cheap: nodes poll it often."""
+        it never stays the same across a relevant change. Cheap: nodes poll it often. See
+        change_stamps_per_lane: only then does a lane's change tell which queue changed."""
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
         """The smallest run_at among QUEUED tasks of these lanes, or None if there are none:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -84,24 +85,22 @@ def timestamp(value: Any, param: str) -> float | None:
     """Unix seconds, possibly fractional, before the year 10000; None stays None."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(f"{param} must be a number of unix seconds", param=param)
-    result = float(value)
-    if not 0 <= result < END_OF_TIME:
-        raise InvalidInput(
-            f"{param} must be a number of unix seconds from 0 to before the year 10000 "
-            f"({END_OF_TIME:.0f}), not {value!r:.40}",
-            param=param,
-        )
-    return result
+    return number(
+        value,
+        param,
+        0,
+        math.nextafter(END_OF_TIME, 0),
+        kind="a number of unix seconds",
+        bounds=f"a number of unix seconds from 0 to before the year 10000 ({END_OF_TIME:.0f})",
+    )
 
 
 def page_size(value: Any, ctx: Context, param: str = "first", default: int = 100) -> int:
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInput(f"{param} must be a positive integer", param=param)
-    return min(value, ctx.limits.max_page_size)
+    positive = "a positive integer"
+    count = int(number(value, param, 1, integer=True, kind=positive, bounds=positive))
+    return min(count, ctx.limits.max_page_size)
 
 
 def flag(value: Any, param: str) -> bool:
@@ -111,3 +110,35 @@ def flag(value: Any, param: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(f"{param} must be true or false", param=param)
     return value
+
+
+def number(
+    value: Any,
+    param: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    integer: bool = False,
+    kind: str | None = None,
+    bounds: str | None = None,
+) -> float:
+    """A number (an int if ``integer``; never a boolean) with low <= value <= high.
+
+    Refused as "{param} must be {kind}" when it is not one (default "a number", or "an
+    integer"), and as "{param} must be {bounds}" when out of range (default "between {low}
+    and {high}"). NaN and infinities are refused as not numbers, or as out of range when
+    ``bounds`` is given.
+    """
+    kind = kind or ("an integer" if integer else "a number")
+    wanted = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise InvalidInput(f"{param} must be {kind}", param=param)
+    # An int too large for a float is finite, but no float can carry it.
+    big = isinstance(value, int) and not integer and abs(value) >= 2**1023
+    finite = not big and (isinstance(value, int) or math.isfinite(value))
+    if not finite and bounds is None:
+        raise InvalidInput(f"{param} must be {kind}", param=param)
+    if not finite or not low <= value <= high:
+        bounds = bounds or f"between {low:g} and {high:g}"
+        raise InvalidInput(f"{param} must be {bounds}", param=param)
+    return value if integer else float(value)

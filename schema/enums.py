@@ -18,13 +18,15 @@ from schema.declare import enum_type
 class TaskState(StrEnum):
     """A task's state: scheduled (waiting for its runAt), queued (ready, waiting for a worker),
     started (held by a worker under a lease), completed (reported done) or failed (in the
-    failed queue)."""
+    failed queue); dropped only in a report's answer (it went back beside a waiting
+    singularlyEnqueue copy of the same work, and no longer exists)."""
 
     scheduled = "scheduled"
     queued = "queued"
     started = "started"
     completed = "completed"
     failed = "failed"
+    dropped = "dropped"
 
     @classmethod
     def of(cls, state: models.TaskState) -> TaskState:

@@ -117,7 +117,8 @@ class Query:
     async def queue(
         self, info: Info, queue: str | None = None, name: QueueName = None
     ) -> QueueStatus | None:
-        """One queue with its counts."""
+        """One queue with its counts. A queue deleted or never created answers its view
+        (exists false), as GET /status?queue= does."""
         given, param = renamed("queue", queue, "name", name)
         return QueueStatus.from_status(
             await resolvers.status.queue_status(engine(info), given, param)

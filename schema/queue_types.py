@@ -121,6 +121,11 @@ class QueueStatus(Queue):
     )
     counts: TaskCounts
     workers: int = strawberry.field(description="Workers registered on the queue.")
+    exists: bool = strawberry.field(
+        default=True,
+        description="False for a queue deleted or never created: its view is answered, with "
+        "the tasks that still carry its name.",
+    )
 
     @classmethod
     def from_status(cls, queue_status: status.QueueStatus) -> QueueStatus:
@@ -134,6 +139,7 @@ class QueueStatus(Queue):
             length=queue_status.length,
             counts=TaskCounts.from_model(queue_status.counts),
             workers=queue_status.workers,
+            exists=queue_status.exists,
         )
 
 

@@ -66,6 +66,8 @@ class Subscription:
 
     @subscription
     async def events(self, info: Info, queue: str | None = None) -> AsyncGenerator[Event, None]:
-        """What happens to tasks, queues and workers, as it happens: of one queue, or all."""
+        """What happens to tasks, queues and workers, as it happens: of one queue (with the
+        workers' events), or all. "changed" tells that another node may have written: to
+        that queue, or, when which queue is not known (queue null), to unfiltered feeds."""
         async for event in follow_events(engine(info), queue):
             yield Event.from_model(event)

@@ -47,7 +47,12 @@ class Task:
     scope: Scope
     singularly_enqueue: bool
     singularly_run: bool
-    state: TaskState
+    state: TaskState = strawberry.field(
+        description="scheduled (waiting for runAt), queued, started, completed or failed; "
+        "in a report's answer also dropped: the task went back to a queue already holding a "
+        "waiting singularlyEnqueue copy of the same work, which stands for it, and this copy "
+        "no longer exists."
+    )
     attempts: int = strawberry.field(description="Failed or expired deliveries so far.")
     created_at: float
     started_at: float | None
@@ -78,7 +83,7 @@ class Task:
             scope=Scope.of(task.scope),
             singularly_enqueue=task.singularly_enqueue,
             singularly_run=task.singularly_run,
-            state=TaskState.of(task.state_at(now)),
+            state=TaskState(task.shown_state(now)),
             attempts=task.attempts,
             created_at=task.created_at,
             started_at=task.started_at,

@@ -46,6 +46,7 @@ from resolvers.models import (
     Interests,
     Queue,
     QueueSettings,
+    Replaced,
     Schedule,
     StatsRow,
     Task,
@@ -73,6 +74,9 @@ async def _guard(job: Awaitable[T]) -> T:
 
 class CouchbaseStore:
     """resolvers.store.Store on one Couchbase collection. Open with :meth:`open`."""
+
+    # A lane's stamp is its queues' directory CAS values with the queues' stamp.
+    change_stamps_per_lane = True
 
     def __init__(self, kv: Kv) -> None:
         self.kv = kv
@@ -139,10 +143,15 @@ class CouchbaseStore:
             await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
         raise StoreUnavailable("the queues document kept changing; try again")
 
-    async def put_interests(self, name: str, interests: Interests, now: float) -> Queue:
+    async def put_interests(
+        self, name: str, interests: Interests, now: float, settings: QueueSettings
+    ) -> Queue:
         def change(records: dict[str, Any]) -> Queue:
             current = records.get(name)
-            queue = queue_from_doc(name, current) if current else Queue(name, created_at=now)
+            if current:
+                queue = queue_from_doc(name, current)
+            else:
+                queue = Queue(name, settings=settings, created_at=now)
             queue.interests = interests
             records[name] = queue_doc(queue)
             return queue
@@ -322,15 +331,15 @@ class CouchbaseStore:
 
     async def replace_task(
         self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
-    ) -> bool:
-        async def job() -> bool:
+    ) -> Replaced:
+        async def job() -> Replaced:
             if also_insert:
                 await self.tasks.insert(also_insert)
             return await self.tasks.replace(task, expected_version)
 
         return await _guard(job())
 
-    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[bool]:
+    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[Replaced]:
         return list(
             await asyncio.gather(
                 *(self.replace_task(c.task, c.expected_version, c.also_insert) for c in changes)

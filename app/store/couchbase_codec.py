@@ -1,6 +1,6 @@
-"""The Couchbase store's JSON documents: models to documents and back, and TaskFilter checked in
-Python (there is no query service: candidate tasks come from index documents and are checked
-here)."""
+"""The Couchbase store's JSON documents: models to documents and back, and a cheap pre-check of
+a TaskFilter on index entries (there is no query service: candidate tasks come from index
+documents, and each is then checked by TaskFilter.matches)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ LEASE_BUCKET_SECONDS = 1.0
 # idempotent writes), so a long-running node's memory stays flat.
 CACHE_LIMIT = 10_000
 
-_TASK_FIELDS = [f.name for f in dataclasses.fields(Task) if f.name != "version"]
+_TASK_FIELDS = [f.name for f in dataclasses.fields(Task) if f.name not in ("version", "dropped")]
 
 
 def new_ticket() -> str:
@@ -162,30 +162,6 @@ def entry_state(entry: dict[str, Any], ticket: str, doc: dict[str, Any] | None) 
 
 
 # -- filters ----------------------------------------------------------------------------------
-
-
-def matches(task: Task, where: TaskFilter) -> bool:
-    """TaskFilter as SQLite's filter_sql reads it."""
-    checks = (
-        where.queue is None or task.queue == where.queue,
-        where.lane is None or task.lane == where.lane,
-        where.states is None or task.state in where.states,
-        where.worker_id is None or task.worker_id == where.worker_id,
-        where.publisher is None or task.publisher == where.publisher,
-        where.reason_contains is None
-        or (
-            task.fail_reason is not None
-            and where.reason_contains.lower() in task.fail_reason.lower()
-        ),
-        where.run_after is None or task.run_at > where.run_after,
-        where.run_until is None or task.run_at <= where.run_until,
-        where.finished_after is None
-        or (task.finished_at is not None and task.finished_at >= where.finished_after),
-        where.finished_before is None
-        or (task.finished_at is not None and task.finished_at < where.finished_before),
-        where.task_ids is None or task.task_id in where.task_ids,
-    )
-    return all(checks)
 
 
 def entry_may_match(entry: dict[str, Any], log: str, where: TaskFilter) -> bool:

@@ -23,7 +23,6 @@ from app.store.couchbase_codec import (
     entry_may_match,
     entry_state,
     logs_for,
-    matches,
 )
 from app.store.couchbase_index import KIND_OF_LOG, Directory, Stream
 from app.store.couchbase_tasks import Stored, Tasks
@@ -64,11 +63,11 @@ class Scanner:
         if where.task_ids is not None:
             read = await self.tasks.read_many(list(dict.fromkeys(where.task_ids)))
             return _page(
-                [s for s in read if s and s.task.seq > floor and matches(s.task, where)], limit
+                [s for s in read if s and s.task.seq > floor and where.matches(s.task)], limit
             )
         if where.worker_id is not None and where.states == (TaskState.STARTED,):
             held = await self.tasks.held_by(where.worker_id)
-            return _page([s for s in held if s.task.seq > floor and matches(s.task, where)], limit)
+            return _page([s for s in held if s.task.seq > floor and where.matches(s.task)], limit)
         queues = await self._queues(where)
         logs = logs_for(where.states)
         dirs = await self.index.directories(queues, kinds_for(logs))
@@ -134,7 +133,7 @@ class Scanner:
                 if (
                     stored
                     and entry_state(entry, ticket, doc) == "live"
-                    and matches(stored.task, where)
+                    and where.matches(stored.task)
                 ):
                     out.append(stored)
         return out
@@ -189,7 +188,7 @@ class Scanner:
         async def one(current: Stored | None) -> bool:
             async with limit:
                 for _ in range(DELETE_TRIES):
-                    if current is None or not matches(current.task, where):
+                    if current is None or not where.matches(current.task):
                         return False
                     if await self.tasks.delete(current):
                         return True

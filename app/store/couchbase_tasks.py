@@ -35,7 +35,7 @@ from app.store.couchbase_codec import (
 )
 from app.store.couchbase_index import Index, Place, Stream, dir_key
 from app.store.couchbase_kv import Kv, path
-from resolvers.models import Task, TaskState
+from resolvers.models import Replaced, Task, TaskState
 
 Outcome = Literal["done", "conflict", "blocked", "dropped"]
 # Retries of a lease extension or a release that raced another write of the same task.
@@ -282,15 +282,16 @@ class Tasks:
         await self._leave(old)
         return True
 
-    async def replace(self, task: Task, expected: int) -> bool:
+    async def replace(self, task: Task, expected: int) -> Replaced:
         old = await self.read(task.task_id)
         if old is None or old.task.version != expected:
-            return False
+            return Replaced.CONFLICT
         new = dataclasses.replace(task)
         outcome = await self.move(old, new)
         if outcome == "done":
             task.version, task.seq = new.version, new.seq
-        return outcome in ("done", "dropped")
+            return Replaced.WRITTEN
+        return Replaced.DROPPED if outcome == "dropped" else Replaced.CONFLICT
 
     # -- started tasks -----------------------------------------------------------------------
 
@@ -320,13 +321,7 @@ class Tasks:
                 if stored.task.worker_id != worker_id:
                     return None
                 t = stored.task
-                back = dataclasses.replace(
-                    t,
-                    state=TaskState.QUEUED,
-                    worker_id=t.worker_id if t.lane != t.queue else None,
-                    started_at=None,
-                    lease_until=None,
-                )
+                back = t.requeued()
                 if await self.move(stored, back) in ("done", "dropped"):
                     return back
                 stored = await self.read(t.task_id)

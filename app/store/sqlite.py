@@ -42,12 +42,13 @@ from app.store.sqlite_rows import (
 from resolvers.errors import StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
+    Replaced,
     Task,
     TaskChange,
     TaskCounts,
     TaskFilter,
     TaskPage,
-    TaskState,
+    contains_text,
 )
 
 T = TypeVar("T")
@@ -78,6 +79,8 @@ def _connect(
         uri = f"file:{quote(path)}?mode={'rwc' if create else 'rw'}"
         conn = sqlite3.connect(uri, isolation_level=None, check_same_thread=False, uri=True)
     conn.row_factory = sqlite3.Row
+    # TaskFilter's text rule, so that SQL filters agree with it (SQLite's lower() is ASCII).
+    conn.create_function("contains_text", 2, contains_text, deterministic=True)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute(f"PRAGMA mmap_size = {mmap_bytes}")
@@ -94,6 +97,9 @@ def _writer_connection(path: str, synchronous: str) -> sqlite3.Connection:
 
 class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
     """resolvers.store.Store on one SQLite file. Open with :meth:`open`."""
+
+    # One stamp for the whole file (PRAGMA data_version): see change_stamps.
+    change_stamps_per_lane = False
 
     def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
         self._path = path
@@ -251,12 +257,12 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
 
     async def replace_task(
         self, task: Task, expected_version: int, also_insert: Sequence[Task] = ()
-    ) -> bool:
+    ) -> Replaced:
         [written] = await self.replace_tasks([TaskChange(task, expected_version, also_insert)])
         return written
 
-    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[bool]:
-        def job(conn: sqlite3.Connection) -> list[bool]:
+    async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[Replaced]:
+        def job(conn: sqlite3.Connection) -> list[Replaced]:
             written = []
             for change in changes:
                 ok = _replace(conn, change.task, change.expected_version)
@@ -279,9 +285,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
                 task = task_from_row(row)
                 if only is not None and task.task_id not in only:
                     continue
-                task.state = TaskState.QUEUED
-                task.worker_id = task.worker_id if task.lane != task.queue else None
-                task.started_at = task.lease_until = None
+                task = task.requeued()
                 if _replace(conn, task, task.version):
                     released.append(task)
             return released
@@ -376,7 +380,7 @@ def _claim(conn: sqlite3.Connection, request: ClaimRequest, limit: int) -> list[
     return claimed
 
 
-def _replace(conn: sqlite3.Connection, task: Task, expected_version: int) -> bool:
+def _replace(conn: sqlite3.Connection, task: Task, expected_version: int) -> Replaced:
     params = task_params(task)
     params["expected_version"] = expected_version
     try:
@@ -385,8 +389,8 @@ def _replace(conn: sqlite3.Connection, task: Task, expected_version: int) -> boo
         # The task came back to a lane that already holds a waiting singularly_enqueue copy
         # with the same identity: that copy stands for the work, so this one is dropped.
         conn.execute(SQL["delete_task"], {"task_id": task.task_id})
-        return True
+        return Replaced.DROPPED
     if row is None:
-        return False
+        return Replaced.CONFLICT
     task.version = int(row[0])
-    return True
+    return Replaced.WRITTEN

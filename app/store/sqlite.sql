@@ -101,7 +101,8 @@ SELECT name, interests, paused, settings, created_at FROM queues ORDER BY name;
 SELECT name, interests, paused, settings, created_at FROM queues WHERE name = :name;
 
 -- name: put_interests
-INSERT INTO queues (name, interests, created_at) VALUES (:name, :interests, :now)
+INSERT INTO queues (name, interests, settings, created_at)
+VALUES (:name, :interests, :settings, :now)
 ON CONFLICT (name) DO UPDATE SET interests = excluded.interests;
 
 -- name: clear_interests

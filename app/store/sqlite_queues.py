@@ -37,12 +37,18 @@ class QueuesAndWorkers:
             lambda conn: [queue_from_row(r) for r in conn.execute(SQL["list_queues"])]
         )
 
-    async def put_interests(self, name: str, interests: Interests, now: float) -> Queue:
+    async def put_interests(
+        self, name: str, interests: Interests, now: float, settings: QueueSettings
+    ) -> Queue:
+        params = {
+            "name": name,
+            "interests": orjson.dumps(interests).decode(),
+            "settings": orjson.dumps(settings).decode(),
+            "now": now,
+        }
+
         def job(conn: sqlite3.Connection) -> Queue:
-            conn.execute(
-                SQL["put_interests"],
-                {"name": name, "interests": orjson.dumps(interests).decode(), "now": now},
-            )
+            conn.execute(SQL["put_interests"], params)
             conn.execute(SQL["bump_queues_version"])
             return queue_from_row(conn.execute(SQL["get_queue"], {"name": name}).fetchone())
 

@@ -141,7 +141,7 @@ def filter_sql(where: TaskFilter) -> tuple[str, dict[str, Any]]:
         clauses.append("publisher = :publisher")
         params["publisher"] = where.publisher
     if where.reason_contains is not None:
-        clauses.append("instr(lower(fail_reason), lower(:reason)) > 0")
+        clauses.append("contains_text(fail_reason, :reason)")
         params["reason"] = where.reason_contains
     if where.run_after is not None:
         clauses.append("run_at > :run_after")

@@ -21,7 +21,8 @@ SCHEDULE_FIELDS = (
 SETTINGS_FIELDS = "leaseSeconds maxDeliveries retry { limit delays base factor max jitter }"
 STATS_FIELDS = "queue minute published started completed failed retried leaseExpired"
 QUEUE_FIELDS = (
-    "name length paused workers interests counts { scheduled queued started completed failed }"
+    "name exists length paused workers interests "
+    "counts { scheduled queued started completed failed }"
 )
 
 
@@ -283,7 +284,12 @@ class GraphQLApi(AdminOperations):
                     f"failures: $f) {selection} }}"
                 )
                 failures = [
-                    {"taskId": r["taskId"], "reason": r.get("failReason")} for _, r in picked
+                    {
+                        "taskId": r["taskId"],
+                        "reason": r.get("failReason"),
+                        "reEnqueue": r.get("reEnqueue"),
+                    }
+                    for _, r in picked
                 ]
                 found = await self.call(q, w=worker_id, f=failures)
             for (i, _), o in zip(picked, found[field], strict=True):

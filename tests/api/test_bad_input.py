@@ -269,8 +269,6 @@ LOOKUP_CASES = [
                  id="delete-interests-bad-queue"),
     pytest.param(lambda a, w: a.delete_queue("nope"), NO_QUEUE,
                  bad("QUEUE_NOT_FOUND", "name", 404, "queue"), id="delete-unknown-queue"),
-    pytest.param(lambda a, w: a.queue("nope"), NO_QUEUE,
-                 bad("QUEUE_NOT_FOUND", "name", 404, "queue"), id="status-unknown-queue"),
     pytest.param(lambda a, w: a.task("nope"), bad("TASK_NOT_FOUND", "task", 404),
                  bad("TASK_NOT_FOUND", "id", 404, "task"), id="status-unknown-task"),
     pytest.param(lambda a, w: failed_page(a, first=0), bad(INVALID, "first"), None,

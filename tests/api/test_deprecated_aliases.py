@@ -138,18 +138,19 @@ async def test_one_name_must_be_given(
 
 
 @pytest.mark.parametrize(
-    ("field", "new", "old", "code"),
+    ("field", "new", "old", "value", "code"),
     [
-        ("query { queue(%s) { name } }", "queue", "name", "QUEUE_NOT_FOUND"),
-        ("mutation { pauseQueue(%s) { name } }", "queue", "name", "QUEUE_NOT_FOUND"),
-        ("mutation { deleteWorker(%s) }", "workerId", "id", "WORKER_NOT_FOUND"),
-        ("mutation { deleteTask(%s) }", "taskId", "id", "TASK_NOT_FOUND"),
+        # An unknown queue answers its view (exists false): a malformed name is an error.
+        ("query { queue(%s) { name } }", "queue", "name", "no@pe", "INVALID_PARAMETER"),
+        ("mutation { pauseQueue(%s) { name } }", "queue", "name", "nope", "QUEUE_NOT_FOUND"),
+        ("mutation { deleteWorker(%s) }", "workerId", "id", "nope", "WORKER_NOT_FOUND"),
+        ("mutation { deleteTask(%s) }", "taskId", "id", "nope", "TASK_NOT_FOUND"),
     ],
 )
 async def test_an_error_names_the_argument_given(
-    gql: GraphQLApi, field: str, new: str, old: str, code: str
+    gql: GraphQLApi, field: str, new: str, old: str, value: str, code: str
 ) -> None:
     for given in (old, new):
         with pytest.raises(ApiError) as refused:
-            await gql.graphql(field % f'{given}: "nope"')
+            await gql.graphql(field % f'{given}: "{value}"')
         assert (refused.value.code, refused.value.param) == (code, given)

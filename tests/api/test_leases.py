@@ -3,11 +3,19 @@ lease puts the task back (attempts + 1) until maxDeliveries, then the failed que
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+from collections.abc import AsyncIterator
 
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from app.asgi import create_app
 from resolvers.context import Context
 from resolvers.leases import reap_expired_leases, reap_silent_workers
-from tests.api.client import Api, ApiError
+from resolvers.store import Store
+from tests.api.client import Api, ApiError, RestApi
+from tests.api.conftest import TEST_SETTINGS
 from tests.conftest import FakeClock
 
 
@@ -156,3 +164,67 @@ async def test_worker_listing_shows_last_seen_and_current_tasks(api: Api, clock:
     detail = await api.worker_detail(worker)
     assert detail["lastSeen"] == clock.now
     assert [t["taskId"] for t in detail["tasks"]] == [held["taskId"]]
+
+
+async def test_an_expired_lease_returns_an_own_queue_copy_to_its_worker(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    worker = await setup(api, lease=10)
+    other = (await api.register_worker(["q"]))["workerId"]
+    published = await api.publish("pub", {"n": 1}, scope="all")
+    [mine] = [t for t in published["tasks"] if t["workerId"] == worker]
+    held = await api.claim(worker)
+    assert held is not None and held["taskId"] == mine["taskId"]
+    clock.advance(10)
+    assert await reap_expired_leases(engine) == 1
+    back = await api.task(mine["taskId"])
+    assert (back["state"], back["workerId"], back["attempts"]) == ("queued", worker, 1)
+    theirs = await api.claim(other)
+    assert theirs is not None and theirs["taskId"] != mine["taskId"]
+    again = await api.claim(worker)
+    assert again is not None and again["taskId"] == mine["taskId"]
+
+
+async def test_a_silent_worker_takes_the_copies_waiting_in_its_own_queue_with_it(
+    api: Api, clock: FakeClock, engine: Context
+) -> None:
+    silent = await setup(api)
+    alive = (await api.register_worker(["q"]))["workerId"]
+    published = await api.publish("pub", {"n": 1}, scope="all")
+    [own] = [t["taskId"] for t in published["tasks"] if t["workerId"] == silent]
+    clock.advance(45)
+    await api.heartbeat(alive)
+    clock.advance(16)
+    assert await reap_silent_workers(engine) == 1
+    with pytest.raises(ApiError) as gone:
+        await api.task(own)
+    assert gone.value.code == "TASK_NOT_FOUND"
+    assert (await api.summary())["tasks"]["queued"] == 1
+
+
+@pytest.fixture
+async def short_leases(store: Store, clock: FakeClock) -> AsyncIterator[Api]:
+    """The app started with --default-lease-seconds 2."""
+    settings = dataclasses.replace(TEST_SETTINGS, default_lease_seconds=2.0)
+    application = create_app(settings, store=store, clock=clock, start_duties=False)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://couchqueue") as http:
+            yield RestApi(http)
+
+
+async def test_default_lease_seconds_is_the_lease_of_a_new_queue(
+    short_leases: Api, clock: FakeClock
+) -> None:
+    api = short_leases
+    await api.set_interests("q", "*")
+    assert (await api.configure_queue("q"))["settings"]["leaseSeconds"] == 2
+    worker = (await api.register_worker(["q"]))["workerId"]
+    await api.publish("pub", {"n": 1})
+    task = await api.claim(worker)
+    assert task is not None and task["leaseUntil"] == clock.now + 2
+    # Configured per queue afterwards, as any other queue setting.
+    await api.configure_queue("q", leaseSeconds=30)
+    await api.publish("pub", {"n": 2})
+    task = await api.claim(worker)
+    assert task is not None and task["leaseUntil"] == clock.now + 30

@@ -15,6 +15,7 @@ import pytest
 from app.store.sqlite import SqliteStore
 from resolvers import interests, publish, queues
 from resolvers.context import Context
+from resolvers.models import QueueSettings
 from resolvers.queue_cache import QueueCache
 
 
@@ -43,7 +44,7 @@ async def test_a_copy_is_trusted_for_max_age_then_revalidated(
     ticks = Ticks()
     cache = QueueCache(max_age=1.0, monotonic=ticks)
     assert (await cache.current(b)).queues == {}
-    await a.put_interests("q", "*", 0.0)
+    await a.put_interests("q", "*", 0.0, QueueSettings())
     ticks.now += 0.5
     assert "q" not in (await cache.current(b)).queues  # trusted: no read
     ticks.now += 0.6
@@ -56,7 +57,7 @@ async def test_without_max_age_every_use_reads_the_stamp(
     a, b = stores
     cache = QueueCache(max_age=0.0)
     assert (await cache.current(b)).queues == {}
-    await a.put_interests("q", "*", 0.0)
+    await a.put_interests("q", "*", 0.0, QueueSettings())
     assert "q" in (await cache.current(b)).queues
 
 

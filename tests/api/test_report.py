@@ -91,3 +91,33 @@ async def test_a_queued_task_cannot_be_reported(api: Api) -> None:
         await api.complete(worker, task_id)
     assert refused.value.code == "NOT_TASK_HOLDER"
     assert (await api.task(task_id))["state"] == "queued"
+
+
+@pytest.mark.parametrize("how", ["reEnqueue", "retry", "batch"])
+async def test_a_task_going_back_beside_a_waiting_duplicate_is_answered_dropped(
+    api: Api, how: str
+) -> None:
+    """A singularlyEnqueue task failed back into a queue where a copy of the same work waits
+    is dropped (that copy stands for it), and the worker is told so, not "queued"."""
+    await api.set_interests("q", "*")
+    if how == "retry":
+        await api.configure_queue("q", retryLimit=1, retryDelays=[0])
+    worker = (await api.register_worker(["q"]))["workerId"]
+    await api.publish("pub", {"n": 1}, singularlyEnqueue=True)
+    held = await api.claim(worker)
+    assert held is not None
+    waiting = (await api.publish("pub", {"n": 1}, singularlyEnqueue=True))["tasks"][0]["taskId"]
+    if how == "batch":
+        [answer] = await api.report_many(
+            worker,
+            [{"taskId": held["taskId"], "state": "fail", "failReason": "x", "reEnqueue": True}],
+        )
+    else:
+        again = {"reEnqueue": True} if how == "reEnqueue" else {}
+        answer = await api.fail(worker, held["taskId"], "x", **again)
+    assert (answer["taskId"], answer["state"], answer["attempts"]) == (held["taskId"], "dropped", 1)
+    with pytest.raises(ApiError) as gone:
+        await api.task(held["taskId"])
+    assert gone.value.code == "TASK_NOT_FOUND"
+    assert (await api.task(waiting))["state"] == "queued"
+    assert (await api.queue("q"))["queued"] == 1

@@ -99,3 +99,55 @@ async def test_failed_queue_pages(api: Api) -> None:
         assert task is not None
         await api.fail(worker, task["taskId"], reason=f"r{n}")
     assert [t["failReason"] for t in await api.failed()] == [f"r{n}" for n in range(5)]
+
+
+async def test_an_unknown_queue_answers_its_view_in_every_status_option(
+    api: Api, clock: FakeClock
+) -> None:
+    """One rule for every status option naming a queue: a queue deleted, or never created,
+    answers its view (what still carries its name), never a 404."""
+    never = await api.queue("welcome")
+    assert never == {
+        "name": "welcome",
+        "exists": False,
+        "length": 0,
+        "scheduled": 0,
+        "queued": 0,
+        "started": 0,
+        "completed": 0,
+        "failed": 0,
+        "paused": False,
+        "workers": 0,
+        "interests": None,
+    }
+    assert await api.failed("welcome") == []
+    assert await api.interests("welcome") == {}
+    assert await api.workers("welcome") == []
+    # Deleted with a task still running: the view shows it until it finishes.
+    await api.set_interests("welcome", "*")
+    worker = (await api.register_worker(["welcome"]))["workerId"]
+    await api.publish("pub", {"n": 1})
+    assert await api.claim(worker) is not None
+    assert (await api.queue("welcome"))["exists"] is True
+    await api.delete_queue("welcome")
+    gone = await api.queue("welcome")
+    assert (gone["exists"], gone["started"], gone["workers"], gone["interests"]) == (
+        False,
+        1,
+        1,
+        None,
+    )
+
+
+async def test_rest_status_naming_an_unknown_queue_answers_the_whole_request(
+    http: httpx.AsyncClient,
+) -> None:
+    reply = await http.get("/status", params={"queue": "welcome", "failedQueue": "welcome"})
+    assert reply.status_code == 200
+    body = reply.json()
+    assert (body["queue"]["name"], body["queue"]["exists"], body["queue"]["length"]) == (
+        "welcome",
+        False,
+        0,
+    )
+    assert body["failedQueue"] == {"tasks": [], "nextCursor": None}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from resolvers.models import (
     QueueSettings,
+    Replaced,
     TaskFilter,
     TaskState,
     Worker,
@@ -20,7 +21,7 @@ from tests.store.factories import NOW, claim_request, task
 
 async def test_queues_version_changes_with_every_queue_change(store: Store) -> None:
     v0 = await store.queues_version()
-    await store.put_interests("q", {"a": "x"}, NOW)
+    await store.put_interests("q", {"a": "x"}, NOW, QueueSettings())
     v1 = await store.queues_version()
     await store.insert_tasks([task("q")])
     assert await store.queues_version() == v1
@@ -34,23 +35,31 @@ async def test_queues_version_changes_with_every_queue_change(store: Store) -> N
 
 
 async def test_put_interests_creates_then_replaces(store: Store) -> None:
-    created = await store.put_interests("b", "*", NOW)
+    defaults = QueueSettings(lease_seconds=2, max_deliveries=3)
+    created = await store.put_interests("b", "*", NOW, defaults)
     assert (created.name, created.interests, created.paused, created.created_at) == (
         "b",
         "*",
         False,
         NOW,
     )
-    await store.put_interests("a", {"email": "^x"}, NOW + 1)
-    replaced = await store.put_interests("b", {"user.id": "1"}, NOW + 2)
+    assert created.settings == defaults
+    await store.put_interests("a", {"email": "^x"}, NOW + 1, QueueSettings())
+    # An existing queue keeps its settings: the defaults are for creation only.
+    replaced = await store.put_interests("b", {"user.id": "1"}, NOW + 2, QueueSettings())
     assert replaced.interests == {"user.id": "1"}
     assert replaced.created_at == NOW
+    assert replaced.settings == defaults
+    assert {q.name: q.settings for q in await store.list_queues()} == {
+        "a": QueueSettings(),
+        "b": defaults,
+    }
     assert [q.name for q in await store.list_queues()] == ["a", "b"]
 
 
 async def test_clear_interests_keeps_the_queue(store: Store) -> None:
     assert not await store.clear_interests("missing")
-    await store.put_interests("q", "*", NOW)
+    await store.put_interests("q", "*", NOW, QueueSettings())
     assert await store.clear_interests("q")
     assert not await store.clear_interests("q")
     [queue] = await store.list_queues()
@@ -59,7 +68,7 @@ async def test_clear_interests_keeps_the_queue(store: Store) -> None:
 
 async def test_update_queue_changes_only_given_fields(store: Store) -> None:
     assert await store.update_queue("missing", paused=True) is None
-    await store.put_interests("q", "*", NOW)
+    await store.put_interests("q", "*", NOW, QueueSettings())
     paused = await store.update_queue("q", paused=True)
     assert paused is not None and paused.paused and paused.interests == "*"
     configured = await store.update_queue(
@@ -71,7 +80,7 @@ async def test_update_queue_changes_only_given_fields(store: Store) -> None:
 
 async def test_delete_queue_removes_waiting_and_failed_tasks_only(store: Store) -> None:
     assert await store.delete_queue("q") is None
-    await store.put_interests("q", "*", NOW)
+    await store.put_interests("q", "*", NOW, QueueSettings())
     waiting, scheduled, started, failed, other = (
         task("q"),
         task("q", run_at=NOW + 60),
@@ -263,9 +272,15 @@ async def test_returning_beside_a_unique_duplicate_drops_the_returned_copy(store
     waiting = task(singularly_enqueue=True, identity="k")
     assert await store.insert_tasks([waiting]) == [True]
     back = dataclasses.replace(claimed, state=TaskState.QUEUED, worker_id=None, started_at=None)
-    assert await store.replace_task(back, claimed.version)
+    assert await store.replace_task(back, claimed.version) is Replaced.DROPPED
     assert await store.get_task(first.task_id) is None
     assert (await store.count_tasks(TaskFilter(queue="q"), NOW)).queued == 1
+    # Told apart from a write and from a lost compare-and-set.
+    claimed = await store.claim_task(claim_request("q"))
+    assert claimed is not None and claimed.task_id == waiting.task_id
+    back = dataclasses.replace(claimed, state=TaskState.QUEUED, worker_id=None, started_at=None)
+    assert await store.replace_task(back, claimed.version) is Replaced.WRITTEN
+    assert await store.replace_task(back, claimed.version) is Replaced.CONFLICT
 
 
 async def test_release_tasks_returns_a_workers_started_tasks(store: Store) -> None:
@@ -337,6 +352,29 @@ async def test_failed_tasks_filter_by_reason_text(store: Store) -> None:
         TaskFilter(states=(TaskState.FAILED,), reason_contains="smtp"), 10, None
     )
     assert [t.task_id for t in page.tasks] == [a.task_id]
+
+
+async def test_the_reason_filter_ignores_case_by_unicode_casefolding(store: Store) -> None:
+    reasons = ["ÉCHEC SMTP", "Straße gesperrt", "échec", "ok"]
+    tasks = [task() for _ in reasons]
+    await store.insert_tasks(tasks)
+    for expected, reason in zip(tasks, reasons, strict=True):
+        claimed = await store.claim_task(claim_request("q"))
+        assert claimed is not None and claimed.task_id == expected.task_id
+        failed = dataclasses.replace(claimed, state=TaskState.FAILED, fail_reason=reason)
+        assert await store.replace_task(failed, claimed.version)
+    stored = list((await store.get_tasks([t.task_id for t in tasks])).values())
+    for part, wanted in (("échec", [0, 2]), ("STRASSE", [1]), ("smtp", [0]), ("É", [0, 2])):
+        where = TaskFilter(states=(TaskState.FAILED,), reason_contains=part)
+        page = await store.list_tasks(where, 10, None)
+        ids = [tasks[n].task_id for n in wanted]
+        assert [t.task_id for t in page.tasks] == ids, part
+        # The stores agree with the one rule, TaskFilter.matches.
+        assert sorted(t.task_id for t in stored if where.matches(t)) == sorted(ids), part
+        assert (await store.count_tasks(where, NOW)).failed == len(wanted), part
+    where = TaskFilter(states=(TaskState.FAILED,), reason_contains="ÉCHEC")
+    assert await store.delete_tasks(where) == 2
+    assert (await store.count_tasks(TaskFilter(), NOW)).failed == 2
 
 
 async def test_a_store_that_takes_writes_is_ready(store: Store) -> None:

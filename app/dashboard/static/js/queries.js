@@ -21,7 +21,7 @@ export const STATS = `query Stats($since: Float, $until: Float) {
 
 export const QUEUE = `query Queue($name: String!) {
   queue(queue: $name) {
-    name paused interests createdAt workers length counts { ${COUNTS} }
+    name exists paused interests createdAt workers length counts { ${COUNTS} }
     ${SETTINGS}
   }
 }`;

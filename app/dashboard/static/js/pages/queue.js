@@ -1,6 +1,6 @@
 // Queue: counts, pause / resume / clear / delete, its tasks (keyset pages), interests, settings.
 
-import { gql } from "../api.js";
+import { ApiError, gql } from "../api.js";
 import { actionButton, errorBox, flash } from "../feedback.js";
 import { num } from "../format.js";
 import { DELETE_QUEUE, DELETE_TASKS, PAUSE_QUEUE, QUEUE, RESUME_QUEUE, TASKS } from "../queries.js";
@@ -95,6 +95,8 @@ export async function mount({ root, params, query, feed }) {
   async function loadQueue(first = false) {
     try {
       const { queue } = await gql(QUEUE, { name });
+      // The server answers a deleted or unknown queue's (empty) view; the page says so.
+      if (!queue.exists) throw new ApiError(`no queue '${name}'`, { code: "QUEUE_NOT_FOUND" });
       showQueue(queue);
       if (first) {
         interests.show(queue.interests);
