@@ -36,7 +36,7 @@ class Settings:
         50_000, "most a GraphQL operation may cost: 1 a field, times the items of its lists"
     )
     graphql_max_root_fields: int = setting(30, "most top-level fields of one operation")
-    graphql_max_fields: int = setting(200, "most fields written in one GraphQL document")
+    graphql_max_fields: int = setting(200, "most fields and fragment spreads in one document")
     graphql_max_aliases: int = setting(30, "most aliases in one GraphQL document")
     graphql_max_directives: int = setting(50, "most directives in one GraphQL document")
     graphql_max_arguments: int = setting(100, "most arguments in one GraphQL document")

@@ -1,13 +1,13 @@
 """What a GraphQL document asks for, measured in time linear in its size, and refused past
 the limits (see schema.limits).
 
-Two passes. The first walks every definition as written, counting fields, aliases,
-directives, arguments and variable definitions, and noting which fragments each fragment
-spreads. The second measures each fragment once, in an order where the fragments it spreads
-come first, so a spread costs a lookup however many times the fragment is spread and however
-deep the chain: the 30 fragments each spreading the next twice (2^30 paths) are 31 walks.
-A fragment on a cycle is measured without the spread that closes it (NoFragmentCyclesRule
-refuses such a document afterwards), so no walk loops.
+Two passes. The first walks every definition as written, counting fields (and fragment
+spreads), aliases, directives, arguments and variable definitions, and noting which fragments
+each fragment spreads. The second measures each fragment once, in an order where the
+fragments it spreads come first, so a spread costs a lookup however many times the fragment
+is spread and however deep the chain: the 30 fragments each spreading the next twice
+(2^30 paths) are 31 walks. A fragment on a cycle is measured without the spread that closes
+it (NoFragmentCyclesRule refuses such a document afterwards), so no walk loops.
 
 - **cost**: 1 per field, plus its selection's cost times the items the field returns: a paged
   field (taking ``first``) ``first`` items when it is a literal, else the page ceiling; a list
@@ -136,6 +136,8 @@ def _count(selection_set: SelectionSetNode, written: Written) -> None:
         elif isinstance(selection, InlineFragmentNode):
             _count(selection.selection_set, written)
         elif isinstance(selection, FragmentSpreadNode):
+            # Counted with the fields: OverlappingFieldsCanBeMerged compares spreads in pairs.
+            written.fields += 1
             written.spreads.add(selection.name.value)
 
 
@@ -147,7 +149,7 @@ def _count_directives(directives: Sequence[DirectiveNode] | None, written: Writt
 
 def _check_written(written: Written, limits: GraphQLLimits) -> GraphQLError | None:
     for count, most, code, what in (
-        (written.fields, limits.max_fields, TOO_MANY_FIELDS, "fields"),
+        (written.fields, limits.max_fields, TOO_MANY_FIELDS, "fields and fragment spreads"),
         (written.aliases, limits.max_aliases, TOO_MANY_ALIASES, "aliases"),
         (written.directives, limits.max_directives, TOO_MANY_DIRECTIVES, "directives"),
         (written.arguments, limits.max_arguments, TOO_MANY_ARGUMENTS, "arguments"),
