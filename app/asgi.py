@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter
 from cross_web import HTTPException as StrawberryHTTPException
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -18,9 +20,12 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app import dashboard, rest
 from app.body_limit import BodyLimitMiddleware
+from app.graphql_ws import CheckedTransportWSHandler
 from app.health import Readiness, healthz, readyz
 from app.hosts import AllowedHosts, HostCheckMiddleware
 from app.loops import DutyRunner, duties_for
@@ -29,12 +34,19 @@ from app.metrics import Metrics
 from app.notify import ChangeWatcher, LocalEvents, LocalNotifier
 from app.settings import Settings
 from app.store import open_store
-from app.ws import SOCKET_SCOPE_KEY, LegacyWSHandler, TransportWSHandler, watch
+from app.ws import SOCKET_SCOPE_KEY, watch
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError
 from resolvers.queue_cache import QueueCache
 from resolvers.store import Store
 from schema import build_schema
+from schema.errors import PARSE_FAILED, VALIDATION_FAILED
+from schema.limits import LIMIT_CODES, GraphQLLimits
+
+# Codes of a document refused before it ran: GraphQL over HTTP answers those 400.
+REFUSED_DOCUMENT_CODES = LIMIT_CODES | {PARSE_FAILED, VALIDATION_FAILED}
+# A JSON body that is an object (or a batch, which Strawberry refuses with its own message).
+_JSON_CONTAINER = re.compile(rb"[ \t\r\n]*[{\[]")
 
 
 class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
@@ -46,11 +58,13 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
 
     JSON goes through orjson: faster, and it refuses absurd nesting with a decode error (a 400)
     where the standard library would hit Python's recursion limit (a 500). Requests Strawberry
-    refuses before execution get a GraphQL-shaped JSON error rather than plain text.
+    refuses before execution get a GraphQL-shaped JSON error rather than plain text, and so
+    does a JSON body that is not an object. A document refused before it ran (syntax,
+    validation, a limit) answers 400, as GraphQL over HTTP has it. Websocket messages are
+    checked before Strawberry reads them (app.graphql_ws).
     """
 
-    graphql_transport_ws_handler_class = TransportWSHandler
-    graphql_ws_handler_class = LegacyWSHandler
+    graphql_transport_ws_handler_class = CheckedTransportWSHandler
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
@@ -59,6 +73,24 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
         # Text, not bytes: Strawberry sends bytes as binary websocket frames, which standard
         # graphql-transport-ws clients refuse.
         return orjson.dumps(data).decode()
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # Strawberry calls .get() on whatever the body decodes to: null or 1 was a 500. The
+        # body is only looked at, not decoded twice (Starlette keeps it once read).
+        json_post = request.method == "POST" and "application/json" in (request.content_type or "")
+        if json_post and not _JSON_CONTAINER.match(await request.get_body()):
+            raise StrawberryHTTPException(400, "The request body must be a JSON object")
+        return await super().parse_http_body(request)
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if isinstance(response_data, dict) and _refused(response_data):
+            response.status_code = 400
+        return response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -81,6 +113,35 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
         if isinstance(request, WebSocket):
             context["socket"] = request.scope[SOCKET_SCOPE_KEY]
         return context
+
+
+def _refused(response: GraphQLHTTPResponse) -> bool:
+    """The document was refused before it ran: no data, and request errors only."""
+    errors = response.get("errors")
+    if response.get("data") is not None or not errors:
+        return False
+    return all(_code(error) in REFUSED_DOCUMENT_CODES for error in errors)
+
+
+def _code(error: object) -> object:
+    extensions = error.get("extensions") if isinstance(error, dict) else None
+    return extensions.get("code") if isinstance(extensions, dict) else None
+
+
+def graphql_limits(settings: Settings) -> GraphQLLimits:
+    """What one GraphQL document may ask for, from the graphql_* settings."""
+    return GraphQLLimits(
+        max_tokens=settings.graphql_max_tokens,
+        max_depth=settings.graphql_max_depth,
+        max_cost=settings.graphql_max_cost,
+        max_root_fields=settings.graphql_max_root_fields,
+        max_fields=settings.graphql_max_fields,
+        max_aliases=settings.graphql_max_aliases,
+        max_directives=settings.graphql_max_directives,
+        max_arguments=settings.graphql_max_arguments,
+        max_variables=settings.graphql_max_variables,
+        max_page_size=settings.max_page_size,
+    )
 
 
 async def metrics(request: Request) -> Response:
@@ -130,7 +191,14 @@ def create_app(
             if store is None:
                 await opened.close()
 
-    graphql = CouchQueueGraphQL(build_schema(max_depth=settings.graphql_max_depth))
+    schema = build_schema(
+        graphql_limits(settings),
+        cache_bytes=settings.graphql_cache_bytes,
+        cache_document_bytes=settings.graphql_cache_document_bytes,
+    )
+    # graphql-transport-ws only: the legacy graphql-ws protocol's handler is not hardened
+    # against malformed messages, and no client of ours speaks it.
+    graphql = CouchQueueGraphQL(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
     # Starlette tries routes in order: the busiest (GraphQL, then publish, claim, report) first.
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),

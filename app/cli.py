@@ -70,6 +70,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "access_log": False,
         "ws_ping_interval": settings.ws_ping_interval,
         "ws_ping_timeout": settings.ws_ping_timeout,
+        # A websocket message is a request body too; the app checks it as well (body_limit).
+        "ws_max_size": settings.max_body_bytes,
         # Pushed tasks are small messages: compressing each costs more CPU than it saves bytes.
         "ws_per_message_deflate": False,
         # Nothing reads the client address: no X-Forwarded-* rewriting on every request.

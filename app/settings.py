@@ -31,6 +31,22 @@ class Settings:
     max_queues_per_worker: int = setting(100, "queues one worker may take")
     max_page_size: int = setting(1000, "most items one listing returns")
     graphql_max_depth: int = setting(10, "deepest GraphQL operation accepted")
+    graphql_max_tokens: int = setting(5000, "most lexical tokens (comments too) of a document")
+    graphql_max_cost: int = setting(
+        50_000, "most a GraphQL operation may cost: 1 a field, times the items of its lists"
+    )
+    graphql_max_root_fields: int = setting(30, "most top-level fields of one operation")
+    graphql_max_fields: int = setting(200, "most fields and fragment spreads in one document")
+    graphql_max_aliases: int = setting(30, "most aliases in one GraphQL document")
+    graphql_max_directives: int = setting(50, "most directives in one GraphQL document")
+    graphql_max_arguments: int = setting(100, "most arguments in one GraphQL document")
+    graphql_max_variables: int = setting(50, "most variable definitions in one document")
+    graphql_cache_bytes: int = setting(
+        64 * 1024 * 1024, "memory the parsed-document cache may hold (estimated)"
+    )
+    graphql_cache_document_bytes: int = setting(
+        16 * 1024, "longest GraphQL document (characters) kept in the cache"
+    )
     default_lease_seconds: float = setting(
         300.0, "leaseSeconds a new queue starts with (configureQueue changes it per queue)"
     )

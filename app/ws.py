@@ -1,11 +1,11 @@
-"""Strawberry's websocket protocol handlers, telling subscriptions how they ended.
+"""Strawberry's websocket protocol handler, telling subscriptions how they ended.
 
-A subscription ends cleanly when its client ends it (graphql-transport-ws ``complete``,
-graphql-ws ``stop``): Strawberry then forgets the operation and cancels it. When the socket goes
-away instead (closed, dropped, or no longer answering pings; or found gone by a send), the
-operations still open are the ones whose client vanished: these handlers record them in the
-connection's SocketState before Strawberry ends them, so a push subscription can tell the two
-apart (resolvers/push.py).
+A subscription ends cleanly when its client ends it (graphql-transport-ws ``complete``; the
+older graphql-ws protocol is not offered): Strawberry then forgets the operation and cancels
+it. When the socket goes away instead (closed, dropped, or no longer answering pings; or found
+gone by a send), the operations still open are the ones whose client vanished: the handler
+records them in the connection's SocketState before Strawberry ends them, so a push
+subscription can tell the two apart (resolvers/push.py).
 
 Unless the server closed the socket itself: a node shutting down (uvicorn tells the app of
 that with close code 1012) is no fault of its workers.
@@ -20,7 +20,6 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from schema.context import SocketState
 
@@ -71,24 +70,3 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
         state = _state(self.context)
         if state is not None:
             state.dropped(op.task for op in self.operations.values() if op.task is not None)
-
-
-class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
-    """graphql-ws, the older protocol Strawberry also accepts."""
-
-    async def cleanup(self) -> None:
-        # Called once the socket is gone; operations the client stopped were removed first.
-        self._drop_open()
-        await super().cleanup()
-
-    async def send_message(self, message: Any) -> None:
-        try:
-            await super().send_message(message)
-        except WebSocketDisconnected:
-            self._drop_open()
-            raise
-
-    def _drop_open(self) -> None:
-        state = _state(self.context)
-        if state is not None:
-            state.dropped(self.tasks.values())

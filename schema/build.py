@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 
 import strawberry
-from graphql import ASTValidationRule, DocumentNode, GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from graphql import GraphQLError
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
+from schema.cost import measure
+from schema.document_cache import CachedDocument, DocumentCache
 from schema.errors import ErrorCodes, log_error
-from schema.limits import depth_limit_rule
+from schema.limits import GraphQLLimits, parse_limited
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
 
-DEFAULT_MAX_DEPTH = 10
-DEFAULT_CACHE_SIZE = 1024
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+DEFAULT_CACHE_DOCUMENT_BYTES = 16 * 1024
 
 
 class CouchQueueSchema(strawberry.Schema):
@@ -35,53 +37,62 @@ class CouchQueueSchema(strawberry.Schema):
 
 
 class OperationHooks(ErrorCodes):
-    """ErrorCodes, Strawberry's parse and validation caches and the depth rule as one
-    extension. Strawberry sets up every hook of every extension on every request: one
-    extension costs a quarter of four. The caches are those ParserCache and ValidationCache
-    keep, shared across requests."""
+    """ErrorCodes, the document limits and one parse-and-validation cache as one extension.
 
-    def __init__(
-        self,
-        parse: Callable[..., DocumentNode],
-        validate: Callable[..., list[GraphQLError]],
-        rules: tuple[type[ASTValidationRule], ...],
-    ) -> None:
+    Strawberry sets up every hook of every extension on every request: one extension costs a
+    quarter of four. A document is parsed and checked against the limits (schema.limits) and
+    the validation rules once; the cache, shared across requests, keeps the outcome by query
+    text, bounded by bytes (schema.document_cache).
+    """
+
+    def __init__(self, limits: GraphQLLimits, cache: DocumentCache) -> None:
         super().__init__()
-        self._parse = parse
-        self._validate = validate
-        self._rules = rules
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        context.validation_rules = (*context.validation_rules, *self._rules)
-        yield from super().on_operation()
+        self._limits = limits
+        self._cache = cache
+        self._entry: CachedDocument | None = None
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        context.graphql_document = self._parse(context.query, **context.parse_options)
+        query = context.query
+        assert query is not None  # Strawberry refuses a request without one before parsing
+        entry = self._cache.get(query)
+        if entry is None:
+            entry = self._cache.put(query, parse_limited(query, self._limits.max_tokens))
+        self._entry = entry
+        context.graphql_document = entry.document
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        context.pre_execution_errors = self._validate(
-            context.schema._schema, context.graphql_document, context.validation_rules
-        )
+        entry = self._entry
+        assert entry is not None and entry.document is context.graphql_document
+        if entry.errors is None or entry.rules != context.validation_rules:
+            schema = context.schema._schema
+            refused = measure(schema, entry.document, self._limits)
+            entry.errors = (
+                [refused]
+                if refused is not None
+                else validate_document(schema, entry.document, context.validation_rules)
+            )
+            entry.rules = context.validation_rules
+        context.pre_execution_errors = entry.errors
         yield
 
 
 def build_schema(
-    max_depth: int = DEFAULT_MAX_DEPTH, cache_size: int = DEFAULT_CACHE_SIZE
+    limits: GraphQLLimits | None = None,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    cache_document_bytes: int = DEFAULT_CACHE_DOCUMENT_BYTES,
 ) -> strawberry.Schema:
     """The CouchQueue GraphQL schema.
 
-    ``max_depth`` bounds how deeply an operation may nest; ``cache_size`` is how many distinct
-    documents the parse and validation caches keep.
+    ``limits`` bounds what one document may ask for; the parse and validation cache holds at
+    most ``cache_bytes`` (estimated) and no document longer than ``cache_document_bytes``.
     """
     hooks = partial(
         OperationHooks,
-        ParserCache(maxsize=cache_size).cached_parse_document,
-        ValidationCache(maxsize=cache_size).cached_validate_document,
-        (depth_limit_rule(max_depth),),
+        limits or GraphQLLimits(),
+        DocumentCache(max_bytes=cache_bytes, max_document_bytes=cache_document_bytes),
     )
     return CouchQueueSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=[hooks]

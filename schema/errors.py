@@ -2,8 +2,9 @@
 
 - An engine error (:class:`resolvers.errors.CouchQueueError`) keeps its message and carries its
   ``code`` and ``param``.
-- A request the server cannot run (syntax, unknown field, wrong argument or variable type, too
-  deep) keeps graphql-core's message, code GRAPHQL_PARSE_FAILED or GRAPHQL_VALIDATION_FAILED.
+- A request the server cannot run (syntax, unknown field, wrong argument or variable type)
+  keeps graphql-core's message, code GRAPHQL_PARSE_FAILED or GRAPHQL_VALIDATION_FAILED.
+- A document past one of schema.limits' limits carries that limit's code (TOO_DEEP, ...).
 - Anything else is a bug: logged with its traceback, answered as "internal error".
 """
 

@@ -5,7 +5,6 @@ maxDeliveries. Unsubscribing (``complete``) first gives them back uncounted."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from asgi_lifespan import LifespanManager
 
 from app.asgi import create_app
@@ -163,27 +161,6 @@ async def test_a_batch_counts_as_sent_once_the_transport_asks_for_the_next(ctx: 
         (TaskState.QUEUED, 1),
         (TaskState.QUEUED, 0),
     ]
-
-
-@pytest.mark.parametrize("ending", ["stop", "dropped"])
-async def test_the_older_graphql_ws_protocol_tells_the_same_apart(
-    live_server: LiveServer, http: httpx.AsyncClient, ending: str
-) -> None:
-    worker = await worker_on(http)
-    task_id = await publish(http, 1)
-    async with websockets.connect(live_server.ws_url, subprotocols=["graphql-ws"]) as socket:
-        await socket.send(json.dumps({"type": "connection_init"}))
-        assert json.loads(await socket.recv())["type"] == "connection_ack"
-        payload = {"query": PUSH, "variables": {"w": worker}}
-        await socket.send(json.dumps({"id": "1", "type": "start", "payload": payload}))
-        data = json.loads(await asyncio.wait_for(socket.recv(), 5))
-        assert data["payload"]["data"]["tasks"]["taskId"] == task_id
-        if ending == "stop":
-            await socket.send(json.dumps({"id": "1", "type": "stop"}))
-        else:
-            socket.transport.abort()
-    task = await task_when(http, task_id, "queued")
-    assert (task["state"], task["attempts"]) == ("queued", 0 if ending == "stop" else 1)
 
 
 async def test_a_node_shutting_down_gives_its_subscribers_tasks_back_uncounted(
