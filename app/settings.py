@@ -30,6 +30,10 @@ class Settings:
     max_interests_per_queue: int = setting(100, "interest fields one queue may have")
     max_queues_per_worker: int = setting(100, "queues one worker may take")
     max_page_size: int = setting(1000, "most items one listing returns")
+    max_batch: int = setting(1000, "most events (PUT /tasks) or reports (POST /tasks) in one batch")
+    max_name_length: int = setting(200, "longest queue, worker, publisher or schedule name")
+    max_regex_length: int = setting(1024, "longest interest regex")
+    max_reason_length: int = setting(10_000, "longest fail reason kept (and reason filter)")
     graphql_max_depth: int = setting(10, "deepest GraphQL operation accepted")
     graphql_max_tokens: int = setting(5000, "most lexical tokens (comments too) of a document")
     graphql_max_cost: int = setting(
@@ -111,6 +115,10 @@ class Settings:
             max_interests_per_queue=self.max_interests_per_queue,
             max_queues_per_worker=self.max_queues_per_worker,
             max_page_size=self.max_page_size,
+            max_batch=self.max_batch,
+            max_name_length=self.max_name_length,
+            max_regex_length=self.max_regex_length,
+            max_reason_length=self.max_reason_length,
             default_lease_seconds=self.default_lease_seconds,
             max_prefetch=self.max_prefetch,
         )
