@@ -39,6 +39,7 @@ from app.store.couchbase_kv import CouchbaseConfig, Kv, path
 from app.store.couchbase_meta import Meta
 from app.store.couchbase_scan import Scanner
 from app.store.couchbase_tasks import Tasks
+from app.store.couchbase_tokens import Tokens
 from resolvers.errors import (
     CouchQueueError,
     InvalidInput,
@@ -75,7 +76,7 @@ async def _guard(job: Awaitable[T]) -> T:
         raise StoreUnavailable(f"Couchbase failed ({type(exc).__name__})") from None
 
 
-class CouchbaseStore:
+class CouchbaseStore(Tokens):
     """resolvers.store.Store on one Couchbase collection. Open with :meth:`open`."""
 
     def __init__(self, kv: Kv) -> None:
