@@ -18,8 +18,11 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from app import dashboard, rest
+from app.auth import CALLER_SCOPE_KEY, AuthMiddleware, Gate, client_address
 from app.body_limit import BodyLimitMiddleware
 from app.health import Readiness, healthz, readyz
 from app.hosts import AllowedHosts, HostCheckMiddleware
@@ -30,11 +33,17 @@ from app.notify import ChangeWatcher, LocalEvents, LocalNotifier
 from app.settings import Settings
 from app.store import open_store
 from app.ws import SOCKET_SCOPE_KEY, LegacyWSHandler, TransportWSHandler, watch
+from resolvers.access import NOBODY
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError
 from resolvers.queue_cache import QueueCache
 from resolvers.store import Store
+from resolvers.token_cache import TokenCache
+from resolvers.tokens import as_caller
 from schema import build_schema
+
+# on_ws_connect's answer for a plain connection_ack (Strawberry's UNSET is typed Any).
+_ACK: UnsetType = UNSET
 
 
 class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
@@ -77,10 +86,35 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> dict[str, Any]:
-        context = {"request": request, "response": response, "cq": request.app.state.ctx}
+        ctx = as_caller(request.app.state.ctx, request.scope.get(CALLER_SCOPE_KEY))
+        context = {"request": request, "response": response, "cq": ctx}
         if isinstance(request, WebSocket):
             context["socket"] = request.scope[SOCKET_SCOPE_KEY]
         return context
+
+    async def on_ws_connect(self, context: dict[str, Any]) -> UnsetType | dict[str, object] | None:
+        """With auth on, a websocket needs a valid token: in the connection_init payload as
+        {"authorization": "Bearer SECRET"}, or in the upgrade's Authorization header. Without
+        one the socket is closed with 4403 Forbidden."""
+        ctx: Context = context["cq"]
+        if ctx.caller is None:
+            return _ACK
+        params = context.get("connection_params")
+        credentials = params.get("authorization") if isinstance(params, dict) else None
+        if credentials is None:
+            if ctx.caller is NOBODY:
+                raise ConnectionRejectionError()
+            return _ACK
+        websocket: WebSocket = context["request"]
+        gate: Gate = websocket.app.state.gate
+        try:
+            caller = await gate.caller(
+                websocket.app.state.ctx, client_address(websocket.scope), credentials
+            )
+        except CouchQueueError:
+            raise ConnectionRejectionError() from None
+        context["cq"] = as_caller(websocket.app.state.ctx, caller)
+        return _ACK
 
 
 async def metrics(request: Request) -> Response:
@@ -114,6 +148,7 @@ def create_app(
             events=events,
             instruments=metrics,
             queue_cache=QueueCache(max_age=settings.queue_cache_seconds),
+            tokens=TokenCache(max_age=settings.token_cache_seconds),
         )
         app.state.metrics = metrics
         app.state.ctx = ctx
@@ -130,6 +165,7 @@ def create_app(
             if store is None:
                 await opened.close()
 
+    gate = Gate(settings.auth_failure_limit)
     graphql = CouchQueueGraphQL(build_schema(max_depth=settings.graphql_max_depth))
     # Starlette tries routes in order: the busiest (GraphQL, then publish, claim, report) first.
     routes: list[BaseRoute] = [
@@ -148,6 +184,7 @@ def create_app(
                 HostCheckMiddleware,
                 allowed=AllowedHosts.parse(settings.allowed_hosts, settings.host),
             ),
+            Middleware(AuthMiddleware, gate=gate),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
         exception_handlers={
@@ -158,4 +195,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.gate = gate
     return app

@@ -10,6 +10,7 @@ from graphql import ASTValidationRule, DocumentNode, GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
+from schema.auth import protect
 from schema.errors import ErrorCodes, log_error
 from schema.limits import depth_limit_rule
 from schema.mutation import Mutation
@@ -83,6 +84,7 @@ def build_schema(
         ValidationCache(maxsize=cache_size).cached_validate_document,
         (depth_limit_rule(max_depth),),
     )
+    protect(Query, Mutation, Subscription)
     return CouchQueueSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=[hooks]
     )
