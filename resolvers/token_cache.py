@@ -28,12 +28,15 @@ class TokenCache:
         self._loaded_at = -math.inf
         self._reload = asyncio.Lock()
 
-    async def current(self, store: Store) -> dict[str, ApiToken]:
-        if self._monotonic() - self._loaded_at < self.max_age:
+    async def current(self, store: Store, max_age: float | None = None) -> dict[str, ApiToken]:
+        """The token set, read again if the copy is older than ``max_age`` (the cache's own
+        unless given)."""
+        age = self.max_age if max_age is None else max_age
+        if self._monotonic() - self._loaded_at < age:
             return self._by_hash
         async with self._reload:
             # Another request may have reloaded while this one waited.
-            if self._monotonic() - self._loaded_at >= self.max_age:
+            if self._monotonic() - self._loaded_at >= age:
                 started = self._monotonic()
                 tokens = await store.list_tokens()
                 self._by_hash = {t.secret_hash: t for t in tokens}

@@ -31,6 +31,10 @@ from resolvers.validation import required
 
 SECRET_BYTES = 32
 SECRET_PREFIX = "cq_"
+# An unknown token makes the node read the token set again if its copy is older than this: a
+# token made on another node a moment ago works at once, and bad tokens cannot make a node
+# read the store more often than this.
+RECHECK_SECONDS = 0.05
 # last_used_at is kept to this many seconds: a token in use costs one write a minute per node.
 LAST_USED_RESOLUTION = 60.0
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}")
@@ -68,6 +72,8 @@ async def authenticate(ctx: Context, credentials: Any) -> Caller | None:
         raise Unauthenticated("this server needs a token: Authorization: Bearer SECRET")
     digest = secret_hash(secret)
     token = tokens.get(digest)
+    if token is None:
+        token = (await ctx.tokens.current(ctx.store, max_age=RECHECK_SECONDS)).get(digest)
     # The dictionary look-up finds the candidate; the comparison that decides is constant-time.
     if token is None or not hmac.compare_digest(token.secret_hash, digest):
         raise Unauthenticated("unknown or revoked token")
