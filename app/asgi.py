@@ -20,10 +20,13 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from app import dashboard, rest
+from app.auth import CALLER_SCOPE_KEY, AuthMiddleware, Gate, client_address
 from app.body_limit import BodyLimitMiddleware
 from app.graphql_ws import CheckedTransportWSHandler
 from app.health import Readiness, healthz, readyz
@@ -35,10 +38,13 @@ from app.notify import ChangeWatcher, LocalEvents, LocalNotifier
 from app.settings import Settings
 from app.store import open_store
 from app.ws import SOCKET_SCOPE_KEY, watch
+from resolvers.access import NOBODY
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError
 from resolvers.queue_cache import QueueCache
 from resolvers.store import Store
+from resolvers.token_cache import TokenCache
+from resolvers.tokens import as_caller
 from schema import build_schema
 from schema.errors import PARSE_FAILED, VALIDATION_FAILED
 from schema.limits import LIMIT_CODES, GraphQLLimits
@@ -47,6 +53,9 @@ from schema.limits import LIMIT_CODES, GraphQLLimits
 REFUSED_DOCUMENT_CODES = LIMIT_CODES | {PARSE_FAILED, VALIDATION_FAILED}
 # A JSON body that is an object (or a batch, which Strawberry refuses with its own message).
 _JSON_CONTAINER = re.compile(rb"[ \t\r\n]*[{\[]")
+
+# on_ws_connect's answer for a plain connection_ack (Strawberry's UNSET is typed Any).
+_ACK: UnsetType = UNSET
 
 
 class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
@@ -109,10 +118,35 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> dict[str, Any]:
-        context = {"request": request, "response": response, "cq": request.app.state.ctx}
+        ctx = as_caller(request.app.state.ctx, request.scope.get(CALLER_SCOPE_KEY))
+        context = {"request": request, "response": response, "cq": ctx}
         if isinstance(request, WebSocket):
             context["socket"] = request.scope[SOCKET_SCOPE_KEY]
         return context
+
+    async def on_ws_connect(self, context: dict[str, Any]) -> UnsetType | dict[str, object] | None:
+        """With auth on, a websocket needs a valid token: in the connection_init payload as
+        {"authorization": "Bearer SECRET"}, or in the upgrade's Authorization header. Without
+        one the socket is closed with 4403 Forbidden."""
+        ctx: Context = context["cq"]
+        if ctx.caller is None:
+            return _ACK
+        params = context.get("connection_params")
+        credentials = params.get("authorization") if isinstance(params, dict) else None
+        if credentials is None:
+            if ctx.caller is NOBODY:
+                raise ConnectionRejectionError()
+            return _ACK
+        websocket: WebSocket = context["request"]
+        gate: Gate = websocket.app.state.gate
+        try:
+            caller = await gate.caller(
+                websocket.app.state.ctx, client_address(websocket.scope), credentials
+            )
+        except CouchQueueError:
+            raise ConnectionRejectionError() from None
+        context["cq"] = as_caller(websocket.app.state.ctx, caller)
+        return _ACK
 
 
 def _refused(response: GraphQLHTTPResponse) -> bool:
@@ -175,6 +209,7 @@ def create_app(
             events=events,
             instruments=metrics,
             queue_cache=QueueCache(max_age=settings.queue_cache_seconds),
+            tokens=TokenCache(max_age=settings.token_cache_seconds),
         )
         app.state.metrics = metrics
         app.state.ctx = ctx
@@ -191,6 +226,7 @@ def create_app(
             if store is None:
                 await opened.close()
 
+    gate = Gate(settings.auth_failure_limit)
     schema = build_schema(
         graphql_limits(settings),
         cache_bytes=settings.graphql_cache_bytes,
@@ -216,6 +252,7 @@ def create_app(
                 HostCheckMiddleware,
                 allowed=AllowedHosts.parse(settings.allowed_hosts, settings.host),
             ),
+            Middleware(AuthMiddleware, gate=gate),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
         exception_handlers={
@@ -226,4 +263,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.gate = gate
     return app

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ipaddress
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
+from app import token_cli
 from app.settings import Settings, env_name, flag_name
 from couchqueue_client import command as worker_command
 
@@ -17,13 +21,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run a server node")
     for spec in fields(Settings):
+        help = f"{spec.metadata['help']} [env {env_name(spec.name)}; default {spec.default}]"
+        if isinstance(spec.default, bool):
+            serve.add_argument(
+                flag_name(spec.name), dest=spec.name, action="store_true", default=None, help=help
+            )
+            continue
         serve.add_argument(
-            flag_name(spec.name),
-            dest=spec.name,
-            type=type(spec.default),
-            default=None,
-            help=f"{spec.metadata['help']} [env {env_name(spec.name)}; default {spec.default}]",
+            flag_name(spec.name), dest=spec.name, type=type(spec.default), default=None, help=help
         )
+    token = commands.add_parser(
+        "token", help="create, list or revoke bearer tokens", description=token_cli.__doc__
+    )
+    token_cli.add_arguments(token)
     worker = commands.add_parser(
         "worker",
         help="run a worker that executes a shell command per task",
@@ -40,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve(Settings.from_env(**overrides))
     elif args.command == "worker":
         raise SystemExit(worker_command.main(args))
+    elif args.command == "token":
+        raise SystemExit(token_cli.main(args))
 
 
 def serve(settings: Settings) -> None:
@@ -47,11 +59,39 @@ def serve(settings: Settings) -> None:
 
     from app.asgi import create_app
 
+    refusal = protected_mode_refusal(settings)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        raise SystemExit(2)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     uvicorn.run(create_app(settings), **uvicorn_options(settings))
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def protected_mode_refusal(settings: Settings) -> str | None:
+    """Why serve must not start (None if it may): with no token in the store, only a loopback
+    address may be bound, unless --insecure-no-auth says otherwise."""
+    if settings.insecure_no_auth or is_loopback(settings.host):
+        return None
+    if asyncio.run(token_cli.store_has_tokens(settings.store)):
+        return None
+    return (
+        f"couchqueue serve: refusing to bind {settings.host!r}: the store holds no token, so "
+        "anyone who can reach the port could do anything. Make an admin token first "
+        "(couchqueue token create --name admin --role admin), bind 127.0.0.1, or pass "
+        f"--insecure-no-auth ({env_name('insecure_no_auth')}=1) if you mean it."
+    )
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

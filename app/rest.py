@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.auth import request_context
 from app.render import render_publish, render_queue_status, render_task, render_worker
 from app.rest_params import Params
 from resolvers import (
@@ -30,6 +31,7 @@ from resolvers import (
     reports,
     status,
     tasks,
+    tokens,
     workers,
 )
 from resolvers.context import Context
@@ -57,6 +59,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "CONFLICT": 409,
     "NOT_TASK_HOLDER": 409,
     "STORE_UNAVAILABLE": 503,
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "TOO_MANY_REQUESTS": 429,
 }
 
 _STATUS_OPTIONS = ("queue", "queues", "workerQueue", "interests", "workers", "failedQueue", "task")
@@ -131,7 +136,7 @@ def endpoint(
     async def run(request: Request) -> Response:
         try:
             params = await Params.read(request, list_as)
-            result = await handler(request.app.state.ctx, params)
+            result = await handler(request_context(request), params)
         except CouchQueueError as exc:
             return error_response(exc)
         return ORJSONResponse(result)
@@ -207,6 +212,7 @@ async def delete_worker(ctx: Context, p: Params) -> Any:
     if worker_id is not None:
         return {"deleted": await workers.delete_worker(ctx, worker_id)}
     if queue is not None:
+        tokens.authorize(ctx, "Mutation.deleteWorkers")
         return {"deleted": await workers.delete_workers(ctx, queue)}
     raise MissingParameter("workerId (or queue) is required", param="workerId")
 

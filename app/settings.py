@@ -92,6 +92,21 @@ class Settings:
     idle_timeout_seconds: int = setting(
         5, "close a keep-alive connection idle this long between requests"
     )
+    token_cache_seconds: float = setting(
+        0.5,
+        "trust this node's copy of the token set this long: a token created or revoked on "
+        "another node is honoured here within it",
+    )
+    auth_failure_limit: int = setting(
+        20,
+        "unknown tokens one address may send per minute; beyond it that address is answered "
+        "429 until the minute has passed (0: no limit)",
+    )
+    insecure_no_auth: bool = setting(
+        False,
+        "serve on a non-loopback address although the store holds no token (anyone who can "
+        "reach the port may do anything)",
+    )
     max_concurrency: int = setting(
         10000,
         "most open connections and running requests; beyond it new requests get 503 (0: no limit)",
@@ -141,7 +156,14 @@ def flag_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _convert(name: str, raw: str, kind: type) -> Any:
+    if kind is bool:
+        if raw.strip().lower() in _TRUE + _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ValueError(f"{env_name(name)}={raw!r} is not one of {', '.join(_TRUE + _FALSE)}")
     try:
         return kind(raw)
     except ValueError:

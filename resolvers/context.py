@@ -10,11 +10,13 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from resolvers.access import Caller
 from resolvers.handoff import Offer
 from resolvers.models import Event, QueueSettings
 from resolvers.queue_cache import QueueCache
 from resolvers.stats_buffer import StatsBuffer
 from resolvers.store import Store
+from resolvers.token_cache import TokenCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,11 @@ class Context:
     stats: StatsBuffer = field(default_factory=StatsBuffer)
     # Source of jitter for retry backoff; tests pass a fixed one.
     random: Callable[[], float] = random.random
+    # This process's copy of the token set (see resolvers.tokens).
+    tokens: TokenCache = field(default_factory=TokenCache)
+    # Who is calling: None while auth is off (no token in the store). Transports give each
+    # request of a token its own copy of the context with its caller (tokens.as_caller).
+    caller: Caller | None = None
 
     def queue_defaults(self) -> QueueSettings:
         """The settings a queue is created with (configureQueue changes them later), also

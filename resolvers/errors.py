@@ -82,6 +82,34 @@ class NotTaskHolder(Conflict):
     code = "NOT_TASK_HOLDER"
 
 
+class TokenNotFound(NotFound):
+    code = "TOKEN_NOT_FOUND"
+
+
+class TokenExists(Conflict):
+    """A token of that name exists already (names are unique; revoke it first)."""
+
+    code = "TOKEN_EXISTS"
+
+
+class Unauthenticated(CouchQueueError):
+    """Auth is on and the request carries no token, or one the store does not hold."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(CouchQueueError):
+    """The caller's token does not allow this operation, or the worker is another token's."""
+
+    code = "FORBIDDEN"
+
+
+class TooManyAttempts(CouchQueueError):
+    """Too many requests with a bad token from one address: try again later."""
+
+    code = "TOO_MANY_REQUESTS"
+
+
 class StoreUnavailable(CouchQueueError):
     """The store could not be reached or answered with an error; retrying later may succeed."""
 

@@ -24,6 +24,7 @@ from resolvers.models import (
     worker_lane,
 )
 from resolvers.observe import observe
+from resolvers.tokens import check_owner
 from resolvers.validation import identifier
 
 
@@ -87,6 +88,8 @@ async def heartbeat(
             raise InvalidInput("taskIds must be a list of task ids", param="taskIds")
         extend = [identifier(t, "taskIds") for t in task_ids]
     worker = await ctx.store.get_worker(wid)
+    if worker is not None:
+        check_owner(ctx, worker, param)
     if worker is None or not await touch(ctx, worker, extend=extend, force=True):
         raise WorkerNotFound(f"no worker {wid!r}: register it again", param=param)
     return worker

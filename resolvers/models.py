@@ -153,6 +153,9 @@ class Worker:
     name: str | None = None
     registered_at: float = 0.0
     last_seen: float = 0.0
+    # The name of the token that registered it (None when auth was off): only that token (or
+    # an admin's) may act as this worker.
+    owner: str | None = None
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from resolvers.models import (
 )
 from resolvers.observe import observe
 from resolvers.retry import delay_before_retry
+from resolvers.tokens import check_owner_of
 from resolvers.validation import flag, identifier, required, text
 
 # A report can race with a lease extension by the same worker (a heartbeat), which changes the
@@ -126,6 +127,7 @@ async def report_items(
 ) -> list[Task | CouchQueueError]:
     """Reports of one worker (see report), read and written together; per item, the task as
     written or the error that item alone got."""
+    await check_owner_of(ctx, worker_id)
     snapshot = await ctx.queue_cache.current(ctx.store)
     outcomes: list[Task | CouchQueueError | None] = [None] * len(items)
     written: list[tuple[Task, list[Task], str]] = []

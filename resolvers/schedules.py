@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
+from croniter import croniter
 
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, ScheduleNotFound
@@ -99,7 +99,7 @@ def next_tick(cron: str, timezone: str, after: float) -> float | None:
                 max_years_between_matches=MAX_YEARS_BETWEEN_TICKS,
             )
             tick = float(times.get_next(float))
-        except (CroniterError, OverflowError, ValueError):
+        except (OverflowError, ValueError):  # croniter's own errors are ValueErrors
             return None
         moment = datetime.fromtimestamp(tick, zone)
         if clock_time or not _repeated(moment):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from resolvers.access import ApiToken
 from resolvers.models import (
     ClaimRequest,
     Interests,
@@ -248,3 +249,20 @@ class Store(Protocol):
 
     async def delete_stats_before(self, minute: float) -> int:
         """Delete rows older than ``minute``; how many."""
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    async def add_token(self, token: ApiToken) -> bool:
+        """Record a new token; False, writing nothing, if a token of that name exists. The
+        check and the write are one atomic step, across processes."""
+
+    async def list_tokens(self) -> list[ApiToken]:
+        """Every token, by name. Once add_token or delete_token has returned, every later call,
+        from any process sharing the store, sees the change."""
+
+    async def delete_token(self, name: str) -> bool:
+        """Delete the token of that name; False if there was none."""
+
+    async def token_used(self, name: str, at: float) -> None:
+        """Record that the token was used at ``at`` (its last_used_at; nothing if the token is
+        gone). Callers throttle this: it is a write."""

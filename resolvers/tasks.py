@@ -25,6 +25,7 @@ from resolvers.models import (
 )
 from resolvers.observe import observe
 from resolvers.queue_cache import QueueSnapshot
+from resolvers.tokens import check_owner
 from resolvers.validation import (
     identifier,
     page_size,
@@ -50,6 +51,7 @@ async def registered(ctx: Context, worker_id: str, param: str) -> Worker:
     worker = await ctx.store.get_worker(worker_id)
     if worker is None:
         raise WorkerNotFound(f"no worker {worker_id!r}: register it first", param=param)
+    check_owner(ctx, worker, param)
     return worker
 
 

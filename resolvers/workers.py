@@ -9,6 +9,7 @@ from resolvers.errors import InvalidInput, LimitExceeded, WorkerNotFound
 from resolvers.ids import new_id
 from resolvers.models import Task, TaskFilter, TaskState, Worker, worker_lane
 from resolvers.observe import observe
+from resolvers.tokens import check_owner
 from resolvers.validation import identifier, queue_name, required, text
 
 
@@ -30,8 +31,14 @@ async def register_worker(ctx: Context, *, queues: Any, name: Any = None) -> Wor
             ordered.append(queue)
     label = text(name, "name", ctx.limits.max_name_length, optional=True)
     now = ctx.clock()
+    owner = None if ctx.caller is None else ctx.caller.name
     worker = Worker(
-        worker_id=new_id(), queues=ordered, name=label, registered_at=now, last_seen=now
+        worker_id=new_id(),
+        queues=ordered,
+        name=label,
+        registered_at=now,
+        last_seen=now,
+        owner=owner,
     )
     await ctx.store.add_worker(worker)
     observe(ctx, "worker_joined", None, now, worker_id=worker.worker_id)
@@ -56,6 +63,7 @@ async def delete_worker(ctx: Context, worker_id: Any, param: str = "workerId") -
     """A worker says goodbye: it gets nothing more, its started tasks go back to their queues at
     once (no attempt counted) and the copies waiting in its own queue are removed."""
     worker = await get_worker(ctx, worker_id, param)
+    check_owner(ctx, worker, param)
     return await _remove(ctx, [worker.worker_id])
 
 

@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
+from schema.auth import protect
 from schema.cost import measure
 from schema.document_cache import CachedDocument, DocumentCache
 from schema.errors import ErrorCodes, log_error
@@ -94,6 +95,7 @@ def build_schema(
         limits or GraphQLLimits(),
         DocumentCache(max_bytes=cache_bytes, max_document_bytes=cache_document_bytes),
     )
+    protect(Query, Mutation, Subscription)
     return CouchQueueSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=[hooks]
     )

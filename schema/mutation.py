@@ -23,11 +23,12 @@ from schema.context import Info, engine
 from schema.declare import mutation, object_type
 from schema.inputs import PublishTaskInput
 from schema.queue_types import Queue
+from schema.tokens import TokenMutation
 from schema.types import PublishResult, Task, Worker
 
 
 @object_type
-class Mutation(BatchMutation, AdminMutation):
+class Mutation(BatchMutation, AdminMutation, TokenMutation):
     """Operations that change the queues."""
 
     @mutation

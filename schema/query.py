@@ -25,11 +25,12 @@ from schema.queue_types import (
     WorkerQueueStatus,
 )
 from schema.schedule_types import Schedule
+from schema.tokens import TokenQuery
 from schema.types import Task, TaskPage, Worker
 
 
 @object_type
-class Query:
+class Query(TokenQuery):
     """Read-only operations."""
 
     @field

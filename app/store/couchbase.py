@@ -40,6 +40,7 @@ from app.store.couchbase_kv import CouchbaseConfig, Kv, path
 from app.store.couchbase_meta import Meta
 from app.store.couchbase_scan import Scanner
 from app.store.couchbase_tasks import Tasks
+from app.store.couchbase_tokens import Tokens
 from resolvers.errors import CouchQueueError, StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
@@ -72,7 +73,7 @@ async def _guard(job: Awaitable[T]) -> T:
         raise StoreUnavailable(f"Couchbase failed ({type(exc).__name__})") from None
 
 
-class CouchbaseStore:
+class CouchbaseStore(Tokens):
     """resolvers.store.Store on one Couchbase collection. Open with :meth:`open`."""
 
     # A lane's stamp is its queues' directory CAS values with the queues' stamp.

@@ -39,6 +39,7 @@ from app.store.sqlite_rows import (
     task_from_row,
     task_params,
 )
+from app.store.sqlite_tokens import Tokens, add_token_schema
 from resolvers.errors import StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
@@ -95,7 +96,7 @@ def _writer_connection(path: str, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
+class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
     """resolvers.store.Store on one SQLite file. Open with :meth:`open`."""
 
     # One stamp for the whole file (PRAGMA data_version): see change_stamps.
@@ -151,6 +152,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats):
             conn.executescript(
                 f"BEGIN IMMEDIATE; {SQL['schema']}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
+            add_token_schema(conn)
         finally:
             conn.close()
 

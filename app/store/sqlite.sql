@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS workers (
     name TEXT,
     queues TEXT NOT NULL,
     registered_at REAL NOT NULL,
-    last_seen REAL NOT NULL
+    last_seen REAL NOT NULL,
+    owner TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS worker_queues (
     queue TEXT NOT NULL,
@@ -119,21 +120,21 @@ DELETE FROM queues WHERE name = :name;
 DELETE FROM tasks WHERE queue = :name AND state IN ('queued', 'failed');
 
 -- name: add_worker
-INSERT INTO workers (worker_id, name, queues, registered_at, last_seen)
-VALUES (:worker_id, :name, :queues, :registered_at, :last_seen);
+INSERT INTO workers (worker_id, name, queues, registered_at, last_seen, owner)
+VALUES (:worker_id, :name, :queues, :registered_at, :last_seen, :owner);
 
 -- name: add_worker_queue
 INSERT OR IGNORE INTO worker_queues (queue, worker_id) VALUES (:queue, :worker_id);
 
 -- name: get_worker
-SELECT worker_id, name, queues, registered_at, last_seen FROM workers WHERE worker_id = :worker_id;
+SELECT worker_id, name, queues, registered_at, last_seen, owner FROM workers WHERE worker_id = :worker_id;
 
 -- name: list_workers
-SELECT worker_id, name, queues, registered_at, last_seen FROM workers
+SELECT worker_id, name, queues, registered_at, last_seen, owner FROM workers
 ORDER BY registered_at, worker_id;
 
 -- name: list_workers_of_queue
-SELECT w.worker_id, w.name, w.queues, w.registered_at, w.last_seen
+SELECT w.worker_id, w.name, w.queues, w.registered_at, w.last_seen, w.owner
 FROM worker_queues AS q JOIN workers AS w ON w.worker_id = q.worker_id
 WHERE q.queue = :queue
 ORDER BY w.registered_at, w.worker_id;
@@ -263,3 +264,26 @@ SELECT min((
 -- name: health_probe
 INSERT INTO health (id, probes) VALUES (1, 1)
 ON CONFLICT (id) DO UPDATE SET probes = probes + 1;
+
+-- name: tokens_schema
+CREATE TABLE IF NOT EXISTS tokens (
+    name TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL UNIQUE,
+    roles TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    last_used_at REAL
+) WITHOUT ROWID;
+
+-- name: add_token
+INSERT OR IGNORE INTO tokens (name, secret_hash, roles, created_at, last_used_at)
+VALUES (:name, :secret_hash, :roles, :created_at, :last_used_at);
+
+-- name: list_tokens
+SELECT name, secret_hash, roles, created_at, last_used_at FROM tokens ORDER BY name;
+
+-- name: delete_token
+DELETE FROM tokens WHERE name = :name;
+
+-- name: token_used
+UPDATE tokens SET last_used_at = :at
+WHERE name = :name AND (last_used_at IS NULL OR last_used_at < :at);

@@ -98,6 +98,7 @@ class QueuesAndWorkers:
                     "queues": orjson.dumps(worker.queues).decode(),
                     "registered_at": worker.registered_at,
                     "last_seen": worker.last_seen,
+                    "owner": worker.owner,
                 },
             )
             conn.executemany(

@@ -113,6 +113,7 @@ def worker_from_row(row: sqlite3.Row) -> Worker:
         queues=orjson.loads(row["queues"]),
         registered_at=row["registered_at"],
         last_seen=row["last_seen"],
+        owner=row["owner"],
     )
 
 

@@ -71,6 +71,8 @@ class TaskSubscription:
         self.worker_id = worker_id
         self.prefetch = prefetch
         self._headers = {"authorization": f"Bearer {token}"} if token else None
+        # The server also reads the token from connection_init (proxies may drop the header).
+        self._init_payload = dict(self._headers) if self._headers else {}
         self._open_timeout = open_timeout
         self._ping_interval = ping_interval
         self._socket: ClientConnection | None = None
@@ -92,7 +94,7 @@ class TaskSubscription:
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             raise Unavailable(f"websocket {self.url}: {type(exc).__name__}: {exc}") from exc
         try:
-            await self._send({"type": "connection_init", "payload": {}})
+            await self._send({"type": "connection_init", "payload": self._init_payload})
             ack = await asyncio.wait_for(self._receive(), self._open_timeout)
             if ack.get("type") != "connection_ack":
                 raise Unavailable(f"websocket {self.url}: expected connection_ack, got {ack!r}")

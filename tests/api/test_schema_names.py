@@ -32,6 +32,9 @@ NAME_ALLOWED = {
     ("Mutation", "registerWorker"),
     ("Mutation", "setScheduleEnabled"),
     ("Mutation", "deleteSchedule"),
+    # A token's name is its only identity, as a schedule's is.
+    ("Mutation", "createToken"),
+    ("Mutation", "revokeToken"),
 }
 # Arguments that take an id, by the one name each concept has.
 ID_ARGUMENTS = {"workerId", "taskId", "taskIds"}
