@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.auth import request_context
+from app.hangup import until_disconnected
 from app.render import render_publish, render_queue_status, render_task, render_worker
 from app.rest_params import Params
 from resolvers import (
@@ -26,6 +27,7 @@ from resolvers import (
     failed,
     interests,
     leases,
+    long_poll,
     publish,
     queues,
     reports,
@@ -62,6 +64,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
     "TOO_MANY_REQUESTS": 429,
+    "TOO_MANY_WAITERS": 503,
 }
 
 _STATUS_OPTIONS = ("queue", "queues", "workerQueue", "interests", "workers", "failedQueue", "task")
@@ -176,9 +179,21 @@ async def report_tasks(ctx: Context, p: Params) -> Any:
     ]
 
 
-async def claim_task(ctx: Context, p: Params) -> Any:
-    task = await tasks.claim(ctx, p.text("workerId"))
-    return None if task is None else render_task(task, ctx.clock())
+async def claim_task(request: Request) -> Response:
+    """GET /task: the seed's claim; with waitSeconds, a long poll that claims nothing for a
+    client that hung up (see resolvers/long_poll.py)."""
+    try:
+        params = await Params.read(request)
+        ctx = request_context(request)
+        task = await long_poll.claim_waiting(
+            ctx,
+            params.text("workerId"),
+            params.number("waitSeconds", "a number of seconds"),
+            hung_up=lambda: until_disconnected(request.receive),
+        )
+    except CouchQueueError as exc:
+        return error_response(exc)
+    return ORJSONResponse(None if task is None else render_task(task, ctx.clock()))
 
 
 async def report_task(ctx: Context, p: Params) -> Any:
@@ -280,7 +295,7 @@ async def failed_queue(ctx: Context, p: Params) -> Any:
 
 routes: list[Route] = [
     Route("/task", endpoint(publish_task), methods=["PUT"]),
-    Route("/task", endpoint(claim_task), methods=["GET"]),
+    Route("/task", claim_task, methods=["GET"]),
     Route("/tasks", endpoint(publish_tasks, list_as="tasks"), methods=["PUT"]),
     Route("/tasks", endpoint(report_tasks, list_as="reports"), methods=["POST"]),
     Route("/task", endpoint(report_task), methods=["POST"]),
