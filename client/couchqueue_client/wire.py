@@ -1,6 +1,7 @@
-"""One keep-alive HTTP/1.1 connection for the worker's hottest call (its claims), lighter than
-httpx: a poll loop owns one, so no pool is searched, locked or expired per request, and the
-connection is never closed between requests unless the server closes it.
+"""One keep-alive HTTP/1.1 connection for the client's hottest calls (a poll loop's claims, a
+publisher's single publishes), lighter than httpx: its owner uses it one request at a time, so
+no pool is searched, locked or expired per request, and the connection is never closed between
+requests unless the server closes it. ``Connection`` for asyncio, ``SyncConnection`` blocking.
 
 Plain http:// only (https goes through httpx, with its TLS settings). Answers are decoded as
 httpx answers are (couchqueue_client.errors): the JSON of a 2xx, a CouchQueueError otherwise,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import time
 from typing import Any
@@ -48,19 +50,29 @@ class Connection:
         """GET path?params: the decoded answer (see the module's docstring)."""
         target = f"{self._prefix}{path}?{urlencode(params)}"
         request = f"GET {target} HTTP/1.1\r\n{self._head}\r\n".encode()
+        return await self._send("GET", path, request, extra_timeout)
+
+    async def send_json(self, method: str, path: str, payload: Any) -> Any:
+        """A request with a JSON body: the decoded answer."""
+        body = encode(payload)
+        head = f"{method} {self._prefix}{path} HTTP/1.1\r\n{self._head}"
+        head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+        return await self._send(method, path, head.encode() + body, 0.0)
+
+    async def _send(self, method: str, path: str, request: bytes, extra_timeout: float) -> Any:
         try:
             async with asyncio.timeout(self._timeout + extra_timeout):
-                status, body = await self._exchange(request)
+                status, body = await self._exchange(request, retry=method == "GET")
         except (OSError, EOFError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
             self._drop()
-            raise Unavailable(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+            raise Unavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         except BaseException:
             # Cancelled mid-request: the connection's state is unknown; the server sees it go.
             self._drop()
             raise
-        return _decode(status, body)
+        return decode(status, body)
 
-    async def _exchange(self, request: bytes) -> tuple[int, bytes]:
+    async def _exchange(self, request: bytes, retry: bool) -> tuple[int, bytes]:
         fresh = self._writer is None or time.monotonic() - self._used > IDLE_REUSE
         if fresh:
             self._drop()
@@ -68,10 +80,10 @@ class Connection:
         assert self._reader is not None and self._writer is not None
         self._writer.write(request)
         status_line = await self._reader.readline()
-        if not status_line and not fresh:
+        if not status_line and not fresh and retry:
             # The server closed the reused connection before reading the request: send again.
             self._drop()
-            return await self._exchange(request)
+            return await self._exchange(request, retry=False)
         status = int(status_line.split(None, 2)[1])
         length, chunked, keep = 0, False, True
         for _ in range(MAX_HEADER_LINES):
@@ -119,7 +131,54 @@ class Connection:
                 await writer.wait_closed()
 
 
-def _decode(status: int, body: bytes) -> Any:
+class SyncConnection:
+    """One blocking keep-alive connection (http.client) to the server at ``url``; one request
+    at a time: its owner serializes its use."""
+
+    def __init__(self, url: str, headers: dict[str, str], timeout: float) -> None:
+        parts = urlsplit(url)
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 80
+        self._prefix = parts.path.rstrip("/")
+        self._timeout = timeout
+        self._headers = {**headers, "content-type": "application/json"}
+        self._connection: http.client.HTTPConnection | None = None
+        self._used = 0.0
+
+    def send_json(self, method: str, path: str, payload: Any) -> Any:
+        """A request with a JSON body: the decoded answer. Never sent twice: a request whose
+        answer did not come raises Unavailable."""
+        if self._connection is None or time.monotonic() - self._used > IDLE_REUSE:
+            self.close()
+            self._connection = http.client.HTTPConnection(
+                self._host, self._port, timeout=self._timeout
+            )
+        try:
+            self._connection.request(
+                method, self._prefix + path, body=encode(payload), headers=self._headers
+            )
+            response = self._connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise Unavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        self._used = time.monotonic()
+        if response.will_close:
+            self.close()
+        return decode(response.status, body)
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(status: int, body: bytes) -> Any:
+    """The JSON of a 2xx answer; CouchQueueError for an error answer (as errors.decode)."""
     try:
         answer = json.loads(body)
     except ValueError:

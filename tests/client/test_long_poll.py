@@ -5,51 +5,12 @@ a loop that is gone. Requests are counted by a proxy between the worker and the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 from couchqueue_client import Task, Worker
 from tests.client.helpers import ServerApi, eventually, running
+from tests.client.proxy import CountingProxy
 from tests.nodes.server import ServerNode
-
-
-class CountingProxy:
-    """Forwards TCP connections to the server, counting connections and claims (GET /task)."""
-
-    def __init__(self, target: str) -> None:
-        parts = urlsplit(target)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.connections = 0
-        self.claims = 0
-        self.url = ""
-
-    @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[CountingProxy]:
-        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        try:
-            yield self
-        finally:
-            server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
-
-        async def pipe(
-            source: asyncio.StreamReader, sink: asyncio.StreamWriter, count: bool
-        ) -> None:
-            with contextlib.suppress(OSError):
-                while chunk := await source.read(65536):
-                    if count:
-                        self.claims += chunk.count(b"GET /task?")
-                    sink.write(chunk)
-                    await sink.drain()
-            sink.close()
-
-        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
 
 
 def _worker(url: str, queue: str, seen: list[Task], concurrency: int, wait: float) -> Worker:
