@@ -18,7 +18,15 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ["publish", "end_to_end", "latency", "memory", "stores"]
+BENCHMARKS = [
+    "publish",
+    "client_publish",
+    "end_to_end",
+    "latency",
+    "long_poll",
+    "memory",
+    "stores",
+]
 EVERY = [*BENCHMARKS, "ceiling", "claim_depth"]
 
 
