@@ -99,7 +99,7 @@ async def _wait(ctx: Context, wid: str, seconds: float, param: str) -> Task | No
     lanes = [worker_lane(wid), *worker.queues]
     offer = Offer(worker)
     keepalive = ctx.policies.worker_timeout_seconds / 3
-    with ctx.notifier.subscribe(wid, lanes) as wakeup:
+    with ctx.notifier.subscribe(wid, lanes) as wakeup, ctx.waiters.subscribing():
         wakeup.offer = offer
         try:
             first = True

@@ -16,6 +16,8 @@ class Waiters:
 
     def __init__(self) -> None:
         self.count = 0
+        # Of those, the ones subscribed to the notifier (which counts them among its alarms).
+        self.subscribed = 0
         self._cleanups: set[asyncio.Task[Any]] = set()
 
     @contextmanager
@@ -32,6 +34,15 @@ class Waiters:
             yield
         finally:
             self.count -= 1
+
+    @contextmanager
+    def subscribing(self) -> Iterator[None]:
+        """A waiter subscribed to the notifier while the block runs."""
+        self.subscribed += 1
+        try:
+            yield
+        finally:
+            self.subscribed -= 1
 
     def keep(self, cleanup: asyncio.Task[Any]) -> None:
         """Hold a reference to ``cleanup`` until it is done (the loop holds tasks weakly)."""
