@@ -16,6 +16,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.types import Message
 
+from app.hangup import until_disconnected
 from resolvers.context import Context
 from resolvers.store import Store
 from tests.api.client import TASK_FIELDS, Api, ApiError, RestApi
@@ -290,3 +291,25 @@ async def test_a_task_handed_over_as_the_client_hangs_up_goes_back(
     task_id = (await asyncio.wait_for(publishing, 3))["tasks"][0]["taskId"]
     back = await api.task(task_id)
     assert (back["state"], back["workerId"], back["attempts"]) == ("queued", None, 0)
+
+
+async def test_a_server_that_never_tells_a_disconnect_is_not_asked_again_and_again() -> None:
+    """After the body, an ASGI server passes on only http.disconnect; one that answers
+    anything else cannot tell, and is not polled in a busy loop."""
+    calls = 0
+
+    async def receive() -> Message:
+        nonlocal calls
+        calls += 1
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    watching = asyncio.ensure_future(until_disconnected(receive))
+    await asyncio.sleep(0.05)
+    assert (watching.done(), calls) == (False, 1)
+    watching.cancel()
+    gone: list[Message] = [{"type": "http.disconnect"}]
+
+    async def disconnected() -> Message:
+        return gone[0]
+
+    await asyncio.wait_for(until_disconnected(disconnected), 1)
