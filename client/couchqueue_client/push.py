@@ -35,12 +35,17 @@ PROTOCOL = Subprotocol("graphql-transport-ws")
 SUBSCRIPTION_ID = "tasks"
 
 
-def ws_url(http_url: str) -> str:
-    """ws(s)://host:port/prefix/graphql for http(s)://host:port/prefix."""
-    base = http_url.rstrip("/")
-    if base.startswith("https://"):
-        return "wss://" + base.removeprefix("https://") + "/graphql"
-    return "ws://" + base.removeprefix("http://") + "/graphql"
+SECURE_SCHEMES = {"http": False, "ws": False, "https": True, "wss": True}
+
+
+def ws_url(url: str) -> str:
+    """ws(s)://host:port/prefix/graphql for http(s):// or ws(s)://host:port/prefix (TLS
+    stays TLS); ValueError for anything else."""
+    scheme, separator, rest = url.rstrip("/").partition("://")
+    secure = SECURE_SCHEMES.get(scheme.lower()) if separator and rest else None
+    if secure is None:
+        raise ValueError(f"not an http://, https://, ws:// or wss:// URL: {url!r}")
+    return ("wss://" if secure else "ws://") + rest + "/graphql"
 
 
 class _NoDebug(logging.LoggerAdapter[logging.Logger]):

@@ -69,6 +69,8 @@ class Worker:
         if mode not in ("push", "poll"):
             raise ValueError("mode must be 'push' or 'poll'")
         self.url = url.rstrip("/")
+        if not self.url.lower().startswith(("http://", "https://")):  # else: retried forever
+            raise ValueError(f"the server URL must start with http:// or https://: {url!r}")
         self.concurrency = concurrency
         self.mode: Mode = mode
         self.name = name or default_name()
