@@ -13,6 +13,7 @@ from typing import Any
 
 from app import token_cli
 from app.settings import Settings, env_name, flag_name
+from app.tls import tls_refusal
 from couchqueue_client import command as worker_command
 
 
@@ -59,7 +60,7 @@ def serve(settings: Settings) -> None:
 
     from app.asgi import create_app
 
-    refusal = protected_mode_refusal(settings)
+    refusal = tls_refusal(settings) or protected_mode_refusal(settings)
     if refusal is not None:
         print(refusal, file=sys.stderr)
         raise SystemExit(2)
@@ -116,4 +117,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_per_message_deflate": False,
         # Nothing reads the client address: no X-Forwarded-* rewriting on every request.
         "proxy_headers": False,
+        # Checked by tls_refusal before serving; None serves plain HTTP.
+        "ssl_certfile": settings.ssl_certfile or None,
+        "ssl_keyfile": settings.ssl_keyfile or None,
     }

@@ -107,6 +107,14 @@ class Settings:
         "serve on a non-loopback address although the store holds no token (anyone who can "
         "reach the port may do anything)",
     )
+    ssl_certfile: str = setting(
+        "",
+        "PEM certificate (with its chain) to serve HTTPS and wss:// with; needs --ssl-keyfile "
+        "(empty: plain HTTP)",
+    )
+    ssl_keyfile: str = setting(
+        "", "PEM private key of --ssl-certfile, not encrypted (empty: plain HTTP)"
+    )
     max_concurrency: int = setting(
         10000,
         "most open connections and running requests; beyond it new requests get 503 (0: no limit)",
