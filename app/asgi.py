@@ -14,6 +14,7 @@ from cross_web import HTTPException as StrawberryHTTPException
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -25,7 +26,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import dashboard, rest
+from app import dashboard, rest, session
 from app.auth import CALLER_SCOPE_KEY, AuthMiddleware, Gate, client_address
 from app.body_limit import BodyLimitMiddleware
 from app.graphql_ws import CheckedTransportWSHandler
@@ -183,6 +184,25 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type=METRICS_CONTENT_TYPE)
 
 
+def cors_middleware(settings: Settings) -> list[Middleware]:
+    """CORS for the --cors-origin origins only, and for bearer tokens only: no credentials, so
+    their pages never ride on a dashboard session. Without --cors-origin, no CORS header at
+    all. Outermost, so a preflight is answered before anything asks it for a token."""
+    origins = settings.cors_origins()
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["authorization", "content-type"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    ]
+
+
 def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
@@ -243,14 +263,17 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        *session.routes,
         *dashboard.routes,
     ]
     app = Starlette(
         routes=routes,
         middleware=[
+            *cors_middleware(settings),
             Middleware(
                 HostCheckMiddleware,
                 allowed=AllowedHosts.parse(settings.allowed_hosts, settings.host),
+                origins=settings.cors_origins(),
             ),
             Middleware(AuthMiddleware, gate=gate),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),

@@ -1,0 +1,80 @@
+"""What browsers send that other clients do not: the session cookie, and the Origin (or
+Referer) that says which site's page made a request.
+
+A request the cookie authenticates may change something only when it comes from a page of
+this server: its Origin (or, without one, its Referer) must be the server's own origin. Other
+sites' pages cannot then act through a signed-in visitor's browser (CSRF), whatever
+--allowed-hosts and --cors-origin allow. Bearer requests are not browsers' and are not checked.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.types import Scope
+
+from resolvers.errors import Forbidden
+from resolvers.sessions import MAX_SESSION_CHARS
+
+COOKIE_NAME = "couchqueue_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def session_cookie(scope: Scope) -> str | None:
+    """The session cookie's value, if the request carries one (cut beyond what a session can
+    be: resolvers.sessions refuses it)."""
+    raw = header(scope, b"cookie")
+    if raw is None:
+        return None
+    for part in raw.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE_NAME and value:
+            return value[: MAX_SESSION_CHARS + 1]
+    return None
+
+
+def own_origin(scope: Scope) -> str:
+    """scheme://host[:port] of this server as the request reached it."""
+    scheme = str(scope.get("scheme", "http"))
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    return f"{scheme}://{(header(scope, b'host') or '').strip().lower()}"
+
+
+def request_origin(scope: Scope) -> str | None:
+    """The Origin header, or the origin of the Referer without one; None if neither."""
+    origin = header(scope, b"origin")
+    if origin is not None:
+        return origin.strip().lower()
+    referer = header(scope, b"referer")
+    if referer is None:
+        return None
+    try:
+        parts = urlsplit(referer.strip())
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
+
+
+def check_same_origin(scope: Scope) -> None:
+    """Raise Forbidden unless the request comes from a page of this server."""
+    if request_origin(scope) != own_origin(scope):
+        raise Forbidden(
+            "a request signed in by the dashboard's cookie must come from this server's own "
+            "pages (its Origin or Referer is another site's, or missing)",
+            param="origin",
+        )
+
+
+def changes_state(scope: Scope, operation: str | None) -> bool:
+    """Whether the request may change something: any method but GET/HEAD/OPTIONS, a GET route
+    that is a mutation (GET /task claims), and a websocket (it can run mutations)."""
+    if scope["type"] == "websocket":
+        return True
+    return scope["method"] not in SAFE_METHODS or (operation or "").startswith("Mutation.")
