@@ -7,16 +7,19 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from app.settings import Settings
+from resolvers.context import Context
 from tests.conftest import open_backend
 from tests.push.conftest import LiveServer
+
+T = TypeVar("T")
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -39,9 +42,10 @@ needs_chromium = pytest.mark.skipif(
 class Couch:
     """The server as another client sees it: REST and GraphQL over httpx."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url
-        self.http = httpx.Client(base_url=url, timeout=10)
+        headers = {"authorization": f"Bearer {token}"} if token else None
+        self.http = httpx.Client(base_url=url, timeout=10, headers=headers)
 
     def gql(self, query: str, **variables: Any) -> dict[str, Any]:
         body = self.http.post("/graphql", json={"query": query, "variables": variables}).json()
@@ -102,9 +106,11 @@ class ThreadedServer:
     SQLite store, run on an event loop of its own in a thread: the sync Playwright API that
     drives the browser must not share a thread with a running loop."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, settings: Settings = SETTINGS) -> None:
         self.folder = folder
+        self.settings = settings
         self.url = ""
+        self.ctx: Context | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -118,6 +124,16 @@ class ThreadedServer:
         if self._failure is not None:
             raise RuntimeError("the server did not start") from self._failure
         return self
+
+    def run(self, work: Callable[[Context], Awaitable[T]]) -> T:
+        """Run ``work(ctx)`` on the server's own loop (its engine context) and wait for it."""
+        assert self._loop is not None and self.ctx is not None
+        ctx = self.ctx
+
+        async def call() -> T:
+            return await work(ctx)
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=20)
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
@@ -136,9 +152,10 @@ class ThreadedServer:
         self._stop = asyncio.Event()
         store = await open_backend("sqlite", self.folder)
         try:
-            live = await LiveServer(store, SETTINGS).start()
+            live = await LiveServer(store, self.settings).start()
             try:
                 self.url = live.http_url
+                self.ctx = live.app.state.ctx
                 self._ready.set()
                 await self._stop.wait()
             finally:
