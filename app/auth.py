@@ -27,7 +27,13 @@ import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.browser import changes_state, check_same_origin, header, session_cookie
+from app.browser import (
+    changes_state,
+    check_same_origin,
+    header,
+    is_page_load,
+    session_cookie,
+)
 from resolvers.access import NOBODY, Caller, allowed
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError, Forbidden, TooManyAttempts, Unauthenticated
@@ -37,8 +43,8 @@ from resolvers.tokens import as_caller, auth_enabled, authenticate
 # Where the request's Caller waits in the ASGI scope (absent while auth is off).
 CALLER_SCOPE_KEY = "couchqueue.caller"
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/", "/dashboard"})
-# The dashboard's files, and its sign-in (which checks what it is given itself).
-OPEN_PREFIXES = ("/dashboard/",)
+# The dashboard's and GraphiQL's files, and the sign-in (which checks what it is given itself).
+OPEN_PREFIXES = ("/dashboard/", "/graphiql/")
 FAILURE_WINDOW = 60.0
 MAX_TRACKED_ADDRESSES = 10_000
 
@@ -212,6 +218,12 @@ class AuthMiddleware:
                 # The connection_init payload may still carry a valid token (app/asgi.py).
                 scope[CALLER_SCOPE_KEY] = NOBODY
                 await self.app(scope, receive, send)
+                return
+            if isinstance(error, Unauthenticated) and is_page_load(scope):
+                # GraphiQL without a session: sign in on the dashboard first.
+                location = (b"location", b"dashboard/")
+                await send({"type": "http.response.start", "status": 303, "headers": [location]})
+                await send({"type": "http.response.body", "body": b""})
                 return
             status, headers, body = _refusal(scope["path"], error)
             await send({"type": "http.response.start", "status": status, "headers": headers})

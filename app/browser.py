@@ -9,7 +9,7 @@ sites' pages cannot then act through a signed-in visitor's browser (CSRF), whate
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.types import Scope
 
@@ -70,6 +70,16 @@ def check_same_origin(scope: Scope) -> None:
             "pages (its Origin or Referer is another site's, or missing)",
             param="origin",
         )
+
+
+def is_page_load(scope: Scope) -> bool:
+    """A browser opening GraphiQL (GET /graphql for HTML, no query to run), as Strawberry tells
+    it from an API call."""
+    if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/graphql":
+        return False
+    accept = header(scope, b"accept") or ""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return ("text/html" in accept or "*/*" in accept) and "query" not in query
 
 
 def changes_state(scope: Scope, operation: str | None) -> bool:

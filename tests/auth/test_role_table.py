@@ -47,6 +47,7 @@ REST_CALLS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/dashboard/session"): {},
     ("POST", "/dashboard/session"): {},
     ("DELETE", "/dashboard/session"): {},
+    ("GET", "/graphiql/"): {},
     ("GET", "/healthz"): {},
     ("GET", "/readyz"): {},
 }
@@ -59,6 +60,7 @@ OPEN_ANSWERS: dict[tuple[str, str], int] = {
     ("GET", "/dashboard"): 307,
     ("GET", "/dashboard/session"): 401,
     ("POST", "/dashboard/session"): 403,
+    ("GET", "/graphiql/"): 404,  # a folder of scripts, without an index
 }
 
 # One operation per root field.

@@ -5,6 +5,7 @@ package. Each test gets its own page, which fails the test on any console error.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from app.settings import Settings
+from resolvers import tokens
 from resolvers.context import Context
 from tests.conftest import open_backend
 from tests.push.conftest import LiveServer
@@ -173,6 +175,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]
         started.stop()
 
 
+class AuthServer(ThreadedServer):
+    """A dashboard server whose store holds tokens: an admin's and a viewer's."""
+
+    secrets: dict[str, str]
+
+
+@pytest.fixture(scope="package")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    settings = dataclasses.replace(SETTINGS, token_cache_seconds=0.1)
+    started = AuthServer(tmp_path_factory.mktemp("dashboard-auth"), settings).start()
+    try:
+        started.secrets = {}
+        for role in ("admin", "viewer"):
+
+            async def make(ctx: Context, role: str = role) -> str:
+                return (await tokens.create_token(ctx, role, [role]))[1]
+
+            started.secrets[role] = started.run(make)
+        yield started
+    finally:
+        started.stop()
+
+
 @pytest.fixture(scope="package")
 def couch(server: ThreadedServer) -> Iterator[Couch]:
     client = Couch(server.url)
@@ -245,5 +270,30 @@ def site(browser: Any, server: ThreadedServer) -> Iterator[Site]:
     try:
         yield opened
         assert opened.errors == [], opened.errors
+    finally:
+        context.close()
+
+
+def sign_in(site: Site, secret: str) -> Any:
+    """Sign in on the dashboard's form; return once the overview and its feed are live."""
+    page = site.page
+    page.goto(f"{site.base}/dashboard/#/")
+    page.locator("#signin-token").fill(secret)
+    page.locator("#signin button[type=submit]").click()
+    site.wait_ready("")
+    page.locator("#live.live-live").wait_for()
+    return page
+
+
+@pytest.fixture
+def signed(browser: Any, auth_server: AuthServer) -> Iterator[Site]:
+    """A page on the server with auth on, not signed in yet."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = Site(context.new_page(), auth_server.url)
+    try:
+        yield opened
+        # The 401s of a bad token and of the session check before sign-in are expected.
+        unexpected = [e for e in opened.errors if "401" not in e and "429" not in e]
+        assert unexpected == [], unexpected
     finally:
         context.close()

@@ -4,7 +4,6 @@ sign-out, and a revoked token sending the browser back to the sign-in."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from playwright.sync_api import expect
 from app.browser import COOKIE_NAME
 from resolvers import tokens
 from resolvers.context import Context
-from tests.dashboard.conftest import SETTINGS, Couch, Site, ThreadedServer, needs_chromium
+from tests.dashboard.conftest import AuthServer, Couch, Site, needs_chromium, sign_in
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -43,29 +42,6 @@ ACTION_LABELS = {
 }
 
 
-class AuthServer(ThreadedServer):
-    """A dashboard server whose store holds tokens: an admin's and a viewer's."""
-
-    secrets: dict[str, str]
-
-
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
-    settings = dataclasses.replace(SETTINGS, token_cache_seconds=0.1)
-    started = AuthServer(tmp_path_factory.mktemp("dashboard-auth"), settings).start()
-    try:
-        started.secrets = {}
-        for role in ("admin", "viewer"):
-
-            async def make(ctx: Context, role: str = role) -> str:
-                return (await tokens.create_token(ctx, role, [role]))[1]
-
-            started.secrets[role] = started.run(make)
-        yield started
-    finally:
-        started.stop()
-
-
 @pytest.fixture(scope="module")
 def world(auth_server: AuthServer) -> Iterator[dict[str, Any]]:
     """Something on every page: a queue with waiting, failed and scheduled tasks, a worker
@@ -88,29 +64,6 @@ def world(auth_server: AuthServer) -> Iterator[dict[str, Any]]:
         yield {"queue": queue, "failed": failed, "couch": couch}
     finally:
         couch.close()
-
-
-@pytest.fixture
-def signed(browser: Any, auth_server: AuthServer) -> Iterator[Site]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = Site(context.new_page(), auth_server.url)
-    try:
-        yield opened
-        # The 401s of a bad token and of the session check before sign-in are expected.
-        unexpected = [e for e in opened.errors if "401" not in e and "429" not in e]
-        assert unexpected == [], unexpected
-    finally:
-        context.close()
-
-
-def sign_in(site: Site, secret: str) -> Any:
-    page = site.page
-    page.goto(f"{site.base}/dashboard/#/")
-    page.locator("#signin-token").fill(secret)
-    page.locator("#signin button[type=submit]").click()
-    site.wait_ready("")
-    page.locator("#live.live-live").wait_for()
-    return page
 
 
 def test_sign_in_form_refuses_a_bad_token_then_signs_in(
