@@ -35,6 +35,8 @@ def session_cookie(scope: Scope) -> str | None:
         return None
     for part in raw.split(";"):
         name, _, value = part.strip().partition("=")
+        # A name with '@' makes the value one that cookies quote.
+        value = value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value
         if name == COOKIE_NAME and value:
             return value[: MAX_SESSION_CHARS + 1]
     return None

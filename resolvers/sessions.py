@@ -56,7 +56,8 @@ async def session_caller(ctx: Context, session: str) -> Caller:
         raise Unauthenticated("malformed session: sign in again")
     name, _, rest = session.rpartition(".")
     name, _, expires_text = name.rpartition(".")
-    if not name or not expires_text.isdigit() or len(expires_text) > 12:
+    digits = expires_text.isascii() and expires_text.isdigit()
+    if not name or not digits or len(expires_text) > 12:
         raise Unauthenticated("malformed session: sign in again")
     expires = int(expires_text)
     token = await _token_named(ctx, name)

@@ -129,7 +129,9 @@ async def test_sign_out_clears_the_cookie(world: World) -> None:
     assert "httponly" in cleared and "samesite=strict" in cleared
 
 
-@pytest.mark.parametrize("spoil", ["tampered", "other-name", "expired", "garbage", "too-long"])
+@pytest.mark.parametrize(
+    "spoil", ["tampered", "other-name", "expired", "garbage", "too-long", "unicode-digits"]
+)
 async def test_an_altered_or_expired_session_is_refused(world: World, spoil: str) -> None:
     session = await session_of(world, "viewer")
     name, expires, signature = session.rsplit(".", 2)
@@ -143,11 +145,29 @@ async def test_an_altered_or_expired_session_is_refused(world: World, spoil: str
         session = opened[1]
     elif spoil == "garbage":
         session = "no-dots-here"
+    elif spoil == "unicode-digits":
+        session = f"{name}.\u00b2\u00b3.{signature}"
     else:
         session = f"{name}.{expires}.{signature}{'0' * 300}"
-    reply = await graphql(world, "{ status { queues } }", session)
+    async with httpx.AsyncClient(base_url=world.server.http_url, timeout=10) as client:
+        cookie = f"{COOKIE_NAME}={session}".encode("latin-1")  # as a browser may send it
+        reply = await client.post(
+            "/graphql", json={"query": "{ status { queues } }"}, headers={"cookie": cookie}
+        )
     assert reply.status_code == 401, reply.text
     assert codes(reply) == ["UNAUTHENTICATED"]
+
+
+async def test_a_token_name_that_cookies_quote_signs_in(world: World) -> None:
+    _, world.secrets["ops@example"] = await tokens.create_token(
+        world.ctx, "ops@example", ["viewer"]
+    )
+    reply = await sign_in(world, "ops@example")
+    assert reply.status_code == 200, reply.text
+    assert f'{COOKIE_NAME}="ops@example.' in reply.headers["set-cookie"]
+    session = reply.headers["set-cookie"].split(";")[0].partition("=")[2]
+    answer = await graphql(world, "{ status { queues } }", session)
+    assert answer.status_code == 200 and not codes(answer), answer.text
 
 
 async def test_revoking_the_token_ends_its_sessions(world: World) -> None:
