@@ -14,7 +14,6 @@ from cross_web import HTTPException as StrawberryHTTPException
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -29,6 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from app import dashboard, graphiql, rest, session
 from app.auth import CALLER_SCOPE_KEY, AuthMiddleware, Gate, client_address
 from app.body_limit import BodyLimitMiddleware
+from app.browser import cors_middleware
 from app.graphql_ws import CheckedTransportWSHandler
 from app.health import Readiness, healthz, readyz
 from app.hosts import AllowedHosts, HostCheckMiddleware
@@ -186,25 +186,6 @@ def graphql_limits(settings: Settings) -> GraphQLLimits:
 async def metrics(request: Request) -> Response:
     body = await request.app.state.metrics.render(request.app.state.ctx)
     return Response(body, media_type=METRICS_CONTENT_TYPE)
-
-
-def cors_middleware(settings: Settings) -> list[Middleware]:
-    """CORS for the --cors-origin origins only, and for bearer tokens only: no credentials, so
-    their pages never ride on a dashboard session. Without --cors-origin, no CORS header at
-    all. Outermost, so a preflight is answered before anything asks it for a token."""
-    origins = settings.cors_origins()
-    if not origins:
-        return []
-    return [
-        Middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["authorization", "content-type"],
-            allow_credentials=False,
-            max_age=600,
-        )
-    ]
 
 
 def create_app(

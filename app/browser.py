@@ -5,14 +5,22 @@ A request the cookie authenticates may change something only when it comes from 
 this server: its Origin (or, without one, its Referer) must be the server's own origin. Other
 sites' pages cannot then act through a signed-in visitor's browser (CSRF), whatever
 --allowed-hosts and --cors-origin allow. Bearer requests are not browsers' and are not checked.
+
+CORS headers are sent only for the --cors-origin origins, and never allow credentials.
 """
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import Scope
 
+from app.settings import Settings
 from resolvers.errors import Forbidden
 from resolvers.sessions import MAX_SESSION_CHARS
 
@@ -90,3 +98,37 @@ def changes_state(scope: Scope, operation: str | None) -> bool:
     if scope["type"] == "websocket":
         return True
     return scope["method"] not in SAFE_METHODS or (operation or "").startswith("Mutation.")
+
+
+class JsonCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in the API's JSON error shape."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        reason = bytes(response.body).decode()
+        body = {"error": {"code": "CORS_REFUSED", "message": reason, "param": "origin"}}
+        response.body = orjson.dumps(body)
+        response.headers["content-type"] = "application/json"
+        response.headers["content-length"] = str(len(response.body))
+        return response
+
+
+def cors_middleware(settings: Settings) -> list[Middleware]:
+    """CORS for the --cors-origin origins only, and for bearer tokens only: no credentials, so
+    their pages never ride on a dashboard session. Without --cors-origin, no CORS header at
+    all. Outermost, so a preflight is answered before anything asks it for a token."""
+    origins = settings.cors_origins()
+    if not origins:
+        return []
+    return [
+        Middleware(
+            JsonCORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["authorization", "content-type"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    ]

@@ -318,6 +318,7 @@ async def test_cors_origin_allows_the_named_origins_only(
             assert put.headers["access-control-allow-origin"] == origin
         refused = await client.options("/task", headers=preflight("https://evil.example"))
         assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "CORS_REFUSED"
         assert "access-control-allow-origin" not in refused.headers
         other = await client.get("/status", headers={**bearer, "origin": "https://evil.example"})
         assert other.status_code == 403 and "access-control-allow-origin" not in other.headers
