@@ -44,7 +44,8 @@ def _who(caller: Caller | None, expires: int | None = None) -> dict[str, Any]:
     return found
 
 
-def _cookie_options(request: Request) -> dict[str, Any]:
+def cookie_options(request: Request) -> dict[str, Any]:
+    """The session cookie's attributes: Secure when the request came over https."""
     return {
         "path": "/",
         "httponly": True,
@@ -80,7 +81,7 @@ async def sign_in(request: Request) -> Response:
         return JSONResponse(_who(None))
     caller, value, expires = opened
     response = JSONResponse(_who(caller, expires))
-    response.set_cookie(COOKIE_NAME, value, max_age=int(seconds), **_cookie_options(request))
+    response.set_cookie(COOKIE_NAME, value, max_age=int(seconds), **cookie_options(request))
     return response
 
 
@@ -89,7 +90,7 @@ async def sign_out(request: Request) -> Response:
     if session_cookie(request.scope) is not None:
         check_same_origin(request.scope)
     response = JSONResponse({"signedOut": True})
-    response.delete_cookie(COOKIE_NAME, **_cookie_options(request))
+    response.delete_cookie(COOKIE_NAME, **cookie_options(request))
     return response
 
 

@@ -11,9 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from starlette.requests import Request
 
 from app.browser import COOKIE_NAME
 from app.cli import build_parser
+from app.session import cookie_options
 from app.settings import Settings
 from resolvers import tokens
 from resolvers.sessions import open_session
@@ -333,3 +335,17 @@ def test_cors_origin_flag_repeats_and_env_splits() -> None:
     env = Settings.from_env({"COUCHQUEUE_CORS_ORIGIN": "https://a.example,https://c.example/"})
     assert env.cors_origins() == ["https://a.example", "https://c.example"]
     assert Settings().cors_origins() == []
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_the_cookie_is_secure_when_served_over_https(scheme: str) -> None:
+    scope = {
+        "type": "http",
+        "scheme": scheme,
+        "method": "POST",
+        "path": "/dashboard/session",
+        "server": ("node.example", 443),
+        "headers": [(b"host", b"node.example")],
+        "query_string": b"",
+    }
+    assert cookie_options(Request(scope))["secure"] is (scheme == "https")
