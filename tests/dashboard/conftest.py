@@ -263,15 +263,21 @@ class Site:
         return path
 
 
-@pytest.fixture
-def site(browser: Any, server: ThreadedServer) -> Iterator[Site]:
+def open_site(browser: Any, url: str, expected: tuple[str, ...] = ()) -> Iterator[Site]:
+    """A page in a context of its own; fails on a console error not naming an ``expected``."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = Site(context.new_page(), server.url)
+    opened = Site(context.new_page(), url)
     try:
         yield opened
-        assert opened.errors == [], opened.errors
+        unexpected = [e for e in opened.errors if not any(x in e for x in expected)]
+        assert unexpected == [], unexpected
     finally:
         context.close()
+
+
+@pytest.fixture
+def site(browser: Any, server: ThreadedServer) -> Iterator[Site]:
+    yield from open_site(browser, server.url)
 
 
 def sign_in(site: Site, secret: str) -> Any:
@@ -287,13 +293,6 @@ def sign_in(site: Site, secret: str) -> Any:
 
 @pytest.fixture
 def signed(browser: Any, auth_server: AuthServer) -> Iterator[Site]:
-    """A page on the server with auth on, not signed in yet."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = Site(context.new_page(), auth_server.url)
-    try:
-        yield opened
-        # The 401s of a bad token and of the session check before sign-in are expected.
-        unexpected = [e for e in opened.errors if "401" not in e and "429" not in e]
-        assert unexpected == [], unexpected
-    finally:
-        context.close()
+    """A page on the server with auth on, not signed in yet. The 401s of the session check
+    before sign-in and of a bad token are expected there."""
+    yield from open_site(browser, auth_server.url, expected=("401", "429"))
