@@ -37,6 +37,7 @@ def test_graphiql_page_and_its_scripts_are_served_from_here(auth_server: AuthSer
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         assert "//" not in page.text.replace("<!doctype", "")  # no absolute or CDN address
         assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["referrer-policy"] == "same-origin"  # see test_routes.py
         for name in VENDOR:
             script = client.get(f"/graphiql/vendor/{name}")  # no data in them: open to all
             assert script.status_code == 200, name
