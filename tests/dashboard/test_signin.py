@@ -76,6 +76,7 @@ def test_sign_in_form_refuses_a_bad_token_then_signs_in(
     page.locator("#signin-token").fill("cq_not-a-token")
     page.locator("#signin button[type=submit]").click()
     expect(page.locator("#signin-error")).to_contain_text("not known")
+    signed.screenshot("signin")
     expect(page.locator("#signin-token")).to_have_value("")
 
     page.locator("#signin-token").fill(auth_server.secrets["viewer"])
@@ -116,6 +117,7 @@ def test_a_viewer_sees_every_page_without_action_buttons(
         assert submits <= {"Filter", "Open", "Search"}, (route, submits)  # finding, not acting
     signed.go(f"queue/{world['queue']}")
     expect(page.locator("#interests-json")).to_have_attribute("readonly", "")
+    signed.screenshot("viewer-queue")
 
 
 def test_an_admin_sees_the_actions_and_can_act(
