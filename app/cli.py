@@ -17,12 +17,25 @@ from app.tls import tls_refusal
 from couchqueue_client import command as worker_command
 
 
+class JoinRepeated(argparse.Action):
+    """A flag given several times: its values joined with commas, as its env twin has them."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        previous = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, values if previous is None else f"{previous},{values}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="couchqueue", description="CouchQueue task queue server")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run a server node")
     for spec in fields(Settings):
         help = f"{spec.metadata['help']} [env {env_name(spec.name)}; default {spec.default}]"
+        if spec.metadata.get("repeatable"):
+            serve.add_argument(
+                flag_name(spec.name), dest=spec.name, action=JoinRepeated, default=None, help=help
+            )
+            continue
         if isinstance(spec.default, bool):
             serve.add_argument(
                 flag_name(spec.name), dest=spec.name, action="store_true", default=None, help=help

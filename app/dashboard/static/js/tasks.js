@@ -1,6 +1,7 @@
 // The task table the pages share, with a choice of columns.
 
 import { num, preview } from "./format.js";
+import { canAct } from "./session.js";
 import { badge, h, queueLink, table, taskLink, when } from "./ui.js";
 
 export const STATES = ["queued", "scheduled", "started", "completed", "failed", "all"];
@@ -21,9 +22,9 @@ const COLUMNS = {
 
 const DEFAULT = ["id", "state", "publisher", "data", "created", "attempts"];
 
-/** A table of tasks; `actions(task)` adds a last column of buttons. */
+/** A table of tasks; `actions(task)` adds a last column of buttons (for those who may act). */
 export function taskTable(tasks, { columns = DEFAULT, actions, empty = "No tasks." } = {}) {
   const chosen = columns.map((key) => COLUMNS[key]);
-  if (actions) chosen.push({ label: "Actions", class: "row-actions", cell: actions });
+  if (actions && canAct()) chosen.push({ label: "Actions", class: "row-actions", cell: actions });
   return table(chosen, tasks, { empty, caption: "Tasks" });
 }

@@ -6,6 +6,7 @@ import { preview, shortId } from "../format.js";
 import {
   DELETE_SCHEDULE, DELETE_TASK, RUN_TASK_NOW, SCHEDULES, SET_SCHEDULE_ENABLED, TASKS,
 } from "../queries.js";
+import { canAct } from "../session.js";
 import { taskTable } from "../tasks.js";
 import { badge, fill, h, onLive, Pager, section, table, when } from "../ui.js";
 import { scheduleForm } from "./schedule_form.js";
@@ -62,7 +63,7 @@ export async function mount({ root, feed }) {
     h("h1", {}, "Scheduled"),
     section("Delayed tasks", { id: "delayed" }, delayedProblem, delayed, pager.el),
     section("Recurring schedules", { id: "schedules" }, schedulesProblem, schedules),
-    section("New schedule", { id: "new-schedule" }, scheduleForm().el),
+    canAct() ? section("New schedule", { id: "new-schedule" }, scheduleForm().el) : null,
   );
 
   async function loadDelayed() {
@@ -83,7 +84,8 @@ export async function mount({ root, feed }) {
   async function loadSchedules() {
     try {
       const data = await gql(SCHEDULES);
-      fill(schedules, table(SCHEDULE_COLUMNS, data.schedules, {
+      const columns = canAct() ? SCHEDULE_COLUMNS : SCHEDULE_COLUMNS.filter((c) => c.label !== "Actions");
+      fill(schedules, table(columns, data.schedules, {
         caption: "Recurring schedules", empty: "No recurring schedules yet.",
       }));
       fill(schedulesProblem);

@@ -4,6 +4,7 @@ import { gql } from "../api.js";
 import { actionButton, errorBox, flash } from "../feedback.js";
 import { num, shortId } from "../format.js";
 import { DELETE_WORKER, WORKERS } from "../queries.js";
+import { canAct } from "../session.js";
 import { fill, h, onLive, queueLink, section, table, taskLink, when } from "../ui.js";
 
 const join = (nodes) => nodes.flatMap((node, i) => (i ? [", ", node] : [node]));
@@ -46,7 +47,8 @@ export async function mount({ root, feed }) {
 
   const render = () => {
     fill(title, "Workers ", h("span", { class: "muted" }, `(${num(workers.length)})`));
-    fill(list, table(COLUMNS, workers, { caption: "Workers", empty: "No worker is registered." }));
+    const columns = canAct() ? COLUMNS : COLUMNS.filter((c) => c.label !== "Actions");
+    fill(list, table(columns, workers, { caption: "Workers", empty: "No worker is registered." }));
   };
 
   async function load() {
