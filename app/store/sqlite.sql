@@ -287,3 +287,77 @@ DELETE FROM tokens WHERE name = :name;
 -- name: token_used
 UPDATE tokens SET last_used_at = :at
 WHERE name = :name AND (last_used_at IS NULL OR last_used_at < :at);
+
+-- Per-(queue, lane, state) task counts, kept by triggers in the transaction of every change
+-- to tasks, whoever makes it (any statement, any process, any server version): status reads
+-- them instead of counting a queue. A row at zero is removed, so worker lanes leave none
+-- behind. 'queued' includes scheduled tasks (QUEUED with a future run_at): how many of those
+-- there are is asked of tasks_ready when counting, as it changes with the clock.
+
+-- name: counts_table
+CREATE TABLE IF NOT EXISTS task_counts (
+    queue TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    state TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (queue, lane, state)
+) WITHOUT ROWID;
+
+-- name: counts_on_insert
+CREATE TRIGGER IF NOT EXISTS task_counts_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO task_counts (queue, lane, state, n) VALUES (new.queue, new.lane, new.state, 1)
+    ON CONFLICT (queue, lane, state) DO UPDATE SET n = n + 1;
+END;
+
+-- name: counts_on_delete
+CREATE TRIGGER IF NOT EXISTS task_counts_delete AFTER DELETE ON tasks BEGIN
+    UPDATE task_counts SET n = n - 1
+    WHERE queue = old.queue AND lane = old.lane AND state = old.state;
+    DELETE FROM task_counts
+    WHERE queue = old.queue AND lane = old.lane AND state = old.state AND n <= 0;
+END;
+
+-- name: counts_on_update
+CREATE TRIGGER IF NOT EXISTS task_counts_update AFTER UPDATE OF queue, lane, state ON tasks
+WHEN old.queue IS NOT new.queue OR old.lane IS NOT new.lane OR old.state IS NOT new.state
+BEGIN
+    UPDATE task_counts SET n = n - 1
+    WHERE queue = old.queue AND lane = old.lane AND state = old.state;
+    DELETE FROM task_counts
+    WHERE queue = old.queue AND lane = old.lane AND state = old.state AND n <= 0;
+    INSERT INTO task_counts (queue, lane, state, n) VALUES (new.queue, new.lane, new.state, 1)
+    ON CONFLICT (queue, lane, state) DO UPDATE SET n = n + 1;
+END;
+
+-- name: counts_objects
+SELECT name FROM sqlite_master
+WHERE (type = 'table' AND name = 'task_counts')
+   OR (type = 'trigger' AND name IN ('task_counts_insert', 'task_counts_delete',
+                                     'task_counts_update'));
+
+-- name: counts_stored
+SELECT queue, lane, state, n FROM task_counts;
+
+-- name: counts_true
+SELECT queue, lane, state, count(*) AS n FROM tasks GROUP BY queue, lane, state;
+
+-- name: counts_clear
+DELETE FROM task_counts;
+
+-- name: counts_put
+INSERT INTO task_counts (queue, lane, state, n) VALUES (:queue, :lane, :state, :n);
+
+-- name: counts_of_queue
+SELECT queue, lane, state, n FROM task_counts WHERE queue = :queue;
+
+-- name: counts_all
+SELECT queue, lane, state, n FROM task_counts;
+
+-- name: scheduled_in_lane
+-- Index-only on tasks_ready: as cheap as the lane's scheduled tasks are few, whatever its depth.
+SELECT count(*) FROM tasks WHERE lane = :lane AND state = 'queued' AND run_at > :now;
+
+-- name: scheduled_in_lane_of_queue
+-- A worker's own lane holds copies of several queues: only its scheduled ones are read.
+SELECT count(*) FROM tasks
+WHERE lane = :lane AND state = 'queued' AND run_at > :now AND queue = :queue;
