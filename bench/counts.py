@@ -64,7 +64,9 @@ EXTRAS = (
 )
 
 INSERT = """
-WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < :count)
+WITH RECURSIVE n(i) AS (
+    SELECT 0 WHERE :count > 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < :count
+)
 INSERT INTO tasks (
     task_id, event_id, queue, lane, publisher, data, run_at, created_at, scope,
     singularly_enqueue, singularly_run, identity, state, worker_id, attempts,

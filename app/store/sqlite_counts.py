@@ -17,10 +17,29 @@ from urllib.parse import quote
 from app.store.sql import SQLITE as SQL
 from resolvers.models import WORKER_LANE_PREFIX, TaskCounts, TaskFilter, TaskState
 
-COUNTS_OBJECTS = ("counts_table", "counts_on_insert", "counts_on_delete", "counts_on_update")
-_NAMES = {"task_counts", "task_counts_insert", "task_counts_delete", "task_counts_update"}
+COUNTS_OBJECTS = (
+    "counts_table",
+    "counts_on_insert",
+    "counts_on_delete",
+    "counts_on_update",
+    "due_table",
+    "due_on_insert",
+    "due_on_delete",
+    "due_on_update",
+)
+_NAMES = {
+    "task_counts",
+    "task_counts_insert",
+    "task_counts_delete",
+    "task_counts_update",
+    "task_due",
+    "task_due_insert",
+    "task_due_delete",
+    "task_due_update",
+}
 
-Key = tuple[str, str, str]
+# (table, queue, lane, state or minute)
+Key = tuple[str, str, str, str | int]
 
 
 def add_counts(conn: sqlite3.Connection) -> bool:
@@ -55,18 +74,26 @@ def repair_counts(conn: sqlite3.Connection) -> dict[Key, tuple[int, int]]:
 
 
 def _recount(conn: sqlite3.Connection) -> dict[Key, tuple[int, int]]:
-    stored = {(r[0], r[1], r[2]): int(r[3]) for r in conn.execute(SQL["counts_stored"])}
-    true = {(r[0], r[1], r[2]): int(r[3]) for r in conn.execute(SQL["counts_true"])}
-    conn.execute(SQL["counts_clear"])
-    conn.executemany(
-        SQL["counts_put"],
-        [{"queue": q, "lane": lane, "state": s, "n": n} for (q, lane, s), n in true.items()],
-    )
-    return {
-        key: (stored.get(key, 0), true.get(key, 0))
-        for key in stored.keys() | true.keys()
-        if stored.get(key, 0) != true.get(key, 0)
-    }
+    wrong: dict[Key, tuple[int, int]] = {}
+    for table, prefix, column in (
+        ("task_counts", "counts", "state"),
+        ("task_due", "due", "minute"),
+    ):
+        stored = {
+            (table, r[0], r[1], r[2]): int(r[3]) for r in conn.execute(SQL[f"{prefix}_stored"])
+        }
+        true = {(table, r[0], r[1], r[2]): int(r[3]) for r in conn.execute(SQL[f"{prefix}_true"])}
+        conn.execute(SQL[f"{prefix}_clear"])
+        conn.executemany(
+            SQL[f"{prefix}_put"],
+            [{"queue": q, "lane": lane, column: k, "n": n} for (_, q, lane, k), n in true.items()],
+        )
+        wrong.update(
+            (key, (stored.get(key, 0), true.get(key, 0)))
+            for key in stored.keys() | true.keys()
+            if stored.get(key, 0) != true.get(key, 0)
+        )
+    return wrong
 
 
 def counted(where: TaskFilter) -> bool:
@@ -75,9 +102,9 @@ def counted(where: TaskFilter) -> bool:
 
 
 def count_from_counters(conn: sqlite3.Connection, where: TaskFilter, now: float) -> TaskCounts:
-    """count_tasks for a filter the counters answer (see ``counted``): the counters, and one
-    tasks_ready probe per lane holding queued tasks for those of them still to come. In one
-    read transaction, so both see the same moment."""
+    """count_tasks for a filter the counters answer (see ``counted``): the counters, less the
+    queued tasks still to come (see ``_scheduled``). In one read transaction, so every read
+    sees the same moment."""
     states = None if where.states is None else {TaskState(s).value for s in where.states}
     conn.execute("BEGIN")
     try:
@@ -92,7 +119,7 @@ def count_from_counters(conn: sqlite3.Connection, where: TaskFilter, now: float)
                 totals[state] += n
                 if state == TaskState.QUEUED.value:
                     queued_lanes.add((queue, lane))
-        scheduled = _scheduled(conn, queued_lanes, by_queue=where.queue is not None, now=now)
+        scheduled = _scheduled(conn, queued_lanes, where.queue, now) if queued_lanes else 0
     finally:
         conn.execute("COMMIT")
     return TaskCounts(
@@ -105,26 +132,32 @@ def count_from_counters(conn: sqlite3.Connection, where: TaskFilter, now: float)
 
 
 def _scheduled(
-    conn: sqlite3.Connection, queued_lanes: set[tuple[str, str]], *, by_queue: bool, now: float
+    conn: sqlite3.Connection, queued_lanes: set[tuple[str, str]], queue: str | None, now: float
 ) -> int:
-    scheduled = 0
-    if not by_queue:
+    """The queued tasks of these (queue, lane) pairs whose run_at is after ``now``: those of
+    later minutes from task_due, and those of now's minute from tasks_ready."""
+    if queue is None:
+        later = conn.execute(SQL["due_later"], {"now": now})
+    else:
+        later = conn.execute(SQL["due_later_of_queue"], {"now": now, "queue": queue})
+    scheduled = sum(int(n) for q, lane, n in later if (q, lane) in queued_lanes)
+    if queue is None:
         # Every queue's tasks of a lane count: one index-only probe per lane.
         for lane in {lane for _, lane in queued_lanes}:
-            scheduled += conn.execute(
-                SQL["scheduled_in_lane"], {"lane": lane, "now": now}
-            ).fetchone()[0]
+            scheduled += _one(conn, "scheduled_in_lane", {"lane": lane, "now": now})
         return scheduled
-    for queue, lane in queued_lanes:
+    for _, lane in queued_lanes:
         # A queue's own lane holds only its tasks; a worker's lane, those of its queues.
         if lane.startswith(WORKER_LANE_PREFIX):
             params = {"lane": lane, "now": now, "queue": queue}
-            scheduled += conn.execute(SQL["scheduled_in_lane_of_queue"], params).fetchone()[0]
+            scheduled += _one(conn, "scheduled_in_lane_of_queue", params)
         else:
-            scheduled += conn.execute(
-                SQL["scheduled_in_lane"], {"lane": lane, "now": now}
-            ).fetchone()[0]
+            scheduled += _one(conn, "scheduled_in_lane", {"lane": lane, "now": now})
     return scheduled
+
+
+def _one(conn: sqlite3.Connection, name: str, params: dict[str, object]) -> int:
+    return int(conn.execute(SQL[name], params).fetchone()[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         conn.close()
     if created:
         print("counters created and counted")
-    for (queue, lane, state), (stored, true) in sorted(wrong.items()):
-        print(f"fixed {queue!r} lane {lane!r} {state}: {stored} -> {true}")
+    for (table, queue, lane, key), (stored, true) in sorted(wrong.items(), key=str):
+        print(f"fixed {table} {queue!r} lane {lane!r} {key}: {stored} -> {true}")
     print(f"{len(wrong)} counters fixed")
     return 0
 

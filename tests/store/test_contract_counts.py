@@ -68,7 +68,8 @@ class CountsMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = loop
         self.store = self.run(opener())
-        self.now = NOW
+        # Late in a minute, so that short delays cross into the next one.
+        self.now = NOW + 41.0
         self.ids = itertools.count()
 
     def run(self, step: Awaitable[T]) -> T:
@@ -112,7 +113,7 @@ class CountsMachine(RuleBasedStateMachine):
     @rule(
         queue=st.sampled_from(QUEUES),
         worker=st.sampled_from((None, *WORKERS)),
-        delay=st.sampled_from((0.0, 0.0, 5.0, 90.0)),
+        delay=st.sampled_from((0.0, 0.0, -20.0, 5.0, 30.0, 90.0, 3600.0)),
         identity=st.sampled_from((None, None, "x")),
         copies=st.integers(1, 3),
     )
@@ -163,11 +164,20 @@ class CountsMachine(RuleBasedStateMachine):
         if task is not None:
             self.run(self.store.replace_task(task.requeued(self.now), task.version))
 
+    @rule(data=st.data())
+    def run_now(self, data: st.DataObject) -> None:
+        """An operator runs a scheduled task now (its run_at moves, its state stays)."""
+        waiting = [t for t in self.all_tasks() if t.state_at(self.now) is TaskState.SCHEDULED]
+        if waiting:
+            task = data.draw(st.sampled_from(waiting))
+            ready = dataclasses.replace(task, run_at=self.now)
+            self.run(self.store.replace_task(ready, task.version))
+
     @rule(worker=st.sampled_from(WORKERS))
     def release(self, worker: str) -> None:
         self.run(self.store.release_tasks(worker, self.now))
 
-    @rule(seconds=st.sampled_from((1.0, 10.0, 45.0, 100.0)))
+    @rule(seconds=st.sampled_from((1.0, 7.0, 10.0, 45.0, 100.0, 3000.0)))
     def tick(self, seconds: float) -> None:
         self.now += seconds
 

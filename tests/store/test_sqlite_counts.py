@@ -13,8 +13,8 @@ import pytest
 
 from app.store.sql import SQLITE as SQL
 from app.store.sqlite import SqliteStore
+from app.store.sqlite_counts import add_counts, repair_counts
 from app.store.sqlite_counts import main as repair_main
-from app.store.sqlite_counts import repair_counts
 from resolvers.models import TaskCounts, TaskFilter, TaskState, worker_lane
 from tests.store.factories import NOW, claim_request, task
 
@@ -99,37 +99,71 @@ async def test_repair_recounts_a_counter_broken_by_hand(
     store = await SqliteStore.open(f"sqlite:///{path}")
     try:
         await fill(store)
+        minute = int((NOW + 60) // 60)
         conn = raw(path)
         conn.execute("UPDATE task_counts SET n = 40 WHERE queue = 'q' AND state = 'started'")
         conn.execute("INSERT INTO task_counts VALUES ('ghost', 'ghost', 'queued', 3)")
-        assert (await store.count_tasks(TaskFilter(queue="q"), NOW)).started == 40
+        conn.execute("UPDATE task_due SET n = 5")
+        wrong = await store.count_tasks(TaskFilter(queue="q"), NOW)
+        assert (wrong.started, wrong.scheduled) == (40, 5)
         assert repair_counts(conn) == {
-            ("q", "q", "started"): (40, 1),
-            ("ghost", "ghost", "queued"): (3, 0),
+            ("task_counts", "q", "q", "started"): (40, 1),
+            ("task_counts", "ghost", "ghost", "queued"): (3, 0),
+            ("task_due", "q", "q", minute): (5, 1),
         }
         assert await store.count_tasks(TaskFilter(queue="q"), NOW) == FILLED
         assert repair_counts(conn) == {}
         conn.execute("UPDATE task_counts SET n = 7 WHERE queue = 'r'")
         conn.close()
         assert repair_main([f"sqlite:///{path}"]) == 0
-        assert "fixed 'r' lane 'r' queued: 7 -> 1" in capsys.readouterr().out
+        assert "fixed task_counts 'r' lane 'r' queued: 7 -> 1" in capsys.readouterr().out
         assert (await store.count_tasks(TaskFilter(queue="r"), NOW)).queued == 1
     finally:
         await store.close()
 
 
+async def test_scheduled_tasks_become_ready_with_the_clock(tmp_path: Path) -> None:
+    """Delayed tasks are counted by minute of run_at: at every moment, those after it are
+    scheduled and the others queued, within the minute too."""
+    store = await SqliteStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        delays = [1.0, 30.0, 59.5, 60.0, 61.0, 150.0, 3600.0]
+        await store.insert_tasks([task("q", run_at=NOW + d) for d in delays])
+        await store.insert_tasks([task("q", lane=worker_lane("w1"), run_at=NOW + 30.0)])
+        await store.insert_tasks([task("r", lane=worker_lane("w1"), run_at=NOW + 90.0)])
+        for moment in [0.0, 0.5, 1.0, 29.9, 30.0, 59.5, 60.0, 60.5, 61.0, 149.0, 3600.0]:
+            now = NOW + moment
+            later = sum(d > moment for d in delays)
+            counts = await store.count_tasks(TaskFilter(queue="q"), now)
+            assert (counts.scheduled, counts.queued) == (
+                later + (moment < 30.0),
+                len(delays) - later + (moment >= 30.0),
+            ), moment
+            lane = await store.count_tasks(
+                TaskFilter(lane=worker_lane("w1"), states=(TaskState.QUEUED,)), now
+            )
+            assert lane.scheduled == (moment < 30.0) + (moment < 90.0), moment
+            everything = await store.count_tasks(TaskFilter(), now)
+            assert everything.scheduled == later + (moment < 30.0) + (moment < 90.0), moment
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize(
-    "name", ["counts_of_queue", "scheduled_in_lane", "scheduled_in_lane_of_queue"]
+    ("name", "index"),
+    [
+        ("counts_of_queue", "PRIMARY KEY (queue=?)"),
+        ("due_later_of_queue", "PRIMARY KEY (queue=?)"),
+        ("scheduled_in_lane", "tasks_ready (lane=? AND run_at>? AND run_at<?)"),
+        ("scheduled_in_lane_of_queue", "tasks_ready (lane=? AND run_at>? AND run_at<?)"),
+    ],
 )
-def test_count_reads_are_index_probes(tmp_path: Path, name: str) -> None:
-    """A count reads counters and the scheduled end of tasks_ready, never a queue's tasks."""
+def test_count_reads_are_index_probes(tmp_path: Path, name: str, index: str) -> None:
+    """A count reads counters and at most a minute of tasks_ready, never a queue's tasks."""
     conn = raw(tmp_path / "plan.db")
     conn.executescript(SQL["schema"])
-    for block in ("counts_table", "counts_on_insert", "counts_on_delete", "counts_on_update"):
-        conn.execute(SQL[block])
+    add_counts(conn)
     params = {"queue": "q", "lane": "q", "now": NOW}
     plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {SQL[name]}", params))
     conn.close()
-    assert "SCAN" not in plan and "SEARCH" in plan, plan
-    if name != "counts_of_queue":
-        assert "tasks_ready (lane=? AND run_at>?)" in plan, plan
+    assert "SCAN" not in plan and index in plan, plan
