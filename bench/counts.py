@@ -1,13 +1,14 @@
 """Status at depth: GET /status, GET /status?queue=Q, GET /status?queues, the `queues` query,
 the dashboard overview's data (its three queries) and /metrics, with 1,000,000 tasks queued
-beside the same with 10,000 (targets: under 20 ms at 1,000,000, and within 1.5x of 10,000).
+beside the same with 10,000 (targets: under 20 ms at 1,000,000, and within 1.5x of 10,000),
+and with 1,000,000 tasks scheduled over the coming week instead (retries, delayed publishes).
 
 Each store file is built straight through the store's own schema: the tasks table and its
 indexes, one INSERT … SELECT from a recursive CTE in one transaction (no server, no Python
 per task), then the counters created and counted (app/store/sqlite_counts.add_counts, the
 path a file made before counters takes at open). Besides the deep queue "q", each file holds
-the same few other tasks (scheduled, started, completed, failed, another queue), so the two
-differ only by depth. Both nodes run side by side and are asked in alternating rounds; each
+the same few other tasks (scheduled, started, completed, failed, another queue), so the files
+differ only by depth. The nodes run side by side and are asked in alternating rounds; each
 figure is the median of every request's time, one request at a time over a keep-alive
 connection.
 
@@ -36,6 +37,7 @@ from bench.support import HOST, Http, is_quick, node, table, target, temp_dir
 QUEUE = "q"
 OTHER = "other"
 DAY = 86_400.0
+WEEK = 7 * DAY
 TARGET_MS = 20.0
 TARGET_RATIO = 1.5
 
@@ -73,7 +75,7 @@ INSERT INTO tasks (
     started_at, finished_at, lease_until, fail_reason, failures, version
 )
 SELECT :prefix || printf('%09d', i), :prefix || printf('%09d', i), :queue, :queue, 'bench',
-    '{"user":123,"action":"signup"}', :run_at, :created_at, 'any', 0, 0, NULL, :state,
+    '{"user":123,"action":"signup"}', :run_at + i % :spread, :created_at, 'any', 0, 0, NULL, :state,
     CASE WHEN :state = 'started' THEN 'bench-worker' END, 0,
     CASE WHEN :state != 'queued' THEN :created_at END,
     CASE WHEN :finished THEN :created_at END,
@@ -83,8 +85,9 @@ FROM n
 """
 
 
-def build(path: Path, depth: int, now: float) -> float:
-    """A store file at ``path``: ``depth`` ready tasks in QUEUE plus EXTRAS; seconds taken."""
+def build(path: Path, depth: int, now: float, scheduled: int = 0) -> float:
+    """A store file at ``path``: ``depth`` ready tasks in QUEUE, ``scheduled`` more spread over
+    the week after the coming hour, plus EXTRAS; seconds taken."""
     started = time.perf_counter()
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -96,6 +99,7 @@ def build(path: Path, depth: int, now: float) -> float:
         )
         conn.execute("BEGIN")
         batches = [(QUEUE, "queued", depth, -10.0, False), *EXTRAS]
+        batches.append((QUEUE, "queued", scheduled, WEEK, False))
         for number, (queue, state, count, offset, finished) in enumerate(batches):
             conn.execute(
                 INSERT,
@@ -104,7 +108,8 @@ def build(path: Path, depth: int, now: float) -> float:
                     "prefix": f"b{number}-",
                     "queue": queue,
                     "state": state,
-                    "run_at": now + offset,
+                    "run_at": now + (3600.0 if offset == WEEK else offset),
+                    "spread": int(WEEK) if offset == WEEK else 1,
                     "created_at": now - 10.0,
                     "finished": finished,
                     "now": now,
@@ -186,61 +191,76 @@ def asks(now: float) -> dict[str, Callable[[Client], float]]:
 def run(shallow: int, deep: int, requests: int, rounds: int) -> None:
     load = os.getloadavg()[0]
     now = time.time()
-    depths = (shallow, deep)
+    # name: (ready tasks, tasks scheduled over the week)
+    variants = {
+        f"{shallow:,} queued": (shallow, 0),
+        f"{deep:,} queued": (deep, 0),
+        f"{deep:,} scheduled": (0, deep),
+    }
     with contextlib.ExitStack() as stack:
         folder = stack.enter_context(temp_dir("counts"))
-        built = {d: build(folder / f"depth-{d}.db", d, now) for d in depths}
-        scans = {d: scan_ms(folder / f"depth-{d}.db", now) for d in depths}
-        servers = {
-            d: stack.enter_context(node(folder / f"depth-{d}.db", folder / f"node-{d}.log"))
-            for d in depths
-        }
-        clients = {d: Client(servers[d].url) for d in depths}
-        for d in depths:  # the figures are right, and every path is warm
-            status = Http(servers[d].url).call("GET", f"/status?queue={QUEUE}")["queue"]
-            assert status["queued"] == d and status["scheduled"] == 1_000, status
+        built, scans, clients = {}, {}, {}
+        for number, (name, (ready, later)) in enumerate(variants.items()):
+            path = folder / f"store-{number}.db"
+            built[name] = build(path, ready, now, later)
+            scans[name] = scan_ms(path, now)
+            server = stack.enter_context(node(path, folder / f"node-{number}.log"))
+            # The figures are right, and every path is warm.
+            status = Http(server.url).call("GET", f"/status?queue={QUEUE}")["queue"]
+            assert (status["queued"], status["scheduled"]) == (ready, 1_000 + later), status
+            clients[name] = Client(server.url)
         measures = asks(now)
-        times: dict[tuple[str, int], list[float]] = {}
+        times: dict[tuple[str, str], list[float]] = {}
         for _ in range(rounds):
-            for name, ask in measures.items():
-                for d in depths:
-                    ask(clients[d])
-                    times.setdefault((name, d), []).extend(
-                        ask(clients[d]) for _ in range(max(1, requests // rounds))
+            for ask_name, ask in measures.items():
+                for name, client in clients.items():
+                    ask(client)
+                    times.setdefault((ask_name, name), []).extend(
+                        ask(client) for _ in range(max(1, requests // rounds))
                     )
         for client in clients.values():
             client.close()
+    base, deep_name, later_name = variants
     rows = []
-    for name in measures:
-        low = statistics.median(times[(name, shallow)])
-        high = statistics.median(times[(name, deep)])
-        ratio = high / low
-        met = high <= TARGET_MS and ratio <= TARGET_RATIO
+    worst = 0.0
+    for ask_name in measures:
+        low, high, later = (statistics.median(times[(ask_name, n)]) for n in variants)
+        worst = max(worst, high, later)
+        met = max(high, later) <= TARGET_MS and high / low <= TARGET_RATIO
         rows.append(
-            [name, f"{low:.2f}", f"{high:.2f}", f"{ratio:.2f}", "meets" if met else "MISSES"]
+            [
+                ask_name,
+                f"{low:.2f}",
+                f"{high:.2f}",
+                f"{high / low:.2f}",
+                f"{later:.2f}",
+                f"{later / low:.2f}",
+                "meets" if met else "MISSES",
+            ]
         )
     print(
         f"median ms per request, {requests} requests each in {rounds} alternating rounds; "
         f"load average before: {load:.2f}"
     )
-    for d in depths:
+    for name in variants:
         print(
-            f"{d:,} queued: file built in {built[d]:.1f} s; the GROUP BY count these replace: "
-            f"{scans[d]:.0f} ms"
+            f"{name}: file built in {built[name]:.1f} s; the GROUP BY count the counters "
+            f"replace: {scans[name]:.0f} ms"
         )
+    headers = [
+        "request",
+        f"{base} ms",
+        f"{deep_name} ms",
+        "ratio",
+        f"{later_name} ms",
+        "ratio",
+        "targets",
+    ]
+    print(table(headers, rows))
     print(
-        table(
-            [
-                "request",
-                f"{shallow:,} ms",
-                f"{deep:,} ms",
-                "ratio",
-                f"<= {TARGET_MS:g} ms and 1.5x",
-            ],
-            rows,
-        )
+        f"targets: at {deep:,} queued or scheduled, <= {TARGET_MS:g} ms; at {deep:,} queued, "
+        f"<= {TARGET_RATIO:g}x the figure at {shallow:,}"
     )
-    worst = max(float(r[2]) for r in rows)
     print(f"slowest at {deep:,}: {worst:.2f} ms, {target(worst, TARGET_MS, False)} ms")
 
 
