@@ -50,6 +50,23 @@ async def test_queue_status_has_its_length_and_counts(api: Api, clock: FakeClock
     assert [q["name"] for q in await api.queues()] == ["audit", "emails"]
 
 
+async def test_every_queue_s_status_counts_its_workers(api: Api, clock: FakeClock) -> None:
+    """The listing counts workers once for all queues; it agrees with each queue's own."""
+    await populate(api, clock)
+    await api.register_worker(["audit"], name="second")
+    await api.set_interests("nobody", "*")
+    listed = {q["name"]: q for q in await api.queues()}
+    assert {name: q["workers"] for name, q in listed.items()} == {
+        "audit": 2,
+        "emails": 1,
+        "nobody": 0,
+    }
+    fields = ("workers", "length", "scheduled", "queued", "started", "latencySeconds")
+    for name, status in listed.items():
+        alone = await api.queue(name)
+        assert [status[f] for f in fields] == [alone[f] for f in fields]
+
+
 async def test_queue_latency_is_the_age_of_its_oldest_ready_task(
     api: Api, clock: FakeClock
 ) -> None:
