@@ -1,5 +1,6 @@
-"""The SQLite store's task counters (table task_counts, kept by triggers: see sqlite.sql), the
-counts read from them, and their repair: ``python -m app.store.sqlite_counts sqlite:///path``.
+"""The SQLite store's task counters (tables task_counts, by queue, lane and state, and
+task_due, delayed tasks by minute of run_at; kept by triggers: see sqlite.sql), the counts
+read from them, and their repair: ``python -m app.store.sqlite_counts sqlite:///path``.
 
 The triggers run inside the transaction of every change to ``tasks``, so the counters cannot
 drift while they exist; the repair recounts them from the tasks all the same (a file edited
