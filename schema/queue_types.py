@@ -121,6 +121,12 @@ class QueueStatus(Queue):
     )
     counts: TaskCounts
     workers: int = strawberry.field(description="Workers registered on the queue.")
+    latency_seconds: float = strawberry.field(
+        default=0.0,
+        description="How long the oldest ready task of the queue has waited since it became "
+        "due (Sidekiq's latency); 0 when none is ready. Copies waiting in workers' own queues "
+        "are not in it.",
+    )
     exists: bool = strawberry.field(
         default=True,
         description="False for a queue deleted or never created: its view is answered, with "
@@ -139,6 +145,7 @@ class QueueStatus(Queue):
             length=queue_status.length,
             counts=TaskCounts.from_model(queue_status.counts),
             workers=queue_status.workers,
+            latency_seconds=queue_status.latency,
             exists=queue_status.exists,
         )
 
