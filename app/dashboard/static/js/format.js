@@ -2,14 +2,28 @@
 
 const pad = (n) => String(n).padStart(2, "0");
 
-/** Unix seconds as a local "YYYY-MM-DD HH:MM:SS". */
+const ZONE = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" });
+
+/** The browser's short name for its time zone at that moment: "CET", "GMT+2", "UTC". */
+export function zoneName(d) {
+  const part = ZONE.formatToParts(d).find((p) => p.type === "timeZoneName");
+  return part ? part.value : "";
+}
+
+/** Unix seconds as a local "YYYY-MM-DD HH:MM:SS ZONE". */
 export function fmtDate(ts) {
   if (ts === null || ts === undefined) return "—";
   const d = new Date(ts * 1000);
   return (
     `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zoneName(d)}`
   );
+}
+
+/** Unix seconds as "YYYY-MM-DD HH:MM:SS UTC". */
+export function fmtUtc(ts) {
+  if (ts === null || ts === undefined) return "—";
+  return `${new Date(ts * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
 /** Unix seconds relative to now: "3 min ago", "in 2 h". */
@@ -36,6 +50,11 @@ export function duration(seconds) {
   }
   const hours = seconds / 3600;
   return `${+hours.toFixed(2)} h`;
+}
+
+/** Seconds as a short age, "—" for none: a queue's latency. */
+export function age(seconds) {
+  return seconds > 0 ? duration(Math.round(seconds * 10) / 10) : "—";
 }
 
 export function num(n) {
