@@ -33,9 +33,10 @@ export function ago(ts, now = Date.now() / 1000) {
   const span = Math.abs(delta);
   let text;
   if (span < 1) return "now";
-  if (span < 60) text = `${Math.round(span)} s`;
-  else if (span < 3600) text = `${Math.round(span / 60)} min`;
-  else if (span < 86400) text = `${Math.round(span / 3600)} h`;
+  // Each unit up to where it would round to the next one: 3,599 s is "1 h", not "60 min".
+  if (span < 59.5) text = `${Math.round(span)} s`;
+  else if (span < 3570) text = `${Math.round(span / 60)} min`;
+  else if (span < 84600) text = `${Math.round(span / 3600)} h`;
   else text = `${Math.round(span / 86400)} d`;
   return delta < 0 ? `${text} ago` : `in ${text}`;
 }
