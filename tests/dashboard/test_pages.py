@@ -52,6 +52,7 @@ def pages(demo: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("task", f"task/{demo['task']}", f"Task {demo['task'][:8]}"),
         ("workers", "workers", "Workers"),
         ("failed", "failed", "Failed tasks"),
+        ("retries", "retries", "Retries"),
         ("scheduled", "scheduled", "Scheduled"),
         ("search", f"search?field=kind&value=order&queue={demo['queue']}", "Search"),
     ]
