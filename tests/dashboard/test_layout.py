@@ -51,6 +51,7 @@ ROW_GEOMETRY = """id => {
     buttons: [...row.querySelectorAll("td.row-actions button")].map((b) => ({
       text: b.textContent, height: b.getBoundingClientRect().height,
       fits: b.scrollWidth <= b.clientWidth,
+      inView: b.getBoundingClientRect().right <= b.closest(".table-wrap").getBoundingClientRect().right,
     })),
     idLines: lines(link), idHeight: link.getBoundingClientRect().height,
     queueLines: lines(queue), queueHeight: queue.getBoundingClientRect().height,
@@ -68,16 +69,17 @@ def test_a_traceback_keeps_its_failed_row_short(site: Site, failed: dict[str, An
     # Two lines of reason at most: the row stays about as tall as its buttons and two lines.
     assert g["reasonHeight"] <= 2 * g["lineHeight"] + 1, g
     assert g["row"] < 90, g
-    # Retry and Remove whole, each on one line.
+    # Retry and Remove whole, each on one line, in view without scrolling the table.
     assert [b["text"] for b in g["buttons"]] == ["Retry", "Remove"]
     for button in g["buttons"]:
-        assert button["fits"] and button["height"] < 40, g
+        assert button["fits"] and button["height"] < 40 and button["inView"], g
     # The id and the queue's name on one line each; the name, too long, cut with an ellipsis
     # and whole in its title.
     assert g["idLines"] == 1 and g["idHeight"] < 30, g
     assert g["queueLines"] == 1 and g["queueHeight"] < 30, g
     assert g["queueTitle"] == failed["queue"] and g["queueClipped"], g
     assert g["pageWidth"] <= 1280, g
+    site.screenshot("failed-list", full_page=False)
     # The whole reason is on the task page.
     page.locator(f'#failed a[title="{failed["task"]}"]').click()
     site.wait_ready(f"task/{failed['task']}")
