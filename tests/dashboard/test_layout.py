@@ -43,6 +43,7 @@ ROW_GEOMETRY = """id => {
   const link = document.querySelector(`#failed a[title="${id}"]`);
   const row = link.closest("tr");
   const lines = (el) => el.getClientRects().length;
+  const wrapRight = (el) => el.closest(".table-wrap").getBoundingClientRect().right;
   const queue = row.querySelector("td[data-label=Queue] a");
   const reason = row.querySelector("td.reason .clamp") || row.querySelector("td.reason");
   const style = getComputedStyle(reason);
@@ -51,7 +52,7 @@ ROW_GEOMETRY = """id => {
     buttons: [...row.querySelectorAll("td.row-actions button")].map((b) => ({
       text: b.textContent, height: b.getBoundingClientRect().height,
       fits: b.scrollWidth <= b.clientWidth,
-      inView: b.getBoundingClientRect().right <= b.closest(".table-wrap").getBoundingClientRect().right,
+      inView: b.getBoundingClientRect().right <= wrapRight(b),
     })),
     idLines: lines(link), idHeight: link.getBoundingClientRect().height,
     queueLines: lines(queue), queueHeight: queue.getBoundingClientRect().height,
