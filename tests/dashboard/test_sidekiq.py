@@ -169,3 +169,6 @@ def test_timestamps_show_their_zone_with_utc_on_hover(kolkata: Site, couch: Couc
     runs = page.locator("#details dd time").nth(1)
     expect(runs).to_have_text("2100-01-01 05:30:00 GMT+5:30")
     expect(runs).to_have_attribute("title", re.compile(r"^2100-01-01 00:00:00 UTC"))
+    # The chart's clock times say their zone too.
+    kolkata.go("")
+    expect(page.locator("#throughput .legend")).to_contain_text("GMT+5:30")
