@@ -74,7 +74,8 @@ async def query_stats(
 
 
 async def lifetime_totals(ctx: Context, *, queue: object = None) -> StatsRow:
-    """Every count since the store was created, of one queue or all (then queue is ""), this
+    """Every count since totals were first kept in this store (a store made by an older
+    version starts from zero at the upgrade), of one queue or all (then queue is ""), this
     node's unflushed counts included. Unlike the per-minute rows, never pruned."""
     name = queue_name(queue, ctx) if queue is not None else None
     rows = await ctx.store.list_stats(name, LIFETIME, LIFETIME + MINUTE)

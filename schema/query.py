@@ -174,8 +174,8 @@ class Query(TokenQuery):
 
     @field
     async def stats_totals(self, info: Info, queue: str | None = None) -> StatsTotals:
-        """Counts since the store was created, of one queue or all: the figures the per-minute
-        stats add up to, before any minute is pruned."""
+        """Counts since totals were first kept in the store, of one queue or all: the figures
+        the per-minute stats add up to, before any minute is pruned."""
         row = await resolvers.stats.lifetime_totals(engine(info), queue=queue)
         return StatsTotals.from_model(row)
 

@@ -219,8 +219,8 @@ class StatsRow:
 
 @object_type
 class StatsTotals:
-    """Every count since the store was created (Sidekiq's lifetime "processed" and "failed"),
-    of one queue or all; never pruned, unlike the per-minute rows."""
+    """Every count since totals were first kept in the store (Sidekiq's lifetime "processed"
+    and "failed"), of one queue or all; never pruned, unlike the per-minute rows."""
 
     queue: str | None = strawberry.field(description="The queue; null for all queues.")
     published: int

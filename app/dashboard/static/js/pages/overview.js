@@ -122,7 +122,7 @@ export async function mount({ root, feed }) {
       // Drawn from one answer: the chart's legend and these tiles count the same events.
       chart.update(buckets(data.stats, since, until, s.bucket), s.unit);
       const t = data.statsTotals;
-      const ever = "since the store was created";
+      const ever = "since counting began";
       fill(lifetime,
         tile("Processed", num(t.processed), null, { key: "processed", title: `Tasks completed or failed ${ever}` }),
         tile("Failed", num(t.failed), "#/failed", { key: "failed", title: `Tasks that went to the failed list ${ever}` }));
