@@ -2,6 +2,8 @@
 the dashboard overview's data (its three queries) and /metrics, with 1,000,000 tasks queued
 beside the same with 10,000 (targets: under 20 ms at 1,000,000, and within 1.5x of 10,000),
 and with 1,000,000 tasks scheduled over the coming week instead (retries, delayed publishes).
+Also the first page of the task lists the dashboard's pages open with (target: under a
+second): a queue's queued tasks, the Retries page's and the Scheduled page's.
 
 Each store file is built straight through the store's own schema: the tasks table and its
 indexes, one INSERT … SELECT from a recursive CTE in one transaction (no server, no Python
@@ -40,18 +42,33 @@ DAY = 86_400.0
 WEEK = 7 * DAY
 TARGET_MS = 20.0
 TARGET_RATIO = 1.5
+# The task lists a dashboard page opens with: the issue's "every page opens in under a second".
+PAGE_TARGET_MS = 1000.0
+PAGES = ("queue page's tasks", "retries page", "scheduled page")
 
 # The dashboard's overview (app/dashboard/static/js/queries.js: NAV, OVERVIEW and STATS, as
 # its overview page sends them); a copy, to be kept in step with that file.
 COUNTS = "scheduled queued started completed failed waiting"
 NAV = "query Nav { status { workers counts { failed } } }"
 OVERVIEW = (
-    f"query Overview {{ queues {{ name paused length workers counts {{ {COUNTS} }} }} "
-    "workers { id } }"
+    f"query Overview {{ queues {{ name paused length workers latencySeconds "
+    f"counts {{ {COUNTS} }} }} workers {{ id }} }}"
 )
 STATS = (
-    "query Stats($since: Float, $until: Float) { "
-    "stats(since: $since, until: $until) { minute published completed failed } }"
+    "query Stats($queue: String, $since: Float, $until: Float) { "
+    "stats(queue: $queue, since: $since, until: $until) { minute published completed failed } "
+    "statsTotals(queue: $queue) { processed failed } }"
+)
+# The first page of the task lists the dashboard opens: a queue's queued tasks, the Retries
+# page (scheduled tasks that failed before) and the Scheduled page's delayed publishes.
+TASK_ROW = (
+    "id queue state publisher data runAt createdAt startedAt finishedAt attempts failReason "
+    "workerId"
+)
+TASKS = (
+    "query Tasks($queue: String, $state: String, $retry: Boolean) { "
+    f"tasks(queue: $queue, state: $state, retry: $retry, first: 50) {{ tasks {{ {TASK_ROW} }} "
+    "nextCursor hasNextPage } }"
 )
 QUEUES = f"{{ queues {{ name paused length workers latencySeconds counts {{ {COUNTS} }} }} }}"
 
@@ -185,6 +202,9 @@ def asks(now: float) -> dict[str, Callable[[Client], float]]:
             (NAV, {}), (OVERVIEW, {}), (STATS, hour)
         ),
         "GET /metrics": lambda c: c.get("/metrics"),
+        "queue page's tasks": lambda c: c.graphql((TASKS, {"queue": QUEUE, "state": "queued"})),
+        "retries page": lambda c: c.graphql((TASKS, {"state": "scheduled", "retry": True})),
+        "scheduled page": lambda c: c.graphql((TASKS, {"state": "scheduled", "retry": False})),
     }
 
 
@@ -225,8 +245,11 @@ def run(shallow: int, deep: int, requests: int, rounds: int) -> None:
     worst = 0.0
     for ask_name in measures:
         low, high, later = (statistics.median(times[(ask_name, n)]) for n in variants)
-        worst = max(worst, high, later)
-        met = max(high, later) <= TARGET_MS and high / low <= TARGET_RATIO
+        if ask_name in PAGES:
+            met = max(high, later) <= PAGE_TARGET_MS
+        else:
+            worst = max(worst, high, later)
+            met = max(high, later) <= TARGET_MS and high / low <= TARGET_RATIO
         rows.append(
             [
                 ask_name,
@@ -259,9 +282,10 @@ def run(shallow: int, deep: int, requests: int, rounds: int) -> None:
     print(table(headers, rows))
     print(
         f"targets: at {deep:,} queued or scheduled, <= {TARGET_MS:g} ms; at {deep:,} queued, "
-        f"<= {TARGET_RATIO:g}x the figure at {shallow:,}"
+        f"<= {TARGET_RATIO:g}x the figure at {shallow:,}; a page's first tasks (the last "
+        f"{len(PAGES)} rows), <= {PAGE_TARGET_MS:g} ms"
     )
-    print(f"slowest at {deep:,}: {worst:.2f} ms, {target(worst, TARGET_MS, False)} ms")
+    print(f"slowest count at {deep:,}: {worst:.2f} ms, {target(worst, TARGET_MS, False)} ms")
 
 
 def main() -> None:

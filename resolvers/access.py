@@ -61,6 +61,7 @@ _VIEWER_QUERIES = (
     "interests",
     "schedules",
     "stats",
+    "statsTotals",
     "status",
     "workerQueue",
 )

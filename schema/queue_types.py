@@ -215,3 +215,31 @@ class StatsRow:
             retried=row.retried,
             lease_expired=row.lease_expired,
         )
+
+
+@object_type
+class StatsTotals:
+    """Every count since totals were first kept in the store (Sidekiq's lifetime "processed"
+    and "failed"), of one queue or all; never pruned, unlike the per-minute rows."""
+
+    queue: str | None = strawberry.field(description="The queue; null for all queues.")
+    published: int
+    started: int
+    completed: int
+    failed: int = strawberry.field(description="Tasks that went to the failed queue.")
+    retried: int
+    lease_expired: int
+    processed: int = strawberry.field(description="completed + failed.")
+
+    @classmethod
+    def from_model(cls, row: models.StatsRow) -> StatsTotals:
+        return cls(
+            queue=row.queue or None,
+            published=row.published,
+            started=row.started,
+            completed=row.completed,
+            failed=row.failed,
+            retried=row.retried,
+            lease_expired=row.lease_expired,
+            processed=row.completed + row.failed,
+        )

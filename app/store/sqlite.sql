@@ -67,6 +67,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique_waiting ON tasks (lane, identity)
 CREATE INDEX IF NOT EXISTS tasks_running_identity ON tasks (lane, identity)
     WHERE state = 'started' AND singularly_run = 1;
 CREATE INDEX IF NOT EXISTS tasks_by_queue ON tasks (queue, state, seq);
+-- The Retries page: the waiting tasks that failed before, read without the others.
+CREATE INDEX IF NOT EXISTS tasks_retrying ON tasks (seq) WHERE state = 'queued' AND attempts > 0;
 CREATE INDEX IF NOT EXISTS tasks_by_holder ON tasks (worker_id) WHERE state = 'started';
 CREATE INDEX IF NOT EXISTS tasks_by_lease ON tasks (lease_until) WHERE state = 'started';
 -- Retention: finished tasks by state and age.

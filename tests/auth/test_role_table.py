@@ -77,6 +77,7 @@ GRAPHQL_CALLS: dict[str, str] = {
     "Query.interests": "{ interests { queue } }",
     "Query.schedules": "{ schedules { name } }",
     "Query.stats": "{ stats { queue } }",
+    "Query.statsTotals": "{ statsTotals { processed } }",
     "Query.status": "{ status { queues } }",
     "Query.workerQueue": f'{{ workerQueue(workerId: "{W}") {{ length }} }}',
     "Mutation.publishTask": 'mutation { publishTask(input: {publisher: "p", data: {n: 2}}) '

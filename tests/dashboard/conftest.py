@@ -263,9 +263,12 @@ class Site:
         return path
 
 
-def open_site(browser: Any, url: str, expected: tuple[str, ...] = ()) -> Iterator[Site]:
-    """A page in a context of its own; fails on a console error not naming an ``expected``."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def open_site(
+    browser: Any, url: str, expected: tuple[str, ...] = (), timezone: str | None = None
+) -> Iterator[Site]:
+    """A page in a context of its own (in the browser's time zone ``timezone``, an IANA name,
+    if given); fails on a console error not naming an ``expected``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id=timezone)
     opened = Site(context.new_page(), url)
     try:
         yield opened

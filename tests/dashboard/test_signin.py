@@ -28,6 +28,7 @@ ACTION_LABELS = {
     "Retry",
     "Remove",
     "Run now",
+    "Retry now",
     "Delete",
     "Disable",
     "Enable",
@@ -45,7 +46,7 @@ ACTION_LABELS = {
 @pytest.fixture(scope="module")
 def world(auth_server: AuthServer) -> Iterator[dict[str, Any]]:
     """Something on every page: a queue with waiting, failed and scheduled tasks, a worker
-    holding one, a schedule."""
+    holding one, a task waiting for its retry, a schedule."""
     couch = Couch(auth_server.url, token=auth_server.secrets["admin"])
     try:
         queue = couch.queue()
@@ -59,6 +60,16 @@ def world(auth_server: AuthServer) -> Iterator[dict[str, Any]]:
                 couch.report(worker, failed, "fail", "broken")
         couch.publish({"q": queue, "n": 3}, runAt=time.time() + 3600)
         couch.publish({"q": queue, "n": 4})
+        retrying = couch.queue()
+        couch.gql(
+            "mutation($q: String!) { configureQueue(queue: $q, retryLimit: 2, "
+            "retryDelays: [3600]) { name } }",
+            q=retrying,
+        )
+        retry_worker = couch.worker(retrying, name="w-retry")
+        [retry] = couch.publish({"q": retrying})
+        assert couch.claim(retry_worker) is not None
+        couch.report(retry_worker, retry, "fail", "try again later")
         schedule = {"name": f"s-{queue}", "cron": "0 3 * * *", "publisher": "p", "data": {}}
         couch.gql("mutation($i: ScheduleInput!) { createSchedule(input: $i) { name } }", i=schedule)
         yield {"queue": queue, "failed": failed, "couch": couch}
@@ -96,6 +107,7 @@ def routes(world: dict[str, Any]) -> list[str]:
         f"task/{world['failed']}",
         "workers",
         "failed",
+        "retries",
         "scheduled",
         f"search?field=q&value={world['queue']}",
     ]
@@ -129,7 +141,8 @@ def test_an_admin_sees_the_actions_and_can_act(
         signed.go(route)
         page.wait_for_timeout(100)
         seen |= buttons(page)
-    assert {"Pause", "Retry", "Remove", "Save settings", "Create schedule"} <= seen, seen
+    expected = {"Pause", "Retry", "Retry now", "Remove", "Save settings", "Create schedule"}
+    assert expected <= seen, seen
     queue = world["queue"]
     signed.go(f"queue/{queue}")
     page.get_by_role("button", name="Pause", exact=True).click()

@@ -7,6 +7,7 @@ import { num } from "./format.js";
 import * as failed from "./pages/failed.js";
 import * as overview from "./pages/overview.js";
 import * as queue from "./pages/queue.js";
+import * as retries from "./pages/retries.js";
 import * as scheduled from "./pages/scheduled.js";
 import * as search from "./pages/search.js";
 import * as task from "./pages/task.js";
@@ -22,6 +23,7 @@ const ROUTES = [
   { pattern: /^\/task\/([^/]+)$/, page: task, nav: null },
   { pattern: /^\/workers$/, page: workers, nav: "workers" },
   { pattern: /^\/failed$/, page: failed, nav: "failed" },
+  { pattern: /^\/retries$/, page: retries, nav: "retries" },
   { pattern: /^\/scheduled$/, page: scheduled, nav: "scheduled" },
   { pattern: /^\/search$/, page: search, nav: "search" },
 ];
