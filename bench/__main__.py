@@ -26,6 +26,7 @@ BENCHMARKS = [
     "long_poll",
     "memory",
     "stores",
+    "counts",
 ]
 EVERY = [*BENCHMARKS, "ceiling", "claim_depth"]
 
