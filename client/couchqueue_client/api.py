@@ -52,8 +52,13 @@ class WorkerApi:
             answer = await send_async(self.client, "GET", "/task", params=params)
         else:
             params = {"workerId": worker_id, "waitSeconds": wait}
-            read = self.client.timeout.read
-            longer = httpx.Timeout(self.client.timeout, read=None if read is None else read + wait)
+            usual = self.client.timeout
+            longer = httpx.Timeout(
+                connect=usual.connect,
+                read=None if usual.read is None else usual.read + wait,
+                write=usual.write,
+                pool=usual.pool,
+            )
             answer = await send_async(self.client, "GET", "/task", params=params, timeout=longer)
         return None if answer is None else Task.from_json(answer)
 
