@@ -30,6 +30,7 @@ from app.auth import CALLER_SCOPE_KEY, AuthMiddleware, Gate, client_address
 from app.body_limit import BodyLimitMiddleware
 from app.browser import cors_middleware
 from app.graphql_ws import CheckedTransportWSHandler
+from app.hangup import until_disconnected
 from app.health import Readiness, healthz, readyz
 from app.hosts import AllowedHosts, HostCheckMiddleware
 from app.loops import DutyRunner, duties_for
@@ -124,9 +125,12 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> dict[str, Any]:
         ctx = as_caller(request.app.state.ctx, request.scope.get(CALLER_SCOPE_KEY))
-        context = {"request": request, "response": response, "cq": ctx}
+        context: dict[str, Any] = {"request": request, "response": response, "cq": ctx}
         if isinstance(request, WebSocket):
+            # A socket that goes away cancels its operations: a waiting claim ends with it.
             context["socket"] = request.scope[SOCKET_SCOPE_KEY]
+        else:
+            context["hung_up"] = lambda: until_disconnected(request.receive)
         return context
 
     async def on_ws_connect(self, context: dict[str, Any]) -> UnsetType | dict[str, object] | None:

@@ -61,6 +61,11 @@ class Metrics:
             "Push subscriptions open on this node",
             registry=self.registry,
         )
+        self.waiting_claims = Gauge(
+            "couchqueue_waiting_claims",
+            "Long-poll claims waiting on this node",
+            registry=self.registry,
+        )
 
     def tap(self, event: Event) -> None:
         """Counts an engine event (given to the node's event sink as a tap)."""
@@ -94,5 +99,7 @@ class Metrics:
                 self.tasks.labels(name, state).set(getattr(counts, state))
             self.paused.labels(name).set(1 if status.queue.paused else 0)
             self.latency_seconds.labels(name).set(status.latency)
-        self.push_workers.set(self._subscribers())
+        # Long-poll claims wait as the notifier's subscribers too: not push subscriptions.
+        self.push_workers.set(self._subscribers() - ctx.waiters.subscribed)
+        self.waiting_claims.set(ctx.waiters.count)
         return generate_latest(self.registry)

@@ -17,8 +17,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from app.auth import request_context
+from app.auth import CALLER_SCOPE_KEY
+from app.hangup import until_disconnected
 from app.render import render_publish, render_queue_status, render_task, render_worker
 from app.rest_params import Params
 from resolvers import (
@@ -26,6 +28,7 @@ from resolvers import (
     failed,
     interests,
     leases,
+    long_poll,
     publish,
     queues,
     reports,
@@ -39,6 +42,7 @@ from resolvers.errors import (
     CouchQueueError,
     MissingParameter,
 )
+from resolvers.tokens import as_caller
 
 logger = logging.getLogger("couchqueue.rest")
 
@@ -62,6 +66,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
     "TOO_MANY_REQUESTS": 429,
+    "TOO_MANY_WAITERS": 503,
 }
 
 _STATUS_OPTIONS = ("queue", "queues", "workerQueue", "interests", "workers", "failedQueue", "task")
@@ -125,24 +130,64 @@ async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
 # -- endpoints ------------------------------------------------------------------------------
 
 Handler = Callable[[Context, Params], Awaitable[Any]]
+_JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
-def endpoint(
-    handler: Handler, list_as: str | None = None
-) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette endpoint: read the parameters, call the handler, render its result as JSON.
-    Batch routes name the parameter a JSON array body stands for."""
+class ClientGone(Exception):
+    """The client disconnected before its request's body was complete: nobody to answer."""
 
-    async def run(request: Request) -> Response:
+
+class Endpoint:
+    """A REST route as a bare ASGI app: read the parameters, call the handler, answer its
+    result as JSON. Starlette's Request and Response objects (and the exception wrapping of
+    its function endpoints) were a good part of the hottest routes' time; errors keep their
+    shape through the one table above. Batch routes name the parameter a JSON array body
+    stands for (``list_as``)."""
+
+    def __init__(self, handler: Handler, list_as: str | None = None) -> None:
+        self.handler = handler
+        self.list_as = list_as
+        self.__name__ = handler.__name__
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            params = await Params.read(request, list_as)
-            result = await handler(request_context(request), params)
+            body = await _read_body(receive)
+            params = Params.parse(scope, _content_type(scope), body, self.list_as)
+            params.hung_up = lambda: until_disconnected(receive)
+            ctx = as_caller(scope["app"].state.ctx, scope.get(CALLER_SCOPE_KEY))
+            result = await self.handler(ctx, params)
+        except ClientGone:
+            return
         except CouchQueueError as exc:
-            return error_response(exc)
-        return ORJSONResponse(result)
+            code = status_for(exc)
+            headers = [*_JSON_HEADERS, (b"retry-after", b"1")] if code == 503 else _JSON_HEADERS
+            await _answer(send, code, headers, orjson.dumps(error_body(exc)))
+            return
+        await _answer(send, 200, _JSON_HEADERS, orjson.dumps(result))
 
-    run.__name__ = run.__qualname__ = handler.__name__
-    return run
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _content_type(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return str(value.decode("latin-1"))
+    return ""
+
+
+async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def publish_task(ctx: Context, p: Params) -> Any:
@@ -177,7 +222,10 @@ async def report_tasks(ctx: Context, p: Params) -> Any:
 
 
 async def claim_task(ctx: Context, p: Params) -> Any:
-    task = await tasks.claim(ctx, p.text("workerId"))
+    """GET /task: the seed's claim; with waitSeconds, a long poll that claims nothing for a
+    client that hung up (see resolvers/long_poll.py)."""
+    wait = p.number("waitSeconds", "a number of seconds")
+    task = await long_poll.claim_waiting(ctx, p.text("workerId"), wait, hung_up=p.hung_up)
     return None if task is None else render_task(task, ctx.clock())
 
 
@@ -279,17 +327,17 @@ async def failed_queue(ctx: Context, p: Params) -> Any:
 
 
 routes: list[Route] = [
-    Route("/task", endpoint(publish_task), methods=["PUT"]),
-    Route("/task", endpoint(claim_task), methods=["GET"]),
-    Route("/tasks", endpoint(publish_tasks, list_as="tasks"), methods=["PUT"]),
-    Route("/tasks", endpoint(report_tasks, list_as="reports"), methods=["POST"]),
-    Route("/task", endpoint(report_task), methods=["POST"]),
-    Route("/task", endpoint(delete_tasks), methods=["DELETE"]),
-    Route("/worker", endpoint(register_worker), methods=["PUT"]),
-    Route("/worker", endpoint(delete_worker), methods=["DELETE"]),
-    Route("/worker/heartbeat", endpoint(heartbeat), methods=["PUT"]),
-    Route("/interest", endpoint(set_interests), methods=["PUT"]),
-    Route("/interest", endpoint(delete_interests), methods=["DELETE"]),
-    Route("/queue", endpoint(delete_queue), methods=["DELETE"]),
-    Route("/status", endpoint(get_status), methods=["GET"]),
+    Route("/task", Endpoint(publish_task), methods=["PUT"]),
+    Route("/task", Endpoint(claim_task), methods=["GET"]),
+    Route("/tasks", Endpoint(publish_tasks, list_as="tasks"), methods=["PUT"]),
+    Route("/tasks", Endpoint(report_tasks, list_as="reports"), methods=["POST"]),
+    Route("/task", Endpoint(report_task), methods=["POST"]),
+    Route("/task", Endpoint(delete_tasks), methods=["DELETE"]),
+    Route("/worker", Endpoint(register_worker), methods=["PUT"]),
+    Route("/worker", Endpoint(delete_worker), methods=["DELETE"]),
+    Route("/worker/heartbeat", Endpoint(heartbeat), methods=["PUT"]),
+    Route("/interest", Endpoint(set_interests), methods=["PUT"]),
+    Route("/interest", Endpoint(delete_interests), methods=["DELETE"]),
+    Route("/queue", Endpoint(delete_queue), methods=["DELETE"]),
+    Route("/status", Endpoint(get_status), methods=["GET"]),
 ]

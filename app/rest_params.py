@@ -7,6 +7,7 @@ numbers given as text); types, required fields and limits are checked by the res
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -14,6 +15,7 @@ import orjson
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import Field, File, create_form_parser
 from starlette.requests import Request
+from starlette.types import Scope
 
 from resolvers.errors import InvalidInput, MalformedJson, UnsupportedMediaType
 
@@ -33,15 +35,26 @@ class Params:
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.values = values
+        # Returns when the client has gone, for handlers that wait (long-poll claims).
+        self.hung_up: Callable[[], Awaitable[object]] | None = None
 
     @classmethod
     async def read(cls, request: Request, list_as: str | None = None) -> Params:
         """The request's parameters; a JSON array body is taken as parameter ``list_as``
         (for batch routes), if given."""
+        content_type = request.headers.get("content-type", "")
+        return cls.parse(request.scope, content_type, await request.body(), list_as)
+
+    @classmethod
+    def parse(
+        cls, scope: Scope, content_type: str, body: bytes, list_as: str | None = None
+    ) -> Params:
+        """As read, from the request's scope, its Content-Type header and its whole body."""
         # Most publishes carry a JSON body and no query string: skip parsing an empty one.
-        query: bytes = request.scope.get("query_string", b"")
+        query: bytes = scope.get("query_string", b"")
         values = _read_urlencoded(query, "query") if query else {}
-        values.update(await _read_body(request, list_as))
+        if body:
+            values.update(_read_body(content_type, body, list_as))
         return cls(values)
 
     def has(self, name: str) -> bool:
@@ -92,12 +105,9 @@ class Params:
         return value
 
 
-async def _read_body(request: Request, list_as: str | None) -> dict[str, Any]:
+def _read_body(header: str, body: bytes, list_as: str | None) -> dict[str, Any]:
     # The size limit is enforced for every route by app.body_limit, as the body is received.
-    body = await request.body()
-    if not body:
-        return {}
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = header.split(";")[0].strip().lower()
     is_json = content_type == "application/json" or content_type.endswith("+json")
     # Not text/plain, nor no type at all: a browser sends those cross-site without asking.
     if not is_json and content_type not in _FORM_TYPES:
@@ -112,7 +122,7 @@ async def _read_body(request: Request, list_as: str | None) -> dict[str, Any]:
     if content_type == "application/x-www-form-urlencoded":
         return _read_urlencoded(body, "body")
     if content_type == "multipart/form-data":
-        return _read_multipart(request.headers["content-type"].encode("latin-1"), body)
+        return _read_multipart(header.encode("latin-1"), body)
     try:
         values = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -73,6 +73,12 @@ class Settings:
         "this long after it is written, when every node sees it (0: read the stamp every time)",
     )
     max_prefetch: int = setting(100, "most unfinished pushed tasks one subscriber may hold")
+    max_wait_seconds: float = setting(
+        20.0, "longest a long-poll claim (GET /task?waitSeconds=, claimTask waitSeconds) waits"
+    )
+    max_waiting_claims: int = setting(
+        1000, "most long-poll claims waiting on one node at once; beyond it 503 TOO_MANY_WAITERS"
+    )
     ws_ping_interval: float = setting(20.0, "seconds between websocket pings")
     ws_ping_timeout: float = setting(20.0, "close a websocket whose ping is unanswered this long")
     store_check_interval: float = setting(
@@ -159,6 +165,8 @@ class Settings:
             max_reason_length=self.max_reason_length,
             default_lease_seconds=self.default_lease_seconds,
             max_prefetch=self.max_prefetch,
+            max_wait_seconds=self.max_wait_seconds,
+            max_waiting_claims=self.max_waiting_claims,
         )
 
     def policies(self) -> Policies:

@@ -18,7 +18,16 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ["publish", "end_to_end", "latency", "memory", "stores", "counts"]
+BENCHMARKS = [
+    "publish",
+    "client_publish",
+    "end_to_end",
+    "latency",
+    "long_poll",
+    "memory",
+    "stores",
+    "counts",
+]
 EVERY = [*BENCHMARKS, "ceiling", "claim_depth"]
 
 

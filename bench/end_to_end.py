@@ -14,7 +14,8 @@ completion is acknowledged by the server. Each variant gets a fresh node and sto
                prefetch 64, asks only for taskId, no compression) reporting with POST /tasks
                batches over raw keep-alive HTTP: what the server can do when the client
                costs little
-  client poll  couchqueue_client.Worker(mode="poll", concurrency=64): GET /task loops (httpx)
+  client poll  couchqueue_client.Worker(mode="poll", concurrency=64): long-poll GET /task
+               loops, each over a keep-alive connection of its own, reports batched
   lean poll    32 loops of GET /task + POST /task over raw keep-alive HTTP
 
     python -m bench.end_to_end [--quick] [--count N] [--poll-count N]
@@ -25,8 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -226,6 +229,15 @@ def client_available() -> str | None:
     return None
 
 
+def arq_missing() -> str:
+    """Why arq is not measured beside the client poll worker (target >= 1.5x arq)."""
+    if importlib.util.find_spec("arq") is None:
+        return "arq is not installed (pip install arq; it needs a redis-server)"
+    if shutil.which("redis-server") is None:
+        return "redis-server is not on PATH"
+    return "arq is installed, but this bench does not drive it yet"
+
+
 def measure(variant: str, count: int, folder: Path, profile: bool = False) -> dict[str, Any]:
     slug = variant.replace(" ", "-")
     with node(folder / f"{slug}.db", folder / f"{slug}.log") as server:
@@ -259,6 +271,7 @@ def run(count: int, poll_count: int, variants: list[str], profile: bool = False)
     unavailable = client_available()
     rows = []
     fills = []
+    rates: dict[str, float] = {}
     profiles: list[str] = []
     with temp_dir("e2e") as folder:
         for variant in variants:
@@ -275,6 +288,7 @@ def run(count: int, poll_count: int, variants: list[str], profile: bool = False)
             left = {k: v for k, v in c.items() if k in ("queued", "started") and v}
             check = f"left: {left}" if left else f"all {c.get('completed', '?'):,} completed"
             rate = n / r["seconds"]
+            rates[variant] = rate
             note = target(rate, 1500) if variant == "client push" else ""
             if variant == LIVE:
                 note = f"published meanwhile at {n / r['fill_seconds']:,.0f}/s"
@@ -284,6 +298,10 @@ def run(count: int, poll_count: int, variants: list[str], profile: bool = False)
         f"client {PREFETCH}); load average before: {load:.2f}"
     )
     print(table(["worker", "tasks", "seconds", "tasks/s", "check", "note"], rows))
+    if "client poll" in rates and "lean poll" in rates:
+        ratio = rates["client poll"] / rates["lean poll"]
+        print(f"client poll / lean poll: {ratio:.2f} ({target(ratio, 0.8)})")
+    print(f"client poll / arq: not measured: {arq_missing()}")
     if fills:
         print(
             f"pre-publish with PUT /tasks (1000 per request, 2 connections): "

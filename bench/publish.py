@@ -115,7 +115,7 @@ def run(
         ratios = vs_ceiling[name]
         note = "-"
         if name.startswith("REST"):
-            note = target(statistics.median(ratios), 0.6)
+            note = target(statistics.median(ratios), 0.8)
         spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
         rows.append(
             [

@@ -17,6 +17,7 @@ from resolvers.queue_cache import QueueCache
 from resolvers.stats_buffer import StatsBuffer
 from resolvers.store import Store
 from resolvers.token_cache import TokenCache
+from resolvers.waiters import Waiters
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class Limits:
     default_lease_seconds: float = 300.0
     max_prefetch: int = 100
     max_batch: int = 1000
+    max_wait_seconds: float = 20.0
+    max_waiting_claims: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,8 @@ class Context:
     # Who is calling: None while auth is off (no token in the store). Transports give each
     # request of a token its own copy of the context with its caller (tokens.as_caller).
     caller: Caller | None = None
+    # The long-poll claims waiting on this node (see long_poll).
+    waiters: Waiters = field(default_factory=Waiters)
 
     def queue_defaults(self) -> QueueSettings:
         """The settings a queue is created with (configureQueue changes them later), also

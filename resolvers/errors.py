@@ -110,6 +110,12 @@ class TooManyAttempts(CouchQueueError):
     code = "TOO_MANY_REQUESTS"
 
 
+class TooManyWaiters(CouchQueueError):
+    """As many long-poll claims as the node allows are waiting already: try again shortly."""
+
+    code = "TOO_MANY_WAITERS"
+
+
 class StoreUnavailable(CouchQueueError):
     """The store could not be reached or answered with an error; retrying later may succeed."""
 

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 import resolvers.interests
 import resolvers.leases
+import resolvers.long_poll
 import resolvers.publish
 import resolvers.queues
 import resolvers.reports
@@ -80,10 +81,17 @@ class Mutation(BatchMutation, AdminMutation, TokenMutation):
         return await resolvers.workers.delete_workers(engine(info), queue)
 
     @mutation
-    async def claim_task(self, info: Info, worker_id: strawberry.ID) -> Task | None:
-        """The worker's next task, now started under a lease; null if there is none."""
+    async def claim_task(
+        self, info: Info, worker_id: strawberry.ID, wait_seconds: float | None = None
+    ) -> Task | None:
+        """The worker's next task, now started under a lease; null if there is none. With
+        waitSeconds (up to the server's max_wait_seconds) it waits that long for a task and
+        answers the moment one can be claimed; a client that hangs up meanwhile claims
+        nothing."""
         ctx = engine(info)
-        task = await resolvers.tasks.claim(ctx, worker_id)
+        task = await resolvers.long_poll.claim_waiting(
+            ctx, worker_id, wait_seconds, hung_up=info.context.get("hung_up")
+        )
         return None if task is None else Task.from_model(task, ctx.clock())
 
     @mutation

@@ -11,6 +11,7 @@ import httpx
 from couchqueue_client.errors import CouchQueueError
 from couchqueue_client.http import send_async
 from couchqueue_client.models import Task
+from couchqueue_client.wire import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,21 @@ class WorkerApi:
         answer = await send_async(self.client, "PUT", "/worker", json=body)
         return str(answer["workerId"])
 
-    async def claim(self, worker_id: str) -> Task | None:
-        answer = await send_async(self.client, "GET", "/task", params={"workerId": worker_id})
+    async def claim(self, worker_id: str, wait: float | None = None) -> Task | None:
+        """GET /task; with ``wait``, a long poll of up to that many seconds."""
+        if wait is None:
+            params: dict[str, Any] = {"workerId": worker_id}
+            answer = await send_async(self.client, "GET", "/task", params=params)
+        else:
+            params = {"workerId": worker_id, "waitSeconds": wait}
+            usual = self.client.timeout
+            longer = httpx.Timeout(
+                connect=usual.connect,
+                read=None if usual.read is None else usual.read + wait,
+                write=usual.write,
+                pool=usual.pool,
+            )
+            answer = await send_async(self.client, "GET", "/task", params=params, timeout=longer)
         return None if answer is None else Task.from_json(answer)
 
     async def report(
@@ -67,3 +81,24 @@ class WorkerApi:
 
     async def delete(self, worker_id: str) -> None:
         await send_async(self.client, "DELETE", "/worker", params={"workerId": worker_id})
+
+
+class Claims:
+    """One poll loop's claims: over a keep-alive connection of its own (plain http), else
+    through the worker's httpx client."""
+
+    def __init__(self, api: WorkerApi, connection: Connection | None) -> None:
+        self._api = api
+        self._connection = connection
+
+    async def claim(self, worker_id: str, wait: float) -> Task | None:
+        """A long poll of up to ``wait`` seconds (0: answered at once)."""
+        if self._connection is None:
+            return await self._api.claim(worker_id, wait)
+        params = {"workerId": worker_id, "waitSeconds": wait}
+        answer = await self._connection.get("/task", params, extra_timeout=wait)
+        return None if answer is None else Task.from_json(answer)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -24,6 +25,7 @@ from couchqueue_client.errors import CouchQueueError
 from couchqueue_client.http import DEFAULT_TIMEOUT, client_options, send, send_async
 from couchqueue_client.models import Event, PublishResult, Scope, default_name
 from couchqueue_client.tls import verify_context
+from couchqueue_client.wire import Connection, SyncConnection, supports
 
 # Events per PUT /tasks request (the server accepts up to its max batch, 1000 by default).
 CHUNK = 500
@@ -92,6 +94,14 @@ class Publisher:
         self._requests = _Requests(publisher)
         options = client_options(url, timeout, token, verify_context(ca_file))
         self._client = client or httpx.Client(**options)
+        # Single publishes over one keep-alive connection of its own (plain http, the pool not
+        # given); a publish while another thread holds it goes through the pool.
+        self._lean = (
+            SyncConnection(url, options["headers"], timeout)
+            if client is None and supports(url)
+            else None
+        )
+        self._lean_lock = threading.Lock()
 
     @property
     def publisher(self) -> str:
@@ -110,6 +120,11 @@ class Publisher:
         body = self._requests.one(
             data, publisher, run_at, scope, singularly_enqueue, singularly_run, unique_key
         )
+        if self._lean is not None and self._lean_lock.acquire(blocking=False):
+            try:
+                return PublishResult.from_json(self._lean.send_json("PUT", "/task", body))
+            finally:
+                self._lean_lock.release()
         return PublishResult.from_json(send(self._client, "PUT", "/task", json=body))
 
     def set_interests(self, queue: str, interests: Interests) -> Interests:
@@ -132,6 +147,9 @@ class Publisher:
 
     def close(self) -> None:
         self._client.close()
+        if self._lean is not None:
+            with self._lean_lock:
+                self._lean.close()
 
     def __enter__(self) -> Publisher:
         return self
@@ -158,6 +176,13 @@ class AsyncPublisher:
         self._requests = _Requests(publisher)
         options = client_options(url, timeout, token, verify_context(ca_file))
         self._client = client or httpx.AsyncClient(**options)
+        # As Publisher: single publishes over a connection of its own, else through the pool.
+        self._lean = (
+            Connection(url, options["headers"], timeout)
+            if client is None and supports(url)
+            else None
+        )
+        self._lean_busy = False
 
     @property
     def publisher(self) -> str:
@@ -176,6 +201,12 @@ class AsyncPublisher:
         body = self._requests.one(
             data, publisher, run_at, scope, singularly_enqueue, singularly_run, unique_key
         )
+        if self._lean is not None and not self._lean_busy:
+            self._lean_busy = True
+            try:
+                return PublishResult.from_json(await self._lean.send_json("PUT", "/task", body))
+            finally:
+                self._lean_busy = False
         return PublishResult.from_json(await send_async(self._client, "PUT", "/task", json=body))
 
     async def set_interests(self, queue: str, interests: Interests) -> Interests:
@@ -202,6 +233,8 @@ class AsyncPublisher:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._lean is not None:
+            await self._lean.close()
 
     async def __aenter__(self) -> AsyncPublisher:
         return self

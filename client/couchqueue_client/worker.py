@@ -22,7 +22,7 @@ from typing import Literal
 
 import httpx
 
-from couchqueue_client.api import WorkerApi
+from couchqueue_client.api import Claims, WorkerApi
 from couchqueue_client.backoff import Backoff
 from couchqueue_client.errors import CouchQueueError
 from couchqueue_client.handler import Handler, HandlerRunner
@@ -31,6 +31,7 @@ from couchqueue_client.models import Task, default_name
 from couchqueue_client.push import TaskSubscription
 from couchqueue_client.reporter import Reporter
 from couchqueue_client.tls import verify_context
+from couchqueue_client.wire import IDLE_REUSE, Connection, supports
 
 logger = logging.getLogger("couchqueue_client")
 
@@ -54,6 +55,7 @@ class Worker:
         name: str | None = None,
         heartbeat_interval: float = 15.0,
         poll_interval: float = 1.0,
+        wait_seconds: float = 10.0,
         grace_period: float = 30.0,
         max_backoff: float = 30.0,
         timeout: float = DEFAULT_TIMEOUT,
@@ -76,6 +78,9 @@ class Worker:
         self.name = name or default_name()
         self.heartbeat_interval = heartbeat_interval
         self.poll_interval = poll_interval
+        if wait_seconds < 0:
+            raise ValueError("wait_seconds must be 0 or more")
+        self.wait_seconds = wait_seconds
         self.grace_period = grace_period
         self.max_backoff = max_backoff
         self._timeout = timeout
@@ -111,8 +116,15 @@ class Worker:
         self._ran = True
         self._loop = asyncio.get_running_loop()
         options = client_options(self.url, self._timeout, self._token, self._verify)
+        # Room for every poll loop (when they cannot have connections of their own), the
+        # heartbeats and the reports, so that none waits for or churns a connection; idle
+        # ones are dropped before the server's 5 s idle timeout would close them under a request.
+        room = self.concurrency + 4
+        limits = httpx.Limits(
+            max_connections=room, max_keepalive_connections=room, keepalive_expiry=IDLE_REUSE
+        )
         try:
-            async with httpx.AsyncClient(**options) as client:
+            async with httpx.AsyncClient(**options, limits=limits) as client:
                 self._api = WorkerApi(client)
                 self._reporter = Reporter(self._api, self.max_backoff)
                 await self._work()
@@ -373,19 +385,40 @@ class Worker:
                 raise error
 
     async def _poll_loop(self) -> None:
+        """Long polls (GET /task?waitSeconds=) over a keep-alive connection of this loop's
+        own, one claim per free slot."""
+        connection = None
+        if supports(self.url):
+            headers = client_options(self.url, self._timeout, self._token)["headers"]
+            connection = Connection(self.url, headers, self._timeout)
+        claims = Claims(self._api, connection)
+        try:
+            await self._poll_with(claims)
+        finally:
+            await claims.close()
+
+    async def _poll_with(self, claims: Claims) -> None:
         backoff = Backoff(cap=self.max_backoff)
+        wait = self.wait_seconds
         while True:
             await self._slots.acquire()
             started = False
+            task = None
+            asked = time.monotonic()
             try:
                 worker_id = self._worker_id
                 if worker_id is None:
                     return
                 try:
-                    task = await self._api.claim(worker_id)
+                    task = await claims.claim(worker_id, wait)
                 except CouchQueueError as exc:
                     if exc.code == WORKER_NOT_FOUND:
                         await self._register_again(worker_id)
+                        continue
+                    if exc.param == "waitSeconds" and not exc.retryable and wait > 0:
+                        # The server allows shorter waits (--max-wait-seconds).
+                        wait = wait / 2 if wait >= 1 else 0.0
+                        logger.warning("the server refused the wait (%s); waiting %gs", exc, wait)
                         continue
                     if not exc.retryable:
                         raise
@@ -400,5 +433,6 @@ class Worker:
             finally:
                 if not started:
                     self._slots.release()
-            if task is None:
+            if task is None and (wait == 0 or time.monotonic() - asked < wait / 2):
+                # Answered at once with nothing: a server that does not wait (or no wait asked).
                 await asyncio.sleep(self.poll_interval * random.uniform(0.8, 1.2))

@@ -197,6 +197,10 @@ class RestApi(AdminOperations):
     async def claim(self, worker_id: str) -> dict[str, Any] | None:
         return await self.call("GET", "/task", params={"workerId": worker_id})
 
+    async def claim_waiting(self, worker_id: str, wait: Any) -> dict[str, Any] | None:
+        params = {"workerId": worker_id, "waitSeconds": wait}
+        return await self.call("GET", "/task", params=params)
+
     async def complete(self, worker_id: str, task_id: str, **options: Any) -> dict[str, Any]:
         body = {"workerId": worker_id, "taskId": task_id, "state": "complete", **options}
         return await self.call("POST", "/task", json=body)
@@ -341,6 +345,13 @@ class GraphQLApi(AdminOperations):
     async def claim(self, worker_id: str) -> dict[str, Any] | None:
         q = f"mutation($w: ID!) {{ claimTask(workerId: $w) {{ {TASK_FIELDS} }} }}"
         return (await self.call(q, w=worker_id))["claimTask"]
+
+    async def claim_waiting(self, worker_id: str, wait: Any) -> dict[str, Any] | None:
+        q = (
+            "mutation($w: ID!, $s: Float) { claimTask(workerId: $w, waitSeconds: $s) "
+            f"{{ {TASK_FIELDS} }} }}"
+        )
+        return (await self.call(q, w=worker_id, s=wait))["claimTask"]
 
     async def complete(self, worker_id: str, task_id: str, **options: Any) -> dict[str, Any]:
         q = (

@@ -15,6 +15,7 @@ schema, so they are valid ones.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -52,6 +53,9 @@ from tests.conftest import FakeClock
 # hunt for bugs sets more examples and a seed of its own.
 FUZZ_EXAMPLES = int(os.environ.get("COUCHQUEUE_FUZZ_EXAMPLES", "150"))
 FUZZ_SEED = os.environ.get("COUCHQUEUE_FUZZ_SEED")
+# Long-poll claims wait at most 50 ms here (a longer waitSeconds is refused), so that no
+# example sleeps.
+FUZZ_SETTINGS = dataclasses.replace(TEST_SETTINGS, max_wait_seconds=0.05)
 
 
 def fuzzing(test: Callable[..., None]) -> Callable[..., None]:
@@ -86,7 +90,7 @@ class Harness:
 
     async def _start(self, directory: Path) -> None:
         self.store = await SqliteStore.open(f"sqlite:///{directory / 'fuzz.db'}")
-        app = create_app(TEST_SETTINGS, store=self.store, clock=FakeClock(), start_duties=False)
+        app = create_app(FUZZ_SETTINGS, store=self.store, clock=FakeClock(), start_duties=False)
         self.app = app
         self.lifespan = LifespanManager(app)
         await self.lifespan.__aenter__()
@@ -269,6 +273,7 @@ def good(world: World) -> dict[str, st.SearchStrategy[Any]]:
         ),
         "timezone": st.sampled_from(["UTC", "America/New_York", "Mars/Base", "", "../etc"]),
         "first": st.integers(-2, 2**31 - 1),
+        "waitSeconds": st.sampled_from([0, 0.01, FUZZ_SETTINGS.max_wait_seconds]),
     }
 
 
@@ -288,7 +293,7 @@ STATUS = [
 ]  # fmt: skip
 ROUTES: list[tuple[str, str, list[str]]] = [
     ("PUT", "/task", EVENT),
-    ("GET", "/task", ["workerId"]),
+    ("GET", "/task", ["workerId", "waitSeconds"]),
     ("PUT", "/tasks", ["tasks"]),
     ("POST", "/tasks", ["workerId", "reports"]),
     ("POST", "/task", ["workerId", *REPORT]),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from resolvers.context import Context
 from tests.api.client import RestApi
 from tests.conftest import FakeClock
 
@@ -64,3 +67,22 @@ async def test_metrics_tell_each_queue_latency(http: httpx.AsyncClient, clock: F
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     assert (await http.get("/readyz")).json() == {"status": "ok"}
+
+
+async def test_waiting_claims_are_counted_apart_from_push_subscriptions(
+    http: httpx.AsyncClient, engine: Context
+) -> None:
+    api = RestApi(http)
+    await api.set_interests("q", "*")
+    worker = (await api.register_worker(["q"]))["workerId"]
+    waiting = asyncio.ensure_future(api.claim_waiting(worker, 10))
+    for _ in range(300):
+        if engine.notifier.offers("q"):
+            break
+        await asyncio.sleep(0.01)
+    found = samples((await http.get("/metrics")).text)
+    assert found[("couchqueue_waiting_claims", ())] == 1
+    assert found[("couchqueue_push_subscribers", ())] == 0
+    await api.publish("p", {"n": 1})
+    assert await asyncio.wait_for(waiting, 3) is not None
+    assert samples((await http.get("/metrics")).text)[("couchqueue_waiting_claims", ())] == 0

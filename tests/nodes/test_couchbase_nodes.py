@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import COUCHBASE_ENV, couchbase_env, couchbase_url
+from tests.nodes.long_poll import cross_node_long_poll
 from tests.nodes.server import ServerNode
 from tests.push.wsclient import GraphQLSocket
 
@@ -177,3 +178,11 @@ def test_the_suites_ran_against_a_real_couchbase_server(couchbase_target: str) -
             "(tests/couchbase_node), not a real Couchbase Server; see docker/README.md"
         )
     assert couchbase_target == os.environ[COUCHBASE_ENV]
+
+
+async def test_a_claim_waiting_on_one_node_gets_a_task_published_on_another(
+    couchbase_nodes: Callable[..., ServerNode],
+) -> None:
+    a, b = couchbase_nodes(), couchbase_nodes()
+    async with httpx.AsyncClient(timeout=30) as client:
+        await cross_node_long_poll(client, a.url, b.url)
