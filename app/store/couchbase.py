@@ -95,6 +95,7 @@ class CouchbaseStore(Tokens):
         return cls(await Kv.connect(config))
 
     async def close(self) -> None:
+        await self.index.finisher.drain()
         await _guard(self.kv.close())
 
     async def ping(self) -> None:

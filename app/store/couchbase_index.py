@@ -11,10 +11,11 @@
   (``{ticket: {t, u, b, s, q, l}}``). Started tasks have no chunked log: their directory
   counter ``s|0|{lane}`` counts them, and listings read them from the lease buckets.
 
-Only the writer that moved a task (its CAS succeeded) removes the entries of the state it left,
-and a writer whose CAS failed removes the entries it had added: each removal is made by one
-writer, so its counter decrement goes out with it. Readers never remove counted entries; they
-skip those that are not live (see couchbase_codec.entry_state).
+Every counted entry (a chunk entry, counted by its chunk's counter; a held entry, counted by the
+lane's started counter) is counted when it is written, before the task's commit, and uncounted
+by whoever wins its sub-document removal: the writer that moved the task on, a writer taking
+back what its lost CAS race added, or any reader that meets it stale. One removal wins, so each
+entry is uncounted once, and the counters converge on the entries that exist.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from app.store.couchbase_codec import (
     lease_bucket,
     lease_value,
 )
+from app.store.couchbase_finish import Finisher
 from app.store.couchbase_kv import MAX_SPECS, Kv, path
 from resolvers.models import Task
 
-# A directory with this many counters at zero is compacted (under a short lock).
+# A directory with this many counters at zero is compacted (by CAS, never under a lock).
 PRUNE_AT = 16
 # A queue's two directory documents: counters of waiting and started tasks (read by claims),
 # and of finished tasks.
@@ -82,7 +84,9 @@ class Directory:
 class Index:
     def __init__(self, kv: Kv) -> None:
         self.kv = kv
+        self.finisher = Finisher()
         self._lease_buckets: set[int] = set()
+        self._pruning: set[str] = set()
 
     # -- directories and chunks --------------------------------------------------------------
 
@@ -112,7 +116,7 @@ class Index:
                     continue
                 directory.streams.setdefault(Stream(queue, lane, log), {})[int(chunk)] = int(count)
             if zeros >= PRUNE_AT:
-                await self.prune(queue, kind)
+                self._prune_later(self.dir_doc_key(queue, kind), doc, cas)
         return directory
 
     async def directories(
@@ -122,21 +126,24 @@ class Index:
         found = await asyncio.gather(*(self.directory(q, kinds) for q in names))
         return dict(zip(names, found, strict=True))
 
-    async def prune(self, queue: str, kind: str) -> None:
-        """Drop zero counters, holding the directory locked for an instant: a counter is only
-        ever changed by sub-document increments, which the SDK retries past the lock, so none
-        is lost (removing a counter without the lock could drop an increment racing it)."""
-        key = self.dir_doc_key(queue, kind)
-        locked = await self.kv.lock(key, 2)
-        if locked is None:
+    def _prune_later(self, key: str, doc: dict[str, Any], cas: int) -> None:
+        """Drop the zero counters of a directory as read, in the background, one pruner per
+        directory per process. No lock: the removal is made with the CAS read, so it fails
+        (and waits for a later reader) if any counter changed since; claims and publishes
+        never wait for it."""
+        if key in self._pruning:
             return
-        doc, cas = locked
-        zeros = [k for k, v in (doc.get("n") or {}).items() if int(v) == 0][:MAX_SPECS]
-        if (
-            not zeros
-            or await self.kv.mutate(key, [SD.remove(path("n", k)) for k in zeros], cas=cas) is None
-        ):
-            await self.kv.unlock(key, cas)
+        self._pruning.add(key)
+
+        async def prune() -> None:
+            try:
+                zeros = [k for k, v in (doc.get("n") or {}).items() if int(v) == 0][:MAX_SPECS]
+                if zeros:
+                    await self.kv.mutate(key, [SD.remove(path("n", k)) for k in zeros], cas=cas)
+            finally:
+                self._pruning.discard(key)
+
+        self.finisher.spawn(prune())
 
     async def chunk(self, stream: Stream, chunk: int) -> dict[str, dict[str, Any]]:
         got = await self.kv.get(self.chunk_key(stream, chunk))
@@ -162,27 +169,24 @@ class Index:
         ]
         await asyncio.gather(*jobs, *(self._count(q, d) for q, d in deltas.items()))
 
-    async def remove(
-        self, places: Sequence[Place], deltas: dict[str, dict[str, int]] | None = None
-    ) -> None:
-        """Remove entries this writer owns and uncount them, with any other counter changes
-        (one sub-document operation per directory); a chunk left empty is deleted."""
-        deltas = {q: dict(d) for q, d in (deltas or {}).items()}
-        for place in places:
-            _tally(deltas, place, -1)
-        if not deltas:
-            return
+    async def remove(self, places: Sequence[Place]) -> int:
+        """Remove entries and uncount those whose removal this call won (another remover, a
+        reader that met the entry stale or the writer that made it so, uncounts the others); a
+        chunk left empty is deleted. How many removals were won."""
         # One path per operation: a multi-path remove fails whole if one path is already gone.
-        removals = [
-            self.kv.mutate(self.chunk_key(p.stream, p.chunk), [SD.remove(path(p.ticket))])
-            for p in places
-        ]
-        queues = list(deltas)
-        counted, _ = await asyncio.gather(
-            asyncio.gather(*(self._count(q, deltas[q]) for q in queues)),
-            asyncio.gather(*removals),
+        removed = await asyncio.gather(
+            *(
+                self.kv.mutate(self.chunk_key(p.stream, p.chunk), [SD.remove(path(p.ticket))])
+                for p in places
+            )
         )
-        chunked = {(p.stream, p.chunk) for p in places}
+        won = [p for p, r in zip(places, removed, strict=True) if r is not None]
+        deltas: dict[str, dict[str, int]] = {}
+        for place in won:
+            _tally(deltas, place, -1)
+        queues = list(deltas)
+        counted = await asyncio.gather(*(self._count(q, deltas[q]) for q in queues))
+        chunked = {(p.stream, p.chunk) for p in won}
         emptied = [
             (stream, chunk)
             for queue, counters in zip(queues, counted, strict=True)
@@ -193,6 +197,12 @@ class Index:
             if (stream, chunk) in chunked
         ]
         await asyncio.gather(*(self._drop_if_empty(s, c) for s, c in emptied))
+        return len(won)
+
+    def remove_later(self, places: Sequence[Place]) -> None:
+        """Remove stale entries a reader met, in the background (see ``remove``)."""
+        if places:
+            self.finisher.spawn(self.remove(places))
 
     async def _count(self, queue: str, deltas: dict[str, int]) -> dict[str, int | None]:
         """Apply counter deltas to the queue's directories; the new value of each counter."""
@@ -232,19 +242,22 @@ class Index:
 
     # -- started tasks: per worker, and by lease expiry --------------------------------------
 
-    def held_key(self, worker_id: str) -> str:
-        return self.kv.key("held", worker_id)
+    def held_key(self, worker_id: str | None) -> str:
+        return self.kv.key("held", worker_id or "")
 
     def lease_key(self, bucket: int) -> str:
         return self.kv.key("lease", bucket)
 
     async def hold(self, task: Task, ticket: str, base: str | None) -> None:
-        """Index a started task under its worker and under its lease's bucket."""
-        jobs: list[Awaitable[Any]] = [self.put_lease(ticket, lease_value(task, base))]
-        if task.worker_id is not None:
-            held = {"t": task.task_id, "b": base}
-            key = self.held_key(task.worker_id)
-            jobs.append(self.kv.mutate(key, [SD.upsert(path(ticket), held)], create=True))
+        """Index a started task under its worker (a counted entry: the lane's started counter)
+        and under its lease's bucket (not counted: the reaper's index)."""
+        held = {"t": task.task_id, "b": base, "q": task.queue, "l": task.lane}
+        key = self.held_key(task.worker_id)
+        jobs: list[Awaitable[Any]] = [
+            self.put_lease(ticket, lease_value(task, base)),
+            self.kv.mutate(key, [SD.upsert(path(ticket), held)], create=True),
+            self._count(task.queue, {dir_key(STARTED, 0, task.lane): 1}),
+        ]
         await asyncio.gather(*jobs)
 
     async def put_lease(self, ticket: str, value: dict[str, Any]) -> None:
@@ -260,11 +273,14 @@ class Index:
             self._lease_buckets.clear()
         self._lease_buckets.add(bucket)
 
-    async def unhold(self, worker_id: str | None, ticket: str) -> None:
-        """Forget a started task under its worker. Its lease entry stays until the lease reaper
-        reaches its bucket and finds it stale: the reaper alone cleans the lease index."""
-        if worker_id is not None:
-            await self.kv.mutate(self.held_key(worker_id), [SD.remove(path(ticket))])
+    async def unhold(self, worker_id: str | None, ticket: str, queue: str, lane: str) -> bool:
+        """Forget a started task under its worker, uncounting it if this removal won. Its lease
+        entry stays until the lease reaper reaches its bucket and finds it stale: the reaper
+        alone cleans the lease index."""
+        if await self.kv.mutate(self.held_key(worker_id), [SD.remove(path(ticket))]) is None:
+            return False
+        await self._count(queue, {dir_key(STARTED, 0, lane): -1})
+        return True
 
     async def held(self, worker_id: str) -> dict[str, dict[str, Any]]:
         got = await self.kv.get(self.held_key(worker_id))

@@ -2,18 +2,22 @@
 lease extension and the expired-lease scan.
 
 Every move follows one order, so that a crash between two writes can leave a stale index entry
-(skipped by readers, removed by a repair pass) but never a task that no index finds:
+(skipped by readers, and removed by the first reader that meets it) but never a task that no
+index finds:
   1. take the gate documents the new state needs (unique / running), by ``insert``;
-  2. add the new state's index entries (keyed by a fresh ticket, naming the old ticket as base);
+  2. add (and count) the new state's index entries (keyed by a fresh ticket, naming the old
+     ticket as base);
   3. replace the task document with CAS = the version read: the commit point;
   4. on success remove the old state's entries and gates; on CAS mismatch remove what 1-2 added.
+A move, an insert and a delete run to their end even when their caller is cancelled (see
+couchbase_finish), so a cancellation never stops one between its commit and its bookkeeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Literal
 
 from couchbase import subdocument as SD  # type: ignore[import-untyped]
@@ -33,7 +37,7 @@ from app.store.couchbase_codec import (
     task_doc,
     task_from_doc,
 )
-from app.store.couchbase_index import Index, Place, Stream, dir_key
+from app.store.couchbase_index import Index, Place, Stream
 from app.store.couchbase_kv import Kv, path
 from resolvers.models import Replaced, Task, TaskState
 
@@ -59,11 +63,6 @@ class Stored:
         log = str(self.doc["x"])
         t = self.task
         return Place(Stream(t.queue, t.lane, log), chunk_of(t, log), self.ticket)
-
-
-def started_key(lane: str) -> str:
-    """The directory counter of a lane's started tasks (they have no chunks)."""
-    return dir_key(STARTED, 0, lane)
 
 
 class Tasks:
@@ -135,6 +134,9 @@ class Tasks:
     async def insert(self, tasks: Sequence[Task]) -> list[bool]:
         if not tasks:
             return []
+        return await self.index.finisher.finish(self._insert(tasks))
+
+    async def _insert(self, tasks: Sequence[Task]) -> list[bool]:
         last, _ = await asyncio.gather(
             self.kv.incr(self.kv.key("seq"), len(tasks)), self._note(tasks)
         )
@@ -205,8 +207,17 @@ class Tasks:
 
     # -- moves -------------------------------------------------------------------------------
 
-    async def move(self, old: Stored, new: Task) -> Outcome:
-        """Write ``new`` over ``old`` if the task is still at old's version (see module doc)."""
+    async def move(
+        self,
+        old: Stored,
+        new: Task,
+        abandoned: Callable[[Outcome], Coroutine[Any, Any, Any]] | None = None,
+    ) -> Outcome:
+        """Write ``new`` over ``old`` if the task is still at old's version (see module doc).
+        The move runs to its end if the caller is cancelled; then ``abandoned(outcome)``."""
+        return await self.index.finisher.finish(self._move(old, new), abandoned)
+
+    async def _move(self, old: Stored, new: Task) -> Outcome:
         ticket, base = new_ticket(), old.ticket
         new.seq = old.task.seq
         log = log_of(new, hint_now(new, old.task))
@@ -242,41 +253,37 @@ class Tasks:
             return "conflict"
         new.version = version
         await asyncio.gather(*(self._retag_gate(k, new.task_id, base, ticket) for k in kept))
-        await self._leave(old, new if log == STARTED else None)
+        await self._leave(old)
         return "done"
 
     async def _undo(self, new: Task, place: Place | None, gates: list[str], ticket: str) -> None:
         """Take back what a move that lost its CAS had added (a lease entry is left to the
         reaper, which finds it stale)."""
-        jobs = [self._drop_gate(g, new.task_id, ticket) for g in gates]
+        jobs: list[Awaitable[Any]] = [self._drop_gate(g, new.task_id, ticket) for g in gates]
         if place is not None:
             jobs.append(self.index.remove([place]))
         elif new.state is TaskState.STARTED:
-            jobs.append(self.index.unhold(new.worker_id, ticket))
+            jobs.append(self.index.unhold(new.worker_id, ticket, new.queue, new.lane))
         await asyncio.gather(*jobs)
 
-    async def _leave(self, old: Stored, started: Task | None = None) -> None:
-        """Remove what indexed the state the task has just left, and count the move (with
-        ``started``, the task it became, when that is a STARTED task)."""
+    async def _leave(self, old: Stored) -> None:
+        """Remove (and uncount) what indexed the state the task has just left."""
         task, ticket = old.task, old.ticket
-        deltas: dict[str, dict[str, int]] = {}
-        if started is not None:
-            deltas.setdefault(started.queue, {})[started_key(started.lane)] = 1
-        jobs = []
+        jobs: list[Awaitable[Any]] = []
         if old.doc.get("x") == STARTED:
-            counter = deltas.setdefault(task.queue, {})
-            counter[started_key(task.lane)] = counter.get(started_key(task.lane), 0) - 1
-            jobs.append(self.index.remove([], deltas))
-            jobs.append(self.index.unhold(task.worker_id, ticket))
+            jobs.append(self.index.unhold(task.worker_id, ticket, task.queue, task.lane))
             if task.singularly_run and task.identity is not None:
                 jobs.append(self._drop_gate(self.running_key(task), task.task_id, ticket))
         else:
-            jobs.append(self.index.remove([old.place()], deltas))
+            jobs.append(self.index.remove([old.place()]))
         if task.state is TaskState.QUEUED and task.singularly_enqueue and task.identity is not None:
             jobs.append(self._drop_gate(self.unique_key(task), task.task_id, ticket))
         await asyncio.gather(*jobs)
 
     async def delete(self, old: Stored) -> bool:
+        return await self.index.finisher.finish(self._delete(old))
+
+    async def _delete(self, old: Stored) -> bool:
         if not await self.kv.remove(self.key(old.task.task_id), old.task.version):
             return False
         await self._leave(old)
@@ -297,18 +304,23 @@ class Tasks:
 
     async def held_by(self, worker_id: str) -> list[Stored]:
         """The started tasks this worker holds, by seq; stale entries of the worker's held
-        document are dropped on the way (that document has no counters)."""
+        document are removed (and uncounted) on the way."""
         held = await self.index.held(worker_id)
         tickets = list(held)
         found = await self.read_many([held[k]["t"] for k in tickets])
         out, stale = [], []
         for ticket, stored in zip(tickets, found, strict=True):
-            state = entry_state(held[ticket], ticket, None if stored is None else stored.doc)
+            entry = held[ticket]
+            state = entry_state(entry, ticket, None if stored is None else stored.doc)
             if state == "live" and stored is not None and stored.task.worker_id == worker_id:
                 out.append(stored)
             elif state == "stale":
-                stale.append(ticket)
-        await asyncio.gather(*(self.index.unhold(worker_id, t) for t in stale))
+                queue = entry.get("q") or (stored.task.queue if stored else None)
+                lane = entry.get("l") or (stored.task.lane if stored else None)
+                if queue is not None and lane is not None:
+                    stale.append(self.index.unhold(worker_id, ticket, queue, lane))
+        if stale:
+            await self.index.finisher.finish(_all(stale))
         return sorted(out, key=lambda s: s.task.seq)
 
     async def release(self, worker_id: str, only: set[str] | None) -> list[Task]:
@@ -385,6 +397,10 @@ class Tasks:
                 await self.index.retire_lease_bucket(bucket)
         found.sort(key=lambda t: (t.lease_until or 0.0, t.seq))
         return found[:limit]
+
+
+async def _all(jobs: Sequence[Coroutine[Any, Any, Any]]) -> None:
+    await asyncio.gather(*jobs)
 
 
 __all__ = ["STARTED", "Outcome", "Stored", "Tasks"]
