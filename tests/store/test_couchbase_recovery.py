@@ -1,0 +1,169 @@
+"""Couchbase store: what cancellations, timeouts and dead writers leave behind is cleared by
+whoever meets it, and the counters converge on the truth (issue 13, defect 1)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from resolvers.models import Task, TaskFilter, TaskState
+from tests.conftest import couchbase_url
+from tests.store.factories import NOW, claim_request, task
+
+pytest.importorskip("acouchbase")
+
+from couchbase import subdocument as SD
+
+from app.store.couchbase import CouchbaseStore
+from app.store.couchbase_codec import READY
+from app.store.couchbase_kv import path
+from tests.couchbase_node.cancel import Canceller
+
+
+@pytest.fixture
+async def cb(couchbase_target: str, tmp_path: Path) -> AsyncIterator[CouchbaseStore]:
+    store = await CouchbaseStore.open(couchbase_url(tmp_path))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def settle(store: CouchbaseStore) -> None:
+    """Let steps whose callers left finish (a server does this by running on)."""
+    finisher = getattr(store.index, "finisher", None)
+    if finisher is not None:
+        await finisher.drain()
+    await asyncio.sleep(0.05)
+
+
+async def truth(store: CouchbaseStore, tasks: list[Task]) -> Counter[str]:
+    found = await store.get_tasks([t.task_id for t in tasks])
+    return Counter(t.state.value for t in found.values())
+
+
+async def counted(store: CouchbaseStore) -> Counter[str]:
+    counts = await store.count_tasks(TaskFilter(queue="q"), NOW)
+    return Counter({k: v for k, v in dataclasses.asdict(counts).items() if v})
+
+
+async def test_cancelled_claims_leave_the_counts_true(cb: CouchbaseStore) -> None:
+    """20 claim_tasks(64) cancelled part way (a push subscription closing): counts equal the
+    tasks' states, and every task is still claimable or started by the claimer."""
+    rng = random.Random(13)
+    tasks = [task("q") for _ in range(2000)]
+    assert all(await cb.insert_tasks(tasks))
+    for _ in range(20):
+        claim = asyncio.ensure_future(cb.claim_tasks(claim_request("q"), 64))
+        await asyncio.sleep(rng.uniform(0.005, 0.15))
+        claim.cancel()
+        await asyncio.gather(claim, return_exceptions=True)
+    await settle(cb)
+    assert await counted(cb) == await truth(cb, tasks)
+
+
+async def test_killed_push_workers_then_a_full_drain_counts_nothing_left(
+    cb: CouchbaseStore,
+) -> None:
+    """15 push workers cut off mid-work (their claims and reports cancelled, their tasks
+    released as the server does when one disconnects), then a full drain: nothing counted as
+    queued or started, every task completed once."""
+    rng = random.Random(15)
+    tasks = [task("q") for _ in range(300)]
+    assert all(await cb.insert_tasks(tasks))
+
+    async def worker(name: str) -> None:
+        while True:
+            got = await cb.claim_tasks(claim_request("q", worker=name), 8)
+            await asyncio.gather(
+                *(
+                    cb.replace_task(
+                        dataclasses.replace(t, state=TaskState.COMPLETED, finished_at=NOW),
+                        t.version,
+                    )
+                    for t in got
+                )
+            )
+
+    for n in range(15):
+        name = f"push{n}"
+        running = asyncio.ensure_future(worker(name))
+        await asyncio.sleep(rng.uniform(0.002, 0.03))
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await settle(cb)
+        await cb.release_tasks(name, NOW)
+    while got := await cb.claim_tasks(claim_request("q", worker="drain"), 64):
+        done = [dataclasses.replace(t, state=TaskState.COMPLETED, finished_at=NOW) for t in got]
+        assert all(
+            await asyncio.gather(
+                *(cb.replace_task(d, t.version) for d, t in zip(done, got, strict=True))
+            )
+        )
+    await settle(cb)
+    assert await truth(cb, tasks) == Counter(completed=300)
+    assert await counted(cb) == Counter(completed=300)
+
+
+async def test_stale_entries_in_the_lowest_chunks_hide_no_ready_task(cb: CouchbaseStore) -> None:
+    """Stale entries (their movers died before removing them) in the 14 lowest ready chunks,
+    one ready task above them: a claim returns it, and the stale entries stop being counted."""
+    moved = task("q")
+    assert await cb.insert_tasks([moved])
+    started = await cb.claim_task(claim_request("q"))
+    assert started is not None and started.task_id == moved.task_id
+    stored = await cb.tasks.read(moved.task_id)
+    assert stored is not None
+    stale = [
+        (
+            cb.index.place(
+                dataclasses.replace(moved, seq=chunk * 64 + 1), READY, f"dead{chunk:08x}"
+            ),
+            {"t": moved.task_id, "s": chunk * 64 + 1, "r": NOW, "b": "gone"},
+        )
+        for chunk in range(14)
+    ]
+    await cb.index.add(stale)
+    await cb.kv.incr(cb.kv.key("seq"), 14 * 64)
+    ready = task("q")
+    assert await cb.insert_tasks([ready])
+    claimed = await cb.claim_task(claim_request("q"))
+    assert claimed is not None and claimed.task_id == ready.task_id
+    await settle(cb)
+    assert await counted(cb) == Counter(started=2)
+
+
+async def test_claims_never_wait_for_housekeeping(couchbase_target: str, tmp_path: Path) -> None:
+    """Zero counters enough to prune in the directory every claim reads (issue 13, defect 2):
+    a claim cancelled at each of its first awaits in turn, then at once a publish and claims,
+    with a 0.5 s operation timeout: none fails or waits on a lock (a pruner cancelled while
+    it held the directory locked made every write to it wait 2 s)."""
+    store = await CouchbaseStore.open(couchbase_url(tmp_path) + "&timeout=0.5")
+    try:
+        for after in range(1, 7):
+            queue = f"q{after}"
+            zeros = [
+                SD.upsert(path("n", f"w|{1000 + c}|{queue}"), 0, create_parents=True)
+                for c in range(16)
+            ]
+            await store.kv.mutate(store.kv.key("dir", queue), zeros, create=True)
+            canceller = Canceller(after=after)
+            canceller.install(store.kv)
+            try:
+                await canceller.call(store.claim_task(claim_request(queue, worker="gone")))
+            finally:
+                canceller.enabled = False
+            tasks = [task(queue) for _ in range(20)]
+            assert all(await store.insert_tasks(tasks))
+            claimed = await asyncio.gather(
+                *(store.claim_task(claim_request(queue, worker=f"w{n}")) for n in range(20))
+            )
+            assert sorted(t.task_id for t in claimed if t) == sorted(t.task_id for t in tasks)
+    finally:
+        await store.close()
