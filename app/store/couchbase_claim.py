@@ -153,9 +153,8 @@ class Claimer:
                 self._trying.add(task_id)
                 try:
                     stored = await self.tasks.read(task_id)
-                    if entry_state(entry, ticket, None if stored is None else stored.doc) == (
-                        "stale"
-                    ):
+                    doc = None if stored is None else stored.doc
+                    if entry_state(entry, ticket, doc, request.now) == "stale":
                         stale.append(place)
                         continue
                     if not _claimable(stored, ticket, request):

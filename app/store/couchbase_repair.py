@@ -23,13 +23,10 @@ from dataclasses import dataclass
 from couchbase import subdocument as SD  # type: ignore[import-untyped]
 
 from app.store.couchbase import CouchbaseStore
-from app.store.couchbase_codec import STARTED, entry_state
+from app.store.couchbase_codec import ORPHAN_SECONDS, STARTED, entry_state
 from app.store.couchbase_index import DONE, KIND_OF_LOG, WAITING, dir_key
 from app.store.couchbase_kv import path
 
-# An entry of a new task whose document never appeared is dropped once this old (its
-# publisher died between writing the entry and the task).
-ORPHAN_SECONDS = 600.0
 # CAS attempts at writing a queue's recounted directory while increments land on it.
 RECOUNT_TRIES = 20
 

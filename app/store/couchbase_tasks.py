@@ -381,18 +381,20 @@ class Tasks:
             entries = await self.index.chunk_lease(bucket)
             due = {k: v for k, v in entries.items() if v["u"] <= now}
             docs = await self.read_many([v["t"] for v in due.values()])
-            jobs = []
+            jobs: list[Coroutine[Any, Any, Any]] = []
             for (ticket, entry), stored in zip(due.items(), docs, strict=True):
                 state = entry_state(entry, ticket, None if stored is None else stored.doc)
                 if state == "stale":
                     jobs.append(self.index.drop_lease_entry(bucket, ticket))
+                    if "w" in entry:  # and its held entry, if whoever left it died first
+                        jobs.append(self.index.unhold(entry["w"], ticket, entry["q"], entry["l"]))
                 elif state == "live" and stored is not None:
                     lease = stored.task.lease_until
                     if lease is not None and lease <= now:
                         found.append(stored.task)
                     elif lease is not None:
                         jobs.append(self.index.move_lease(bucket, ticket, {**entry, "u": lease}))
-            await asyncio.gather(*jobs)
+            await self.index.finisher.finish(_all(jobs))
             if (bucket + 1) * LEASE_BUCKET_SECONDS + LEASE_BUCKET_GRACE <= now:
                 await self.index.retire_lease_bucket(bucket)
         found.sort(key=lambda t: (t.lease_until or 0.0, t.seq))

@@ -21,7 +21,7 @@ pytest.importorskip("acouchbase")
 from couchbase import subdocument as SD
 
 from app.store.couchbase import CouchbaseStore
-from app.store.couchbase_codec import READY
+from app.store.couchbase_codec import READY, entry_value
 from app.store.couchbase_kv import path
 from tests.couchbase_node.cancel import Canceller
 
@@ -167,3 +167,41 @@ async def test_claims_never_wait_for_housekeeping(couchbase_target: str, tmp_pat
             assert sorted(t.task_id for t in claimed if t) == sorted(t.task_id for t in tasks)
     finally:
         await store.close()
+
+
+async def test_dead_writers_leftovers_are_cleared_by_the_readers_that_meet_them(
+    cb: CouchbaseStore,
+) -> None:
+    """What a writer killed between two writes leaves is removed and uncounted by the next
+    reader that meets it: an entry of a task never written (by a claim, once ORPHAN_SECONDS
+    old), a stale entry (by a listing), and the held entry of a claim that never committed
+    (by the lease reaper, once its lease bucket is due)."""
+    kept = task("q")
+    assert await cb.insert_tasks([kept])
+    ghost = dataclasses.replace(task("q", created_at=NOW - 3600), seq=kept.seq)
+    await cb.index.add(
+        [(cb.index.place(ghost, READY, "dead00000001"), entry_value(ghost, READY, None))]
+    )
+    stored = await cb.tasks.read(kept.task_id)
+    assert stored is not None
+    stale = dataclasses.replace(stored.place(), ticket="dead00000002")
+    await cb.index.add([(stale, {"t": kept.task_id, "s": kept.seq, "r": NOW, "b": "gone"})])
+    assert (await counted(cb))["queued"] == 3
+    listed = await cb.list_tasks(TaskFilter(queue="q"), 10, None)
+    assert [t.task_id for t in listed.tasks] == [kept.task_id]
+    await settle(cb)
+    assert (await counted(cb))["queued"] == 2  # the stale one went; the orphan is pending
+    # A claim whose writer died after indexing the started task, before its commit.
+    started = dataclasses.replace(
+        kept, state=TaskState.STARTED, worker_id="dead", started_at=NOW, lease_until=NOW + 1
+    )
+    await cb.index.hold(started, "dead00000003", stored.ticket)
+    claimed = await cb.claim_task(claim_request("q", now=NOW + 2))
+    assert claimed is not None and claimed.task_id == kept.task_id
+    done = dataclasses.replace(claimed, state=TaskState.COMPLETED, finished_at=NOW + 2)
+    assert await cb.replace_task(done, claimed.version)
+    assert await cb.claim_task(claim_request("q", now=NOW + 2)) is None  # meets the orphan
+    await settle(cb)
+    assert await cb.expired_tasks(NOW + 5, 10) == []
+    await settle(cb)
+    assert await counted(cb) == Counter(completed=1)
