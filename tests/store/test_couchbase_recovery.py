@@ -9,10 +9,16 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
-from resolvers.models import Task, TaskFilter, TaskState
+from resolvers.context import Context
+from resolvers.errors import StoreUnavailable
+from resolvers.models import StatsRow, Task, TaskFilter, TaskState
+from resolvers.stats import flush_stats
+from resolvers.stats_buffer import StatsBuffer, minute_of
 from tests.conftest import couchbase_url
 from tests.store.factories import NOW, claim_request, task
 
@@ -205,3 +211,43 @@ async def test_dead_writers_leftovers_are_cleared_by_the_readers_that_meet_them(
     assert await cb.expired_tasks(NOW + 5, 10) == []
     await settle(cb)
     assert await counted(cb) == Counter(completed=1)
+
+
+async def test_a_statistics_flush_retried_after_an_ambiguous_failure_counts_once(
+    cb: CouchbaseStore,
+) -> None:
+    """A flush whose write was applied but unanswered (a timeout) fails and hands its rows
+    back; the next flush must not count them twice. Also a flush whose write was never
+    applied, and one cancelled while in flight: each row is counted exactly once."""
+    buffer = StatsBuffer()
+    ctx = cast(Context, SimpleNamespace(stats=buffer, store=cb))
+    real = cb.kv.mutate
+    faults = ["applied", "lost"]
+
+    async def flaky(key: str, specs: Any, **kw: Any) -> Any:
+        if "::stats::" in key and faults:
+            fault = faults.pop(0)
+            if fault == "applied":
+                await real(key, specs, **kw)
+            raise StoreUnavailable("Couchbase mutate_in failed (AmbiguousTimeout)")
+        return await real(key, specs, **kw)
+
+    cb.kv.mutate = flaky  # type: ignore[method-assign]
+    for expected_failure in (True, True, False):
+        buffer.record("q", "published", NOW, 2)
+        if expected_failure:
+            with pytest.raises(StoreUnavailable):
+                await flush_stats(ctx)
+        else:
+            await flush_stats(ctx)
+    buffer.record("q", "published", NOW, 2)
+    flushing = asyncio.ensure_future(flush_stats(ctx))
+    await asyncio.sleep(0)
+    flushing.cancel()
+    await asyncio.gather(flushing, return_exceptions=True)
+    buffer.record("q", "published", NOW, 2)
+    await flush_stats(ctx)
+    assert buffer.drain() == []
+    assert await cb.list_stats("q", NOW - 60, NOW + 60) == [
+        StatsRow("q", minute_of(NOW), published=10)
+    ]
