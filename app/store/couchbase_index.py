@@ -153,9 +153,10 @@ class Index:
         return list(await asyncio.gather(*(self.chunk(s, c) for s, c in wanted)))
 
     async def add(self, entries: Sequence[tuple[Place, dict[str, Any]]]) -> None:
-        """Write entries and count them: one sub-document operation per chunk and per
-        directory (the increment may land before the entry; a reader then finds a counter
-        ahead of its chunk for an instant, never an entry it cannot find)."""
+        """Count entries, then write them (one sub-document operation per directory, then per
+        chunk). In that order, so no entry is ever in a chunk its counter does not show: an
+        increment that fails (or is lost) stops the caller before the entry is written, and a
+        counter can only run ahead of its chunk, which claims and listings tolerate."""
         by_chunk: dict[tuple[Stream, int], list[Any]] = {}
         deltas: dict[str, dict[str, int]] = {}
         for place, value in entries:
@@ -163,11 +164,13 @@ class Index:
                 SD.insert(path(place.ticket), value)
             )
             _tally(deltas, place, +1)
-        jobs = [
-            self.kv.mutate_all(self.chunk_key(stream, chunk), specs, create=True)
-            for (stream, chunk), specs in by_chunk.items()
-        ]
-        await asyncio.gather(*jobs, *(self._count(q, d) for q, d in deltas.items()))
+        await asyncio.gather(*(self._count(q, d) for q, d in deltas.items()))
+        await asyncio.gather(
+            *(
+                self.kv.mutate_all(self.chunk_key(stream, chunk), specs, create=True)
+                for (stream, chunk), specs in by_chunk.items()
+            )
+        )
 
     async def remove(self, places: Sequence[Place]) -> int:
         """Remove entries and uncount those whose removal this call won (another remover, a
