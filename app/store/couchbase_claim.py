@@ -107,7 +107,7 @@ class Claimer:
                     break
                 start += size
                 scanned += len(window)
-                contents = await self.index.chunks(window)
+                contents = await self.index.read_chunks(window, dirs)
                 candidates = sorted(
                     (
                         (entry["r"], entry["s"], ticket, entry, Place(stream, chunk, ticket))

@@ -6,22 +6,26 @@
   ``dir::{queue}``'s CAS changes with every task queued in the queue (a cheap change stamp).
 - Chunk documents ``log::{queue}::{log}::{chunk}::{lane}``: ``{ticket: entry}``. Seq-ordered logs
   (ready, started, completed, failed) are cut by seq // CHUNK; the delayed log by run_at bucket.
-- ``held::{worker}``: the started tasks a worker holds, ``{ticket: {t, b}}``.
+- ``held::{worker}``: the started tasks a worker holds, ``{ticket: {t, b, q, l}}``; and
+  ``started::{queue}``: ``{ticket: lane}``, every started stay of the queue's tasks.
 - ``leases`` (a set of buckets) and ``lease::{bucket}``: started tasks by lease expiry bucket
-  (``{ticket: {t, u, b, s, q, l}}``). Started tasks have no chunked log: their directory
-  counter ``s|0|{lane}`` counts them, and listings read them from the lease buckets.
+  (``{ticket: {t, w, u, b, s, q, l}}``). Started tasks have no chunked log: the started set
+  counts them, and listings read them from the lease buckets.
 
-Every counted entry (a chunk entry, counted by its chunk's counter; a held entry, counted by the
-lane's started counter) is counted when it is written, before the task's commit, and uncounted
-by whoever wins its sub-document removal: the writer that moved the task on, a writer taking
-back what its lost CAS race added, or any reader that meets it stale. One removal wins, so each
-entry is uncounted once, and the counters converge on the entries that exist.
+Every chunk entry is counted (by its chunk's counter) before it is written, ahead of the task's
+commit, and uncounted by whoever wins its sub-document removal: the writer that moved the task
+on, a writer taking back what its lost CAS race added, or any reader that meets it stale. One
+removal wins, so each entry is uncounted once. A counter only ever runs ahead of its chunk (an
+increment or decrement lost to a timeout), never behind, so no entry is in a chunk nobody
+looks at; a reader that finds a chunk's counter and contents unchanged and apart for SETTLE
+seconds corrects the counter (see ``observe``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +48,9 @@ from resolvers.models import Task
 
 # A directory with this many counters at zero is compacted (by CAS, never under a lock).
 PRUNE_AT = 16
+# A chunk counter seen apart from its chunk's entries, both unchanged, for this many KV
+# timeouts (and at least SETTLE_MIN seconds) lost an update: it is corrected.
+SETTLE_TIMEOUTS, SETTLE_MIN = 4, 1.0
 # A queue's two directory documents: counters of waiting and started tasks (read by claims),
 # and of finished tasks.
 WAITING, DONE = "dir", "done"
@@ -87,6 +94,9 @@ class Index:
         self.finisher = Finisher()
         self._lease_buckets: set[int] = set()
         self._pruning: set[str] = set()
+        # (stream, chunk) -> (counter, chunk CAS, first seen): counters seen apart from chunks.
+        self._apart: dict[tuple[Stream, int], tuple[int, int, float]] = {}
+        self.settle = max(SETTLE_MIN, SETTLE_TIMEOUTS * kv.config.timeout)
 
     # -- directories and chunks --------------------------------------------------------------
 
@@ -151,6 +161,43 @@ class Index:
 
     async def chunks(self, wanted: Sequence[tuple[Stream, int]]) -> list[dict[str, dict[str, Any]]]:
         return list(await asyncio.gather(*(self.chunk(s, c) for s, c in wanted)))
+
+    async def read_chunks(
+        self, wanted: Sequence[tuple[Stream, int]], dirs: dict[str, Directory]
+    ) -> list[dict[str, dict[str, Any]]]:
+        """The chunks' entries, each checked against its counter in ``dirs`` (see observe)."""
+        got = await self.kv.get_many([self.chunk_key(s, c) for s, c in wanted])
+        for (stream, chunk), found in zip(wanted, got, strict=True):
+            counted = dirs[stream.queue].streams.get(stream, {}).get(chunk, 0)
+            content, cas = found if found is not None else ({}, 0)
+            self.observe(stream, chunk, counted, len(content), cas)
+        return [{} if found is None else dict(found[0]) for found in got]
+
+    def observe(self, stream: Stream, chunk: int, counted: int, entries: int, cas: int) -> None:
+        """A counter apart from its chunk is normal for an instant (an entry being added or
+        removed between the two reads). Seen apart again after ``settle`` seconds with
+        neither changed (the chunk's CAS and the counter the same), an update was lost to a
+        timeout: the counter is moved to the entries' number (by a relative increment, so
+        any concurrent change stands)."""
+        place = (stream, chunk)
+        if counted == entries:
+            self._apart.pop(place, None)
+            return
+        now = time.monotonic()
+        seen = self._apart.get(place)
+        if seen is None or seen[:2] != (counted, cas):
+            if len(self._apart) >= CACHE_LIMIT:
+                self._apart.clear()
+            self._apart[place] = (counted, cas, now)
+        elif now - seen[2] >= self.settle:
+            del self._apart[place]
+            self.finisher.spawn(self._correct(stream, chunk, entries - counted))
+
+    async def _correct(self, stream: Stream, chunk: int, delta: int) -> None:
+        key = dir_key(stream.log, chunk, stream.lane)
+        counted = await self._count(stream.queue, {key: delta})
+        if counted.get(key) == 0:
+            await self._drop_if_empty(stream, chunk)
 
     async def add(self, entries: Sequence[tuple[Place, dict[str, Any]]]) -> None:
         """Count entries, then write them (one sub-document operation per directory, then per
@@ -251,17 +298,24 @@ class Index:
     def lease_key(self, bucket: int) -> str:
         return self.kv.key("lease", bucket)
 
+    def started_key(self, queue: str) -> str:
+        return self.kv.key("started", queue)
+
     async def hold(self, task: Task, ticket: str, base: str | None) -> None:
-        """Index a started task under its worker (a counted entry: the lane's started counter)
-        and under its lease's bucket (not counted: the reaper's index)."""
+        """Index a started task: first under its lease's bucket (the reaper's index, and the
+        record from which it finishes whatever else of this stay a failure left behind), then
+        under its worker and in its queue's started set ``{ticket: lane}`` (what counts started
+        tasks: adding and removing a ticket are idempotent, so any retry or finisher may)."""
+        await self.put_lease(ticket, lease_value(task, base))
         held = {"t": task.task_id, "b": base, "q": task.queue, "l": task.lane}
-        key = self.held_key(task.worker_id)
-        jobs: list[Awaitable[Any]] = [
-            self.put_lease(ticket, lease_value(task, base)),
-            self.kv.mutate(key, [SD.upsert(path(ticket), held)], create=True),
-            self._count(task.queue, {dir_key(STARTED, 0, task.lane): 1}),
-        ]
-        await asyncio.gather(*jobs)
+        await asyncio.gather(
+            self.kv.mutate(
+                self.held_key(task.worker_id), [SD.upsert(path(ticket), held)], create=True
+            ),
+            self.kv.mutate(
+                self.started_key(task.queue), [SD.upsert(path(ticket), task.lane)], create=True
+            ),
+        )
 
     async def put_lease(self, ticket: str, value: dict[str, Any]) -> None:
         bucket = lease_bucket(value["u"])
@@ -276,14 +330,23 @@ class Index:
             self._lease_buckets.clear()
         self._lease_buckets.add(bucket)
 
-    async def unhold(self, worker_id: str | None, ticket: str, queue: str, lane: str) -> bool:
-        """Forget a started task under its worker, uncounting it if this removal won. Its lease
-        entry stays until the lease reaper reaches its bucket and finds it stale: the reaper
-        alone cleans the lease index."""
-        if await self.kv.mutate(self.held_key(worker_id), [SD.remove(path(ticket))]) is None:
-            return False
-        await self._count(queue, {dir_key(STARTED, 0, lane): -1})
-        return True
+    async def unhold(self, worker_id: str | None, ticket: str, queue: str) -> None:
+        """Forget a started stay under its worker and in its queue's started set (either may
+        be gone already: whoever comes first removes it). Its lease entry stays until the
+        lease reaper reaches its bucket and finds it stale: the reaper alone cleans the lease
+        index, and calls this for each stale entry it removes."""
+        await asyncio.gather(
+            self.kv.mutate(self.held_key(worker_id), [SD.remove(path(ticket))]),
+            self.kv.mutate(self.started_key(queue), [SD.remove(path(ticket))]),
+        )
+
+    async def started(self, queue: str) -> dict[str, int]:
+        """How many tasks of the queue are started, by lane."""
+        got = await self.kv.get(self.started_key(queue))
+        counts: dict[str, int] = {}
+        for lane in (got[0] if got else {}).values():
+            counts[lane] = counts.get(lane, 0) + 1
+        return counts
 
     async def held(self, worker_id: str) -> dict[str, dict[str, Any]]:
         got = await self.kv.get(self.held_key(worker_id))

@@ -17,7 +17,6 @@ import asyncio
 import random
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass
 
 from couchbase import subdocument as SD  # type: ignore[import-untyped]
@@ -43,12 +42,6 @@ async def repair(store: CouchbaseStore, now: float) -> RepairReport:
     report = RepairReport()
     index, tasks = store.index, store.tasks
     names = await store.queue_names()
-    leases = await index.all_leases()
-    lease_docs = await tasks.read_many([e["t"] for _, e in leases])
-    started: Counter[tuple[str, str]] = Counter()
-    for (ticket, entry), stored in zip(leases, lease_docs, strict=True):
-        if entry_state(entry, ticket, None if stored is None else stored.doc) == "live":
-            started[(entry["q"], entry["l"])] += 1
     for queue in names:
         report.queues += 1
         directory = await index.directory(queue, (WAITING, DONE))
@@ -75,9 +68,6 @@ async def repair(store: CouchbaseStore, now: float) -> RepairReport:
                             continue
                     kept += 1
                 actual[dir_key(stream.log, chunk, stream.lane)] = kept
-        for (q, lane), n in started.items():
-            if q == queue:
-                actual[dir_key(STARTED, 0, lane)] = n
         report.counters_fixed += await _recount(store, queue, actual)
     return report
 

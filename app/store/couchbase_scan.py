@@ -83,7 +83,9 @@ class Scanner:
         delayed = [(s, c) for s, chunks in streams.items() if s.log == DELAYED for c in chunks]
         pending: list[Entry] = [
             (entry["s"], DELAYED, ticket, entry, Place(s, c, ticket))
-            for (s, c), chunk in zip(delayed, await self.index.chunks(delayed), strict=True)
+            for (s, c), chunk in zip(
+                delayed, await self.index.read_chunks(delayed, dirs), strict=True
+            )
             for ticket, entry in chunk.items()
             if entry["s"] > floor
         ]
@@ -113,7 +115,9 @@ class Scanner:
             ]
             entries: list[Entry] = [
                 (entry["s"], s.log, ticket, entry, Place(s, c, ticket))
-                for (s, c), chunk in zip(wanted, await self.index.chunks(wanted), strict=True)
+                for (s, c), chunk in zip(
+                    wanted, await self.index.read_chunks(wanted, dirs), strict=True
+                )
                 for ticket, entry in chunk.items()
                 if entry["s"] > floor
             ]
@@ -160,7 +164,7 @@ class Scanner:
                 if stream.log == READY:
                     counts.queued += total
                 elif stream.log == STARTED:
-                    counts.started += total
+                    pass  # counted from the started sets below (older stores had counters)
                 elif stream.log == COMPLETED:
                     counts.completed += total
                 elif stream.log == FAILED:
@@ -173,6 +177,11 @@ class Scanner:
                             counts.queued += n
                         else:
                             straddling.append((stream, bucket))
+        if STARTED in logs:
+            for started in await asyncio.gather(*(self.index.started(q) for q in dirs)):
+                counts.started += sum(
+                    n for lane, n in started.items() if where.lane is None or lane == where.lane
+                )
         for chunk in await self.index.chunks(straddling):
             for entry in chunk.values():
                 if entry["r"] > now:

@@ -263,7 +263,7 @@ class Tasks:
         if place is not None:
             jobs.append(self.index.remove([place]))
         elif new.state is TaskState.STARTED:
-            jobs.append(self.index.unhold(new.worker_id, ticket, new.queue, new.lane))
+            jobs.append(self.index.unhold(new.worker_id, ticket, new.queue))
         await asyncio.gather(*jobs)
 
     async def _leave(self, old: Stored) -> None:
@@ -271,7 +271,7 @@ class Tasks:
         task, ticket = old.task, old.ticket
         jobs: list[Awaitable[Any]] = []
         if old.doc.get("x") == STARTED:
-            jobs.append(self.index.unhold(task.worker_id, ticket, task.queue, task.lane))
+            jobs.append(self.index.unhold(task.worker_id, ticket, task.queue))
             if task.singularly_run and task.identity is not None:
                 jobs.append(self._drop_gate(self.running_key(task), task.task_id, ticket))
         else:
@@ -304,7 +304,7 @@ class Tasks:
 
     async def held_by(self, worker_id: str) -> list[Stored]:
         """The started tasks this worker holds, by seq; stale entries of the worker's held
-        document are removed (and uncounted) on the way."""
+        document are removed (with their started-set tickets) on the way."""
         held = await self.index.held(worker_id)
         tickets = list(held)
         found = await self.read_many([held[k]["t"] for k in tickets])
@@ -316,9 +316,8 @@ class Tasks:
                 out.append(stored)
             elif state == "stale":
                 queue = entry.get("q") or (stored.task.queue if stored else None)
-                lane = entry.get("l") or (stored.task.lane if stored else None)
-                if queue is not None and lane is not None:
-                    stale.append(self.index.unhold(worker_id, ticket, queue, lane))
+                if queue is not None:
+                    stale.append(self.index.unhold(worker_id, ticket, queue))
         if stale:
             await self.index.finisher.finish(_all(stale))
         return sorted(out, key=lambda s: s.task.seq)
@@ -386,8 +385,8 @@ class Tasks:
                 state = entry_state(entry, ticket, None if stored is None else stored.doc)
                 if state == "stale":
                     jobs.append(self.index.drop_lease_entry(bucket, ticket))
-                    if "w" in entry:  # and its held entry, if whoever left it died first
-                        jobs.append(self.index.unhold(entry["w"], ticket, entry["q"], entry["l"]))
+                    # And the rest of that stay's index, if whoever ended it did not finish.
+                    jobs.append(self.index.unhold(entry.get("w"), ticket, entry["q"]))
                 elif state == "live" and stored is not None:
                     lease = stored.task.lease_until
                     if lease is not None and lease <= now:

@@ -1,0 +1,261 @@
+"""The Couchbase store against a faulty KV node (issue 13): publishers, claimers, reporters,
+push-like claimers that come and go (cancelled at random awaits) and the lease reaper run for a
+while against a node that delays, fails, answers LOCKED and leaves operations unanswered
+(applied or not). Then the faults stop, the background duties run, and:
+- every task the store holds was published (acknowledged or not), every acknowledged one is
+  held, and each ends completed or failed (the drain claims whatever is still waiting): none
+  is ready and unclaimable;
+- no task was reported completed twice;
+- the counters equal the tasks' states;
+- no operation met a real lock (the node answered no LOCKED of its own).
+
+CI runs three short seeds; ``make soak`` runs twenty, longer (COUCHQUEUE_SOAK_SEEDS,
+COUCHQUEUE_SOAK_SECONDS). A failure names its seed; ``make soak SOAK_SEEDS=7`` reruns it alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from resolvers.errors import StoreUnavailable
+from resolvers.models import Task, TaskFilter, TaskState
+from tests.store.factories import claim_request
+
+pytest.importorskip("acouchbase")
+
+from app.store.couchbase import CouchbaseStore
+from tests.couchbase_node.cancel import Canceller
+from tests.couchbase_node.faults import set_faults
+from tests.couchbase_node.launcher import start_node, stop_node
+
+SEEDS = [int(s) for s in os.environ.get("COUCHQUEUE_SOAK_SEEDS", "1,2,3").split(",")]
+SECONDS = float(os.environ.get("COUCHQUEUE_SOAK_SECONDS", "2.5"))
+LEASE = 1.5  # seconds: short, so the reaper has work while the faults last
+FAULTS = {
+    "rate": 0.03,
+    "kinds": {
+        "delay": 3,
+        "tmpfail": 1,
+        "locked": 1,
+        "applied_unanswered": 1,
+        "unapplied_unanswered": 1,
+    },
+    "delay": [0.001, 0.02],
+}
+_ids = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def faulty_port() -> Iterator[int]:
+    process, port = start_node("b", "u", "pw")
+    try:
+        yield port
+    finally:
+        stop_node(process)
+
+
+@dataclasses.dataclass
+class Ledger:
+    """What the clients were told."""
+
+    attempted: set[str] = dataclasses.field(default_factory=set)
+    acknowledged: set[str] = dataclasses.field(default_factory=set)
+    completed: Counter[str] = dataclasses.field(default_factory=Counter)
+    errors: Counter[str] = dataclasses.field(default_factory=Counter)
+
+
+def new_task(rng: random.Random, now: float) -> Task:
+    n = next(_ids)
+    single = rng.random() < 0.2
+    return Task(
+        task_id=f"s{n}",
+        event_id=f"e{n}",
+        queue="q",
+        lane="q",
+        publisher="soak",
+        data={"n": n},
+        run_at=now,
+        created_at=now,
+        identity=f"id{rng.randrange(3)}" if single else None,
+        singularly_run=single,
+    )
+
+
+class Soak:
+    def __init__(self, store: CouchbaseStore, seed: int) -> None:
+        self.store = store
+        self.rng = random.Random(seed)
+        self.ledger = Ledger()
+        self.canceller = Canceller(seed=seed, rate=0.03)
+        self.canceller.install(store.kv)
+        self.stop = asyncio.Event()
+
+    async def attempt(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            return await call()
+        except StoreUnavailable:
+            self.ledger.errors[what] += 1
+            await asyncio.sleep(0.01)
+            return None
+
+    async def publisher(self) -> None:
+        while not self.stop.is_set():
+            batch = [new_task(self.rng, time.time()) for _ in range(self.rng.randint(1, 5))]
+            self.ledger.attempted.update(t.task_id for t in batch)
+            written = await self.attempt("publish", lambda b=batch: self.store.insert_tasks(b))
+            for t, ok in zip(batch, written or [], strict=False):
+                if ok:
+                    self.ledger.acknowledged.add(t.task_id)
+            await asyncio.sleep(self.rng.uniform(0, 0.01))
+
+    async def report(self, task: Task) -> None:
+        now = time.time()
+        roll = self.rng.random()
+        if roll < 0.85:
+            new = dataclasses.replace(task, state=TaskState.COMPLETED, finished_at=now)
+        elif roll < 0.9:
+            new = dataclasses.replace(task, state=TaskState.FAILED, finished_at=now)
+        else:
+            new = task.requeued()
+        written = await self.attempt("report", lambda: self.store.replace_task(new, task.version))
+        if written and new.state is TaskState.COMPLETED:
+            self.ledger.completed[task.task_id] += 1
+
+    def request(self, worker: str, now: float | None = None) -> Any:
+        return claim_request(
+            "q", worker=worker, now=time.time() if now is None else now, default_lease_seconds=LEASE
+        )
+
+    async def claimer(self, n: int) -> None:
+        while not self.stop.is_set():
+            got = await self.attempt("claim", lambda: self.store.claim_task(self.request(f"c{n}")))
+            if got is not None:
+                await self.report(got)
+            else:
+                await asyncio.sleep(0.005)
+
+    async def push_session(self, worker: str) -> None:
+        while not self.stop.is_set():
+            got = await self.store.claim_tasks(self.request(worker), 4)
+            await asyncio.gather(*(self.report(t) for t in got))
+            if not got:
+                await asyncio.sleep(0.005)
+
+    async def push_workers(self) -> None:
+        """Push-like claimers that come and go: each session is cancelled at a random await
+        (or ends with an error); then its tasks are released, as on a disconnect."""
+        for n in itertools.count():
+            if self.stop.is_set():
+                return
+            worker = f"p{n}"
+            try:
+                await self.canceller.call(self.push_session(worker))
+            except StoreUnavailable:
+                self.ledger.errors["push"] += 1
+            await self.attempt("release", lambda w=worker: self.store.release_tasks(w, 0))
+
+    async def reaper(self, now: Callable[[], float] = time.time) -> int:
+        """One pass of the lease reaper: expired tasks back to waiting."""
+        expired = await self.attempt("reap", lambda: self.store.expired_tasks(now(), 100)) or []
+        for t in expired:
+            await self.attempt("reap", lambda t=t: self.store.replace_task(t.requeued(), t.version))
+        return len(expired)
+
+    async def reaper_loop(self) -> None:
+        while not self.stop.is_set():
+            await self.reaper()
+            await asyncio.sleep(0.1)
+
+    async def run(self, seconds: float) -> None:
+        jobs = [
+            asyncio.ensure_future(job)
+            for job in (
+                self.publisher(),
+                self.publisher(),
+                *(self.claimer(n) for n in range(3)),
+                self.push_workers(),
+                self.push_workers(),
+                self.reaper_loop(),
+            )
+        ]
+        await asyncio.sleep(seconds)
+        self.stop.set()
+        await asyncio.gather(*jobs)
+
+    async def drain(self) -> None:
+        """After the faults, the background duties: the reaper and the claimers run until
+        nothing is left to do, and a listing reads everything; then twice more, the store's
+        settling time apart (the first listing removes stale entries; a counter that lost an
+        update is corrected by a reader that sees it apart from its chunk twice, that far
+        apart, unchanged)."""
+        for _ in range(2):
+            await self.drain_once()
+            await asyncio.sleep(self.store.index.settle)
+        await self.drain_once()
+        await self.store.index.finisher.drain()
+
+    async def drain_once(self) -> None:
+        later = time.time() + 3600  # every lease expired, every orphan entry old
+        while True:
+            while await self.reaper(lambda: later):
+                pass
+            got = await self.store.claim_tasks(self.request("drain", later), 64)
+            if not got:
+                break
+            for t in got:
+                done = dataclasses.replace(t, state=TaskState.COMPLETED, finished_at=later)
+                assert await self.store.replace_task(done, t.version)
+                self.ledger.completed[t.task_id] += 1
+        # A dashboard listing every task meets (and removes) what is left stale in any log.
+        after = None
+        while True:
+            page = await self.store.list_tasks(TaskFilter(queue="q"), 500, after)
+            if page.next_cursor is None:
+                break
+            after = page.next_cursor
+        await self.store.index.finisher.drain()
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda s: f"seed{s}")
+async def test_the_store_recovers_from_faults(faulty_port: int, seed: int) -> None:
+    url = (
+        f"couchbase://127.0.0.1:{faulty_port}/b?user=u&password=pw&prefix=soak{seed}x{os.getpid()}"
+    )
+    store = await CouchbaseStore.open(url + "&timeout=0.3")
+    soak = Soak(store, seed)
+    set_faults(faulty_port, {**FAULTS, "seed": seed})
+    try:
+        await soak.run(SECONDS)
+        counts = set_faults(faulty_port, {})
+        soak.canceller.enabled = False
+        await store.index.finisher.drain()
+        await soak.drain()
+        ledger = soak.ledger
+        held = await store.get_tasks(sorted(ledger.attempted))
+        states = Counter(t.state.value for t in held.values())
+        counted = await store.count_tasks(TaskFilter(queue="q"), time.time() + 3600)
+        note = (
+            f"seed {seed}: {len(ledger.attempted)} published, node {counts}, "
+            f"client errors {dict(ledger.errors)}, cancelled {soak.canceller.cancelled}"
+        )
+        assert ledger.acknowledged <= set(held), note
+        assert set(states) <= {"completed", "failed"}, f"{note}: {states}"
+        assert max(ledger.completed.values(), default=0) <= 1, note
+        truth = Counter({k: v for k, v in dataclasses.asdict(counted).items() if v})
+        assert truth == states, f"{note}: counters {truth} != tasks {states}"
+        assert counts["locked_answers"] == 0 and "GET_LOCKED" not in counts["ops"], note
+        assert sum(counts["faults"].values()) > 0, note
+        print(note)
+    finally:
+        set_faults(faulty_port, {})
+        await store.close()
