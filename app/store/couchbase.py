@@ -311,9 +311,17 @@ class CouchbaseStore(Tokens):
         return await _guard(self.claimer.claim(request))
 
     async def claim_tasks(self, request: ClaimRequest, limit: int) -> list[Task]:
-        # Concurrent claims overlap their round trips; each takes a different task.
-        claimed = await _guard(asyncio.gather(*(self.claimer.claim(request) for _ in range(limit))))
-        return [task for task in claimed if task is not None]
+        # Concurrent claims overlap their round trips; each takes a different task. One that
+        # fails must not lose the tasks the others took: those are returned; only when every
+        # claim failed is the failure raised.
+        outcomes = await asyncio.gather(
+            *(_guard(self.claimer.claim(request)) for _ in range(limit)), return_exceptions=True
+        )
+        claimed = [t for t in outcomes if isinstance(t, Task)]
+        failures = [e for e in outcomes if isinstance(e, BaseException)]
+        if failures and not claimed:
+            raise failures[0]
+        return claimed
 
     async def insert_and_claim(
         self, tasks: Sequence[Task], claims: Sequence[tuple[ClaimRequest, int]]
