@@ -1,6 +1,6 @@
 """The Couchbase store's boundary with the SDK: the URL, the connection, document keys, and the
 few key-value operations the store uses (get, insert, upsert, replace and remove with CAS,
-counters, sub-document lookups and mutations, pessimistic locks).
+counters, sub-document lookups and mutations; no pessimistic locks).
 
 Nothing else in app/store/couchbase*.py touches the SDK. Expected outcomes (a document missing,
 a CAS that no longer matches, a sub-document path that exists or does not) come back as return
@@ -40,7 +40,6 @@ from couchbase.options import (  # type: ignore[import-untyped]
     ClusterOptions,
     ClusterTimeoutOptions,
     DeltaValue,
-    GetAndLockOptions,
     IncrementOptions,
     InsertOptions,
     MutateInOptions,
@@ -312,26 +311,6 @@ class Kv:
         except SDK_ERRORS as exc:
             raise _unavailable("remove", exc) from None
         return True
-
-    async def lock(self, key: str, seconds: float) -> tuple[Any, int] | None:
-        """get_and_lock: others' writes wait (the SDK retries them) until we write with the
-        returned CAS or the lock times out."""
-        options = GetAndLockOptions()
-        try:
-            result = await _detached(
-                self._collection.get_and_lock(key, timedelta(seconds=seconds), options)
-            )
-        except DocumentNotFoundException:
-            return None
-        except SDK_ERRORS as exc:
-            raise _unavailable("get_and_lock", exc) from None
-        return result.content_as[_same], int(result.cas)
-
-    async def unlock(self, key: str, cas: int) -> None:
-        try:
-            await _detached(self._collection.unlock(key, cas))
-        except SDK_ERRORS:
-            return  # the lock times out by itself
 
     async def incr(self, key: str, delta: int) -> int:
         """Add ``delta`` (> 0) to a binary counter, created at ``delta``; the new value."""
