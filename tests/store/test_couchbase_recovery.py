@@ -251,3 +251,34 @@ async def test_a_statistics_flush_retried_after_an_ambiguous_failure_counts_once
     assert await cb.list_stats("q", NOW - 60, NOW + 60) == [
         StatsRow("q", minute_of(NOW), published=10)
     ]
+
+
+async def test_a_failed_claim_does_not_lose_the_tasks_its_siblings_took(
+    cb: CouchbaseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """claim_tasks runs its claims concurrently: one that fails (a timeout) must not make the
+    call raise and lose, started until their leases end, the tasks the others took."""
+    tasks = [task("q") for _ in range(3)]
+    assert all(await cb.insert_tasks(tasks))
+    real = cb.claimer.claim
+    calls = []
+
+    async def claim(request: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise StoreUnavailable("Couchbase get failed (UnAmbiguousTimeout)")
+        return await real(request)
+
+    monkeypatch.setattr(cb.claimer, "claim", claim)
+    got = await cb.claim_tasks(claim_request("q", worker="w"), 3)
+    monkeypatch.setattr(cb.claimer, "claim", real)
+    started = {
+        t.task_id
+        for t in (await cb.get_tasks([t.task_id for t in tasks])).values()
+        if t.state is TaskState.STARTED
+    }
+    assert len(got) == 2 and {t.task_id for t in got} == started
+    calls.clear()
+    monkeypatch.setattr(cb.claimer, "claim", claim)
+    with pytest.raises(StoreUnavailable):  # every claim failed: that is an error
+        await cb.claim_tasks(claim_request("q", worker="w"), 1)
