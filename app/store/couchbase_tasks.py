@@ -16,6 +16,7 @@ couchbase_finish), so a cancellation never stops one between its commit and its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from app.store.couchbase_codec import (
 )
 from app.store.couchbase_index import Index, Place, Stream
 from app.store.couchbase_kv import Kv, path
+from resolvers.errors import StoreUnavailable
 from resolvers.models import Replaced, Task, TaskState
 
 Outcome = Literal["done", "conflict", "blocked", "dropped"]
@@ -240,12 +242,18 @@ class Tasks:
                 await self._undo(new, None, gates, ticket)
                 return "blocked"
             (gates if taken == "taken" else kept).append(key)
-        place = None
-        if log == STARTED:
-            await self.index.hold(new, ticket, base)
-        else:
-            place = self.index.place(new, log, ticket)
-            await self.index.add([(place, entry_value(new, log, base))])
+        place = None if log == STARTED else self.index.place(new, log, ticket)
+        try:
+            if place is None:
+                await self.index.hold(new, ticket, base)
+            else:
+                await self.index.add([(place, entry_value(new, log, base))])
+        except StoreUnavailable:
+            # Nothing is committed yet: take back what went in, as far as the store lets us
+            # (what stays is pending, and stale once the task moves on).
+            with contextlib.suppress(StoreUnavailable):
+                await self._undo(new, place, gates, ticket)
+            raise
         doc = task_doc(new, ticket, log)
         version = await self.kv.replace(self.key(new.task_id), doc, old.task.version)
         if version is None:
@@ -384,9 +392,7 @@ class Tasks:
             for (ticket, entry), stored in zip(due.items(), docs, strict=True):
                 state = entry_state(entry, ticket, None if stored is None else stored.doc)
                 if state == "stale":
-                    jobs.append(self.index.drop_lease_entry(bucket, ticket))
-                    # And the rest of that stay's index, if whoever ended it did not finish.
-                    jobs.append(self.index.unhold(entry.get("w"), ticket, entry["q"]))
+                    jobs.append(self._forget_stay(bucket, ticket, entry))
                 elif state == "live" and stored is not None:
                     lease = stored.task.lease_until
                     if lease is not None and lease <= now:
@@ -398,6 +404,13 @@ class Tasks:
                 await self.index.retire_lease_bucket(bucket)
         found.sort(key=lambda t: (t.lease_until or 0.0, t.seq))
         return found[:limit]
+
+    async def _forget_stay(self, bucket: int, ticket: str, entry: dict[str, Any]) -> None:
+        """Finish the removal of a started stay whose lease entry is stale (whoever ended the
+        stay may have stopped short): its held entry and started ticket, then, last, the lease
+        entry that leads here."""
+        await self.index.unhold(entry.get("w"), ticket, entry["q"])
+        await self.index.drop_lease_entry(bucket, ticket)
 
 
 async def _all(jobs: Sequence[Coroutine[Any, Any, Any]]) -> None:
