@@ -10,7 +10,8 @@ each method keeps its promise; the modules beside this one hold the parts:
 - couchbase_claim: claims, change stamps, earliest run_at;
 - couchbase_scan: listings, counts, bulk deletes;
 - couchbase_meta: schedules and statistics;
-- couchbase_repair: the repair pass for what a crash can leave behind.
+- couchbase_finish: steps that run to their end when their caller is cancelled;
+- couchbase_repair: the repair pass for what a crash can leave behind in a store nobody reads.
 
 Every public method runs under ``_guard``: any SDK exception that got past couchbase_kv (there
 should be none) becomes StoreUnavailable, never escaping the store.

@@ -1,7 +1,8 @@
 """Listing, counting and bulk deletion of tasks on Couchbase, from the index documents.
 
-Counts come from the directories' counters alone (one read per queue), except for the one
-delayed bucket per lane that straddles ``now``, which is read to split scheduled from queued.
+Counts come from the directories' counters (one read per queue) and the started sets, except
+for the one delayed bucket per lane that straddles ``now``, which is read to split scheduled from
+queued.
 Listings walk the chunked logs the filter needs, in seq order (the cursor is the last seq
 returned), and read each candidate task to check it is live and matches the whole filter;
 stale entries met on the way are removed (and uncounted).
