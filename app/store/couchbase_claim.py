@@ -34,6 +34,12 @@ MAX_SCAN = 512  # chunks a claim reads at most, passing blocked identities and s
 MAX_WINDOW = 64  # the window grows to this many chunks while it finds only those
 ROUNDS = 4  # window re-reads after losing every race in it
 SPREAD = 8  # after a lost race, the next candidate is one of this many, at random
+# Races lost per candidate tried (a moving average) above which every pick is spread over the
+# window: other nodes are claiming from the same window, and taking candidates in order would
+# make them all collide on the first few.
+CONTENDED = 0.1
+WIDE_SPREAD = 128  # then each pick is one of this many, at random
+AVERAGE_WEIGHT = 0.05
 
 CachedQueues = Callable[[str], list[str]]
 Candidate = tuple[float, int, str, dict[str, Any], Place]
@@ -47,6 +53,7 @@ class Claimer:
         # Tasks this process is moving right now: its other claims pass them by, so concurrent
         # claims in one process never race each other for the same task.
         self._trying: set[str] = set()
+        self._losses = 0.0  # races lost per claim, moving average
 
     async def lane_queues(self, lanes: Sequence[str]) -> dict[str, list[str]]:
         """The queues whose directories index each lane: the queue itself; for a worker's own
@@ -145,7 +152,10 @@ class Claimer:
             while queue:
                 # In order; after a lost race, at random among the next few, so claimers of
                 # other processes reading the same window stop colliding on the same ones.
-                pick = random.randrange(min(len(queue), SPREAD)) if lost else 0
+                if self._losses > CONTENDED:
+                    pick = random.randrange(min(len(queue), WIDE_SPREAD))
+                else:
+                    pick = random.randrange(min(len(queue), SPREAD)) if lost else 0
                 _, _, ticket, entry, place = queue.pop(pick)
                 task_id = entry["t"]
                 if task_id in self._trying or entry.get("i") in blocked:
@@ -167,6 +177,9 @@ class Claimer:
                     )
                 finally:
                     self._trying.discard(task_id)
+                self._losses *= 1 - AVERAGE_WEIGHT
+                if outcome == "conflict":
+                    self._losses += AVERAGE_WEIGHT
                 if outcome == "done":
                     return started, lost, True
                 if outcome == "blocked":
