@@ -177,8 +177,8 @@ class Index:
         """A counter apart from its chunk is normal for an instant (an entry being added or
         removed between the two reads). Seen apart again after ``settle`` seconds with
         neither changed (the chunk's CAS and the counter the same), an update was lost to a
-        timeout: the counter is moved to the entries' number (by a relative increment, so
-        any concurrent change stands)."""
+        timeout: the counter is moved to the entries' number, once across nodes (see
+        ``_correct``)."""
         place = (stream, chunk)
         if counted == entries:
             self._apart.pop(place, None)
@@ -191,12 +191,19 @@ class Index:
             self._apart[place] = (counted, cas, now)
         elif now - seen[2] >= self.settle:
             del self._apart[place]
-            self.finisher.spawn(self._correct(stream, chunk, entries - counted))
+            self.finisher.spawn(self._correct(stream, chunk, counted, entries))
 
-    async def _correct(self, stream: Stream, chunk: int, delta: int) -> None:
-        key = dir_key(stream.log, chunk, stream.lane)
-        counted = await self._count(stream.queue, {key: delta})
-        if counted.get(key) == 0:
+    async def _correct(self, stream: Stream, chunk: int, counted: int, entries: int) -> None:
+        """Move the counter from ``counted`` to ``entries``, with the directory's CAS: if it
+        changed since (another node correcting the same counter, or any other write), this
+        correction is dropped, to be made again by a later reader if still needed."""
+        key = self.dir_doc_key(stream.queue, KIND_OF_LOG[stream.log])
+        counter = path("n", dir_key(stream.log, chunk, stream.lane))
+        got = await self.kv.lookup(key, [counter])
+        if got is None or got[0][0] != counted:
+            return
+        spec = [SD.counter(counter, entries - counted)]
+        if await self.kv.mutate(key, spec, cas=got[1]) is not None and entries == 0:
             await self._drop_if_empty(stream, chunk)
 
     async def add(self, entries: Sequence[tuple[Place, dict[str, Any]]]) -> None:

@@ -282,3 +282,37 @@ async def test_a_failed_claim_does_not_lose_the_tasks_its_siblings_took(
     monkeypatch.setattr(cb.claimer, "claim", claim)
     with pytest.raises(StoreUnavailable):  # every claim failed: that is an error
         await cb.claim_tasks(claim_request("q", worker="w"), 1)
+
+
+async def test_a_counter_that_lost_an_update_is_corrected_once_across_nodes(
+    cb: CouchbaseStore, tmp_path: Path
+) -> None:
+    """An entry removed whose decrement was lost (a timeout): the counter runs ahead of its
+    chunk. Readers on two nodes see it apart, twice, settle apart and unchanged: the counter
+    is corrected once, not by each node."""
+    other = await CouchbaseStore.open(couchbase_url(tmp_path))
+    try:
+        kept, lost = task("q"), task("q")
+        assert await cb.insert_tasks([kept, lost])
+        stored = await cb.tasks.read(lost.task_id)
+        assert stored is not None
+        place = stored.place()
+        assert await cb.kv.remove(cb.tasks.key(lost.task_id))
+        await cb.kv.mutate(
+            cb.index.chunk_key(place.stream, place.chunk), [SD.remove(path(place.ticket))]
+        )
+        assert (await counted(cb))["queued"] == 2
+        for store in (cb, other):
+            store.index.settle = 0.05
+        for store in (cb, other):
+            await store.list_tasks(TaskFilter(queue="q"), 10, None)
+        await asyncio.sleep(0.1)
+        # Both nodes see it apart again, at once: both want to correct it.
+        await asyncio.gather(
+            *(store.list_tasks(TaskFilter(queue="q"), 10, None) for store in (cb, other))
+        )
+        for store in (cb, other):
+            await settle(store)
+        assert (await counted(cb))["queued"] == 1
+    finally:
+        await other.close()
