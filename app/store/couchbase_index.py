@@ -24,6 +24,7 @@ seconds corrects the counter (see ``observe``).
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ PRUNE_AT = 16
 # A chunk counter seen apart from its chunk's entries, both unchanged, for this many KV
 # timeouts (and at least SETTLE_MIN seconds) lost an update: it is corrected.
 SETTLE_TIMEOUTS, SETTLE_MIN = 4, 1.0
+# Attempts at a correction while other writes change the directory.
+CORRECT_TRIES = 5
 # A queue's two directory documents: counters of waiting and started tasks (read by claims),
 # and of finished tasks.
 WAITING, DONE = "dir", "done"
@@ -191,20 +194,29 @@ class Index:
             self._apart[place] = (counted, cas, now)
         elif now - seen[2] >= self.settle:
             del self._apart[place]
-            self.finisher.spawn(self._correct(stream, chunk, counted, entries))
+            self.finisher.spawn(self._correct(stream, chunk, counted, entries, cas))
 
-    async def _correct(self, stream: Stream, chunk: int, counted: int, entries: int) -> None:
-        """Move the counter from ``counted`` to ``entries``, with the directory's CAS: if it
-        changed since (another node correcting the same counter, or any other write), this
-        correction is dropped, to be made again by a later reader if still needed."""
+    async def _correct(
+        self, stream: Stream, chunk: int, counted: int, entries: int, chunk_cas: int
+    ) -> None:
+        """Move the counter from ``counted`` to ``entries``, with the directory's CAS, while
+        the counter and the chunk are still as seen: once across nodes (another node's
+        correction changes the counter, and this one stops). A CAS lost to another write is
+        tried again, a few times."""
         key = self.dir_doc_key(stream.queue, KIND_OF_LOG[stream.log])
         counter = path("n", dir_key(stream.log, chunk, stream.lane))
-        got = await self.kv.lookup(key, [counter])
-        if got is None or got[0][0] != counted:
-            return
-        spec = [SD.counter(counter, entries - counted)]
-        if await self.kv.mutate(key, spec, cas=got[1]) is not None and entries == 0:
-            await self._drop_if_empty(stream, chunk)
+        for _ in range(CORRECT_TRIES):
+            got, now = await asyncio.gather(
+                self.kv.lookup(key, [counter]), self.kv.cas_of(self.chunk_key(stream, chunk))
+            )
+            if got is None or got[0][0] != counted or now != chunk_cas:
+                return
+            spec = [SD.counter(counter, entries - counted)]
+            if await self.kv.mutate(key, spec, cas=got[1]) is not None:
+                if entries == 0:
+                    await self._drop_if_empty(stream, chunk)
+                return
+            await asyncio.sleep(random.uniform(0, 0.01))
 
     async def add(self, entries: Sequence[tuple[Place, dict[str, Any]]]) -> None:
         """Count entries, then write them (one sub-document operation per directory, then per

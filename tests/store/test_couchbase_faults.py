@@ -41,10 +41,11 @@ from tests.couchbase_node.launcher import start_node, stop_node
 SEEDS = [int(s) for s in os.environ.get("COUCHQUEUE_SOAK_SEEDS", "1,2,3").split(",")]
 SECONDS = float(os.environ.get("COUCHQUEUE_SOAK_SECONDS", "1.5"))
 LEASE = 1.5  # seconds: short, so the reaper has work while the faults last
-# Rounds of the duties after the faults: at least three (the first removes what is stale, the
-# next two see a counter apart from its chunk, settle apart); more while tasks are left over
-# (a claim answered too late for the 0.3 s timeout on a loaded machine holds its task until
-# its lease ends).
+# Rounds of the duties after the faults, the settling time apart: at least three (the first
+# removes what is stale, the next two see a counter apart from its chunk, settle apart); more,
+# up to this many, while tasks or counts are left over (a claim answered too late for the
+# 0.3 s timeout on a loaded machine holds its task until its lease ends; a correction loses
+# its CAS to the duties' own writes and waits for the next round).
 DRAIN_PASSES = 8
 FAULTS = {
     "rate": 0.03,
@@ -206,11 +207,21 @@ class Soak:
         apart, unchanged)."""
         for n in range(DRAIN_PASSES):
             await self.drain_once()
-            left = await persist(lambda: self.store.get_tasks(sorted(self.ledger.attempted)))
-            if n >= 2 and all(t.state.value in ("completed", "failed") for t in left.values()):
+            await self.store.index.finisher.drain()
+            states, counted = await self.truth()
+            if n >= 2 and set(states) <= {"completed", "failed"} and counted == states:
                 break
             await asyncio.sleep(max(self.store.index.settle, LEASE))
         await self.store.index.finisher.drain()
+
+    async def truth(self) -> tuple[Counter[str], Counter[str]]:
+        """The tasks' states, and the store's counts."""
+        held = await persist(lambda: self.store.get_tasks(sorted(self.ledger.attempted)))
+        counts = await persist(
+            lambda: self.store.count_tasks(TaskFilter(queue="q"), time.time() + 3600)
+        )
+        states = Counter(t.state.value for t in held.values())
+        return states, Counter({k: v for k, v in dataclasses.asdict(counts).items() if v})
 
     async def drain_once(self) -> None:
         later = time.time() + 3600  # every lease expired, every orphan entry old
@@ -266,10 +277,8 @@ async def test_the_store_recovers_from_faults(faulty_port: int, seed: int) -> No
         await soak.drain()
         ledger = soak.ledger
         held = await persist(lambda: store.get_tasks(sorted(ledger.attempted)))
-        states = Counter(t.state.value for t in held.values())
-        counted = await persist(
-            lambda: store.count_tasks(TaskFilter(queue="q"), time.time() + 3600)
-        )
+        states, counters = await soak.truth()
+        final = set_faults(faulty_port, {})
         note = (
             f"seed {seed}: {len(ledger.attempted)} published, node {counts}, "
             f"client errors {dict(ledger.errors)}, cancelled {soak.canceller.cancelled}"
@@ -277,9 +286,8 @@ async def test_the_store_recovers_from_faults(faulty_port: int, seed: int) -> No
         assert ledger.acknowledged <= set(held), note
         assert set(states) <= {"completed", "failed"}, f"{note}: {states}"
         assert max(ledger.completed.values(), default=0) <= 1, note
-        truth = Counter({k: v for k, v in dataclasses.asdict(counted).items() if v})
-        assert truth == states, f"{note}: counters {truth} != tasks {states}"
-        assert counts["locked_answers"] == 0 and "GET_LOCKED" not in counts["ops"], note
+        assert counters == states, f"{note}: counters {counters} != tasks {states}"
+        assert final["locked_answers"] == 0 and "GET_LOCKED" not in final["ops"], note
         assert sum(counts["faults"].values()) > 0, note
         print(note)
     finally:
