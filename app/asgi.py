@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -25,9 +25,10 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import dashboard, rest
+from app import dashboard, graphiql, rest, session
 from app.auth import CALLER_SCOPE_KEY, AuthMiddleware, Gate, client_address
 from app.body_limit import BodyLimitMiddleware
+from app.browser import cors_middleware
 from app.graphql_ws import CheckedTransportWSHandler
 from app.health import Readiness, healthz, readyz
 from app.hosts import AllowedHosts, HostCheckMiddleware
@@ -74,6 +75,10 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
     """
 
     graphql_transport_ws_handler_class = CheckedTransportWSHandler
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        # Strawberry's page loads React and GraphiQL from a CDN: ours serves its own copy.
+        return graphiql.page()
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
@@ -243,14 +248,18 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        *session.routes,
         *dashboard.routes,
+        *graphiql.routes,
     ]
     app = Starlette(
         routes=routes,
         middleware=[
+            *cors_middleware(settings),
             Middleware(
                 HostCheckMiddleware,
                 allowed=AllowedHosts.parse(settings.allowed_hosts, settings.host),
+                origins=settings.cors_origins(),
             ),
             Middleware(AuthMiddleware, gate=gate),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),

@@ -2,11 +2,14 @@
 route (or page) it asks for is allowed to them. GraphQL fields are checked one by one where
 they run (schema/auth.py); which operation needs which role is decided in resolvers/access.py.
 
-Auth is on once the store holds a token. Then every route but /healthz and /readyz needs
-``Authorization: Bearer SECRET``: without one, or with one the store does not hold, 401; with
-one whose roles do not allow the route, 403. A websocket is let in either way: its token may
-come in the graphql-transport-ws connection_init payload instead, which the GraphQL view
-checks (4403 Forbidden when neither holds a valid one).
+Auth is on once the store holds a token. Then every route but /healthz, /readyz and the
+dashboard's files (which hold no data: the pages get everything through /graphql) needs
+``Authorization: Bearer SECRET`` or the dashboard's session cookie (app/session.py): without
+either, or with one the store does not hold, 401; with one whose roles do not allow the route,
+403. A request the cookie authenticates that may change something must come from this server's
+own pages (app/browser.py), else 403. A websocket is let in either way: its token may come in
+the graphql-transport-ws connection_init payload instead, which the GraphQL view checks (4403
+Forbidden when neither holds a valid one).
 
 An address that sent ``failure_limit`` unknown tokens within ``FAILURE_WINDOW`` seconds is
 answered 429 (with Retry-After) on every request needing a token, until the oldest of those
@@ -24,18 +27,28 @@ import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.browser import (
+    changes_state,
+    check_same_origin,
+    header,
+    is_page_load,
+    session_cookie,
+)
 from resolvers.access import NOBODY, Caller, allowed
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError, Forbidden, TooManyAttempts, Unauthenticated
+from resolvers.sessions import session_caller
 from resolvers.tokens import as_caller, auth_enabled, authenticate
 
 # Where the request's Caller waits in the ASGI scope (absent while auth is off).
 CALLER_SCOPE_KEY = "couchqueue.caller"
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/", "/dashboard"})
+# The dashboard's and GraphiQL's files, and the sign-in (which checks what it is given itself).
+OPEN_PREFIXES = ("/dashboard/", "/graphiql/")
 FAILURE_WINDOW = 60.0
 MAX_TRACKED_ADDRESSES = 10_000
 
-# Each REST route and page, by (method, path), and the operation of resolvers.access it is.
+# Each REST route, by (method, path), and the operation of resolvers.access it is.
 # DELETE /worker with ?queue= rather than ?workerId= is Mutation.deleteWorkers, which its
 # handler checks once it has read the parameters. /graphql needs only a valid token: its fields
 # are checked as they run.
@@ -56,22 +69,18 @@ ROUTE_OPERATIONS: dict[tuple[str, str], str | None] = {
     ("GET", "/metrics"): "metrics",
     ("GET", "/graphql"): None,
     ("POST", "/graphql"): None,
-    ("GET", "/"): "dashboard",
-    ("GET", "/dashboard"): "dashboard",
 }
-PREFIX_OPERATIONS = (("/dashboard/", "dashboard"),)
+
+
+def is_open(path: str) -> bool:
+    """Whether the path is served without a token."""
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 def route_operation(method: str, path: str) -> str | None:
     """The operation a request is, or None for /graphql and paths no route serves."""
     method = "GET" if method == "HEAD" else method
-    found = ROUTE_OPERATIONS.get((method, path))
-    if found is not None:
-        return found
-    for prefix, operation in PREFIX_OPERATIONS:
-        if path.startswith(prefix):
-            return operation
-    return None
+    return ROUTE_OPERATIONS.get((method, path))
 
 
 class FailedAttempts:
@@ -135,6 +144,13 @@ class Gate:
                 self.failures.failed(address)
             raise
 
+    async def session_caller(self, ctx: Context, session: str) -> Caller | None:
+        """The caller of a dashboard session cookie (None while auth is off). A bad cookie is
+        not counted as a bad token: it cannot be guessed, and an expired one is no attack."""
+        if not await auth_enabled(ctx):
+            return None
+        return await session_caller(ctx, session)
+
 
 def client_address(scope: Scope) -> str:
     client = scope.get("client")
@@ -178,15 +194,23 @@ class AuthMiddleware:
         self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
+        if scope["type"] not in ("http", "websocket") or is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         ctx: Context = scope["app"].state.ctx
-        credentials = _header(scope, b"authorization")
+        credentials = header(scope, b"authorization")
+        session = session_cookie(scope) if credentials is None else None
         try:
-            caller = await self.gate.caller(ctx, client_address(scope), credentials)
-            if caller is not None and scope["type"] == "http":
-                operation = route_operation(scope["method"], scope["path"])
+            if session is not None:
+                caller = await self.gate.session_caller(ctx, session)
+            else:
+                caller = await self.gate.caller(ctx, client_address(scope), credentials)
+            if caller is not None:
+                operation = None
+                if scope["type"] == "http":
+                    operation = route_operation(scope["method"], scope["path"])
+                if session is not None and changes_state(scope, operation):
+                    check_same_origin(scope)
                 if operation is not None and not allowed(caller, operation):
                     raise Forbidden(f"token {caller.name!r} may not use {operation}")
         except CouchQueueError as error:
@@ -195,6 +219,12 @@ class AuthMiddleware:
                 scope[CALLER_SCOPE_KEY] = NOBODY
                 await self.app(scope, receive, send)
                 return
+            if isinstance(error, Unauthenticated) and is_page_load(scope):
+                # GraphiQL without a session: sign in on the dashboard first.
+                location = (b"location", b"dashboard/")
+                await send({"type": "http.response.start", "status": 303, "headers": [location]})
+                await send({"type": "http.response.body", "body": b""})
+                return
             status, headers, body = _refusal(scope["path"], error)
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
@@ -202,10 +232,3 @@ class AuthMiddleware:
         if caller is not None:
             scope[CALLER_SCOPE_KEY] = caller
         await self.app(scope, receive, send)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None

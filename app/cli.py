@@ -13,7 +13,16 @@ from typing import Any
 
 from app import token_cli
 from app.settings import Settings, env_name, flag_name
+from app.tls import tls_refusal
 from couchqueue_client import command as worker_command
+
+
+class JoinRepeated(argparse.Action):
+    """A flag given several times: its values joined with commas, as its env twin has them."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        previous = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, values if previous is None else f"{previous},{values}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run a server node")
     for spec in fields(Settings):
         help = f"{spec.metadata['help']} [env {env_name(spec.name)}; default {spec.default}]"
+        if spec.metadata.get("repeatable"):
+            serve.add_argument(
+                flag_name(spec.name), dest=spec.name, action=JoinRepeated, default=None, help=help
+            )
+            continue
         if isinstance(spec.default, bool):
             serve.add_argument(
                 flag_name(spec.name), dest=spec.name, action="store_true", default=None, help=help
@@ -59,7 +73,7 @@ def serve(settings: Settings) -> None:
 
     from app.asgi import create_app
 
-    refusal = protected_mode_refusal(settings)
+    refusal = tls_refusal(settings) or protected_mode_refusal(settings)
     if refusal is not None:
         print(refusal, file=sys.stderr)
         raise SystemExit(2)
@@ -116,4 +130,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_per_message_deflate": False,
         # Nothing reads the client address: no X-Forwarded-* rewriting on every request.
         "proxy_headers": False,
+        # Checked by tls_refusal before serving; None serves plain HTTP.
+        "ssl_certfile": settings.ssl_certfile or None,
+        "ssl_keyfile": settings.ssl_keyfile or None,
     }

@@ -5,7 +5,8 @@ node by DNS rebinding (evil.example resolving to 127.0.0.1) sends Host: evil.exa
 not reach the API with the page's own origin. A request that carries an Origin header (every
 browser does on a cross-site POST and on a websocket handshake) must come from a page of an
 allowed host too (403 BAD_ORIGIN): another site's page cannot drive the node through its
-visitor's browser. Clients other than browsers send no Origin and are not affected.
+visitor's browser. Clients other than browsers send no Origin and are not affected. The
+origins named by --cors-origin are let through too: their pages are allowed to call.
 
 Both HTTP requests and websocket handshakes are checked. Allowed names are matched without
 their port; ``*.example.com`` allows every subdomain of example.com; ``*`` allows everything.
@@ -50,9 +51,10 @@ class AllowedHosts:
 
 
 class HostCheckMiddleware:
-    def __init__(self, app: ASGIApp, allowed: AllowedHosts) -> None:
+    def __init__(self, app: ASGIApp, allowed: AllowedHosts, origins: Iterable[str] = ()) -> None:
         self.app = app
         self.allowed = allowed
+        self.origins = frozenset(origin.lower() for origin in origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or self.allowed.anything:
@@ -74,7 +76,11 @@ class HostCheckMiddleware:
         if not self.allowed.allows(hostname(host)):
             message = f"this server does not serve the host {host!r} (see --allowed-hosts)"
             return 400, "BAD_HOST", message, "host"
-        if origin is not None and not self.allowed.allows(_origin_host(origin)):
+        if (
+            origin is not None
+            and origin.strip().lower() not in self.origins
+            and not self.allowed.allows(_origin_host(origin))
+        ):
             message = f"requests from pages of {origin!r} are refused (see --allowed-hosts)"
             return 403, "BAD_ORIGIN", message, "origin"
         return None

@@ -1,6 +1,7 @@
 """Prometheus metrics of one node, in its own registry (no global state): per-queue gauges
-read from the store at scrape time, counters fed by the engine's events, latency histograms
-of publish and claim, connected push workers."""
+(tasks by state, paused, latency) read from the store's counters at scrape time, counters
+fed by the engine's events, latency histograms of publish and claim, connected push
+workers."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ class Metrics:
         )
         self.paused = Gauge(
             "couchqueue_queue_paused", "1 if the queue is paused", ["queue"], registry=self.registry
+        )
+        self.latency_seconds = Gauge(
+            "couchqueue_queue_latency_seconds",
+            "How long the oldest ready task of the queue has waited since it became due",
+            ["queue"],
+            registry=self.registry,
         )
         self.events = Counter(
             "couchqueue_task_events",
@@ -79,11 +86,13 @@ class Metrics:
         """The exposition text, with the gauges read from the store now."""
         self.tasks.clear()
         self.paused.clear()
+        self.latency_seconds.clear()
         for status in await all_queue_status(ctx):
             name = status.queue.name
             counts = status.counts
             for state in ("scheduled", "queued", "started", "completed", "failed"):
                 self.tasks.labels(name, state).set(getattr(counts, state))
             self.paused.labels(name).set(1 if status.queue.paused else 0)
+            self.latency_seconds.labels(name).set(status.latency)
         self.push_workers.set(self._subscribers())
         return generate_latest(self.registry)

@@ -91,6 +91,7 @@ def render_queue_status(state: status.QueueStatus) -> dict[str, Any]:
         "exists": state.exists,
         "length": state.length,
         **dataclasses.asdict(state.counts),  # queued, scheduled, started, completed, failed
+        "latencySeconds": state.latency,
         "paused": state.queue.paused,
         "workers": state.workers,
         "interests": state.queue.interests,

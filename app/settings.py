@@ -12,8 +12,10 @@ from typing import Any
 from resolvers.context import Limits, Policies
 
 
-def setting(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def setting(default: Any, help: str, repeatable: bool = False) -> Any:
+    """A field with its help text; a repeatable one's CLI flag may be given several times (the
+    values are joined with commas, as its environment twin takes them)."""
+    return field(default=default, metadata={"help": help, "repeatable": repeatable})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,23 @@ class Settings:
         "serve on a non-loopback address although the store holds no token (anyone who can "
         "reach the port may do anything)",
     )
+    ssl_certfile: str = setting(
+        "",
+        "PEM certificate (with its chain) to serve HTTPS and wss:// with; needs --ssl-keyfile "
+        "(empty: plain HTTP)",
+    )
+    ssl_keyfile: str = setting(
+        "", "PEM private key of --ssl-certfile, not encrypted (empty: plain HTTP)"
+    )
+    session_seconds: float = setting(
+        12 * 3600.0, "how long a dashboard sign-in lasts (its cookie's lifetime)"
+    )
+    cors_origin: str = setting(
+        "",
+        "origins (https://app.example.com) whose pages may call the API with a bearer token, "
+        "comma-separated; the flag may be repeated (none: no CORS headers at all)",
+        repeatable=True,
+    )
     max_concurrency: int = setting(
         10000,
         "most open connections and running requests; beyond it new requests get 503 (0: no limit)",
@@ -123,6 +142,10 @@ class Settings:
                 values[spec.name] = _convert(spec.name, raw, type(spec.default))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def cors_origins(self) -> list[str]:
+        """The --cors-origin entries, without blanks or a trailing slash."""
+        return [o.strip().rstrip("/") for o in self.cors_origin.split(",") if o.strip()]
 
     def limits(self) -> Limits:
         return Limits(

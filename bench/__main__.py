@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ["publish", "end_to_end", "latency", "memory", "stores"]
+BENCHMARKS = ["publish", "end_to_end", "latency", "memory", "stores", "counts"]
 EVERY = [*BENCHMARKS, "ceiling", "claim_depth"]
 
 

@@ -2,9 +2,9 @@
 needs which role.
 
 Operations are named by their GraphQL coordinates (``Mutation.publishTask``), the API's full
-and stable set of names; each REST route maps to one of them (app/auth.py), and a few resources
-that GraphQL has no field for have names of their own (``metrics``, ``dashboard``). A name
-missing from the table needs ``admin``: a new operation is closed until it is given a role.
+and stable set of names; each REST route maps to one of them (app/auth.py), and a resource that
+GraphQL has no field for has a name of its own (``metrics``). A name missing from the table
+needs ``admin``: a new operation is closed until it is given a role.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ _VIEWER_QUERIES = (
     "interests",
     "schedules",
     "stats",
+    "statsTotals",
     "status",
     "workerQueue",
 )
@@ -105,7 +106,6 @@ OPERATION_ROLES: dict[str, Role] = {
     **{f"Query.{name}": Role.VIEWER for name in _VIEWER_QUERIES},
     "Subscription.events": Role.VIEWER,
     "metrics": Role.VIEWER,
-    "dashboard": Role.VIEWER,
     **{f"Mutation.{name}": Role.ADMIN for name in _ADMIN_MUTATIONS},
     "Query.tokens": Role.ADMIN,
 }

@@ -189,6 +189,9 @@ class TaskFilter:
     finished_after: float | None = None
     finished_before: float | None = None
     task_ids: tuple[str, ...] | None = None
+    # True: tasks that failed before (attempts > 0; scheduled, they are retries waiting for
+    # their backoff); False: tasks never failed (scheduled, they are delayed publishes).
+    failed_before: bool | None = None
 
     def matches(self, task: Task) -> bool:
         """Whether the task is covered: the reference every store's filtering agrees with."""
@@ -213,6 +216,7 @@ class TaskFilter:
                 or (task.finished_at is not None and task.finished_at < self.finished_before)
             )
             and (self.task_ids is None or task.task_id in self.task_ids)
+            and (self.failed_before is None or (task.attempts > 0) == self.failed_before)
         )
 
 

@@ -3,6 +3,11 @@
 Counting in memory keeps a write off every publish and claim; each node adds its own counts
 (the store's add is additive), so totals are right across nodes. A crash loses at most one
 flush interval of counts: statistics, never tasks.
+
+Lifetime totals (Sidekiq's "processed" and "failed") are one more row per queue, at the minute
+LIFETIME, added in the same add_stats call as the minutes (one transaction on SQLite). LIFETIME
+lies past every timestamp a client may give (validation.END_OF_TIME), so no per-minute listing
+returns it and no pruning of old minutes removes it: every store keeps it without a change.
 """
 
 from __future__ import annotations
@@ -10,7 +15,19 @@ from __future__ import annotations
 from resolvers.context import Context
 from resolvers.models import STAT_FIELDS, StatsRow
 from resolvers.stats_buffer import MINUTE, minute_of
-from resolvers.validation import queue_name, timestamp
+from resolvers.validation import END_OF_TIME, queue_name, timestamp
+
+LIFETIME = END_OF_TIME
+
+
+def _per_queue(rows: list[StatsRow], minute: float) -> list[StatsRow]:
+    """The rows summed per queue, at ``minute``."""
+    sums: dict[str, StatsRow] = {}
+    for row in rows:
+        total = sums.setdefault(row.queue, StatsRow(row.queue, minute))
+        for field in STAT_FIELDS:
+            setattr(total, field, getattr(total, field) + getattr(row, field))
+    return list(sums.values())
 
 
 async def flush_stats(ctx: Context) -> int:
@@ -19,7 +36,7 @@ async def flush_stats(ctx: Context) -> int:
     if not rows:
         return 0
     try:
-        await ctx.store.add_stats(rows)
+        await ctx.store.add_stats([*rows, *_per_queue(rows, LIFETIME)])
     except BaseException:
         ctx.stats.restore(rows)
         raise
@@ -54,3 +71,17 @@ async def query_stats(
             for field in STAT_FIELDS:
                 setattr(row, field, getattr(row, field) + getattr(pending, field))
     return sorted(merged.values(), key=lambda r: (r.minute, r.queue))
+
+
+async def lifetime_totals(ctx: Context, *, queue: object = None) -> StatsRow:
+    """Every count since totals were first kept in this store (a store made by an older
+    version starts from zero at the upgrade), of one queue or all (then queue is ""), this
+    node's unflushed counts included. Unlike the per-minute rows, never pruned."""
+    name = queue_name(queue, ctx) if queue is not None else None
+    rows = await ctx.store.list_stats(name, LIFETIME, LIFETIME + MINUTE)
+    pending = [r for r in ctx.stats.snapshot() if name is None or r.queue == name]
+    total = StatsRow(name or "", LIFETIME)
+    for row in [*rows, *pending]:
+        for field in STAT_FIELDS:
+            setattr(total, field, getattr(total, field) + getattr(row, field))
+    return total

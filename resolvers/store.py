@@ -205,7 +205,9 @@ class Store(Protocol):
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
         """The smallest run_at among QUEUED tasks of these lanes, or None if there are none:
-        when an idle push subscriber should look again for delayed tasks."""
+        when an idle push subscriber should look again for delayed tasks, and, when it is
+        past, since when a queue's oldest ready task has waited (its latency). An index probe
+        per lane, cheap whatever the lanes' depth."""
 
     async def expired_tasks(self, now: float, limit: int) -> list[Task]:
         """Up to ``limit`` STARTED tasks whose lease_until <= now, oldest lease first. A plain
@@ -221,7 +223,13 @@ class Store(Protocol):
 
     async def count_tasks(self, where: TaskFilter, now: float) -> TaskCounts:
         """How many matching tasks are in each state; QUEUED ones with run_at > now count as
-        scheduled."""
+        scheduled.
+
+        For a filter by queue, lane and states only (what status, /metrics and the dashboard
+        ask on every request), the answer comes from counters kept with every write, never
+        from reading the queue's tasks: it costs the same at a million waiting tasks as at ten.
+        Exact as long as no crash left a backend's counters behind (see docs/stores.md for
+        each backend's repair). Any other filter may read every matching task."""
 
     # -- schedules ---------------------------------------------------------------------------
 

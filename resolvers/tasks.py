@@ -27,6 +27,7 @@ from resolvers.observe import observe
 from resolvers.queue_cache import QueueSnapshot
 from resolvers.tokens import check_owner
 from resolvers.validation import (
+    flag,
     identifier,
     page_size,
     queue_name,
@@ -136,12 +137,15 @@ async def list_tasks(
     worker_id: Any = None,
     publisher: Any = None,
     reason_contains: Any = None,
+    retry: Any = None,
     first: Any = None,
     after: Any = None,
     queue_param: str = "queue",
 ) -> TaskPage:
     """Tasks in publish order with keyset paging. Scheduled and queued are told apart by run_at
-    against the clock, the same way a claim decides readiness."""
+    against the clock, the same way a claim decides readiness. ``retry`` True keeps the tasks
+    that failed before (attempts > 0), False those never failed: among scheduled tasks, the
+    retries waiting for their backoff and the delayed publishes."""
     wanted = parse_state(state)
     now = ctx.clock()
     where = TaskFilter(
@@ -154,6 +158,7 @@ async def list_tasks(
         ),
         run_after=now if wanted is TaskState.SCHEDULED else None,
         run_until=now if wanted is TaskState.QUEUED else None,
+        failed_before=None if retry is None else flag(retry, "retry"),
     )
     cursor = text(after, "after", 200, optional=True)
     return await ctx.store.list_tasks(where, page_size(first, ctx), cursor)

@@ -77,11 +77,16 @@ async def authenticate(ctx: Context, credentials: Any) -> Caller | None:
     # The dictionary look-up finds the candidate; the comparison that decides is constant-time.
     if token is None or not hmac.compare_digest(token.secret_hash, digest):
         raise Unauthenticated("unknown or revoked token")
+    await note_use(ctx, token)
+    return Caller(name=token.name, roles=parse_roles(token.roles))
+
+
+async def note_use(ctx: Context, token: ApiToken) -> None:
+    """Keep the token's last use, to the minute."""
     now = ctx.clock()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
         await ctx.store.token_used(token.name, now)
-    return Caller(name=token.name, roles=parse_roles(token.roles))
 
 
 def as_caller(ctx: Context, caller: Caller | None) -> Context:

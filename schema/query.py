@@ -21,6 +21,7 @@ from schema.queue_types import (
     QueueInterests,
     QueueStatus,
     StatsRow,
+    StatsTotals,
     Summary,
     WorkerQueueStatus,
 )
@@ -50,11 +51,14 @@ class Query(TokenQuery):
         state: str | None = None,
         worker_id: strawberry.ID | None = None,
         publisher: str | None = None,
+        retry: bool | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> TaskPage:
         """Tasks in publish order, one page at a time, optionally filtered; state is one of
-        TaskState's values: scheduled, queued, started, completed, failed."""
+        TaskState's values: scheduled, queued, started, completed, failed. retry true keeps
+        the tasks that failed before (attempts > 0), false those never failed: with state
+        scheduled, the retries waiting for their backoff and the delayed publishes."""
         ctx = engine(info)
         page = await resolvers.tasks.list_tasks(
             ctx,
@@ -62,6 +66,7 @@ class Query(TokenQuery):
             state=state,
             worker_id=worker_id,
             publisher=publisher,
+            retry=retry,
             first=first,
             after=after,
         )
@@ -166,6 +171,13 @@ class Query(TokenQuery):
             engine(info), queue=queue, since=since, until=until
         )
         return [StatsRow.from_model(row) for row in rows]
+
+    @field
+    async def stats_totals(self, info: Info, queue: str | None = None) -> StatsTotals:
+        """Counts since totals were first kept in the store, of one queue or all: the figures
+        the per-minute stats add up to, before any minute is pruned."""
+        row = await resolvers.stats.lifetime_totals(engine(info), queue=queue)
+        return StatsTotals.from_model(row)
 
     @field
     async def status(self, info: Info) -> Summary:

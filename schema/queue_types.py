@@ -121,6 +121,12 @@ class QueueStatus(Queue):
     )
     counts: TaskCounts
     workers: int = strawberry.field(description="Workers registered on the queue.")
+    latency_seconds: float = strawberry.field(
+        default=0.0,
+        description="How long the oldest ready task of the queue has waited since it became "
+        "due (Sidekiq's latency); 0 when none is ready. Copies waiting in workers' own queues "
+        "are not in it.",
+    )
     exists: bool = strawberry.field(
         default=True,
         description="False for a queue deleted or never created: its view is answered, with "
@@ -139,6 +145,7 @@ class QueueStatus(Queue):
             length=queue_status.length,
             counts=TaskCounts.from_model(queue_status.counts),
             workers=queue_status.workers,
+            latency_seconds=queue_status.latency,
             exists=queue_status.exists,
         )
 
@@ -207,4 +214,32 @@ class StatsRow:
             failed=row.failed,
             retried=row.retried,
             lease_expired=row.lease_expired,
+        )
+
+
+@object_type
+class StatsTotals:
+    """Every count since totals were first kept in the store (Sidekiq's lifetime "processed"
+    and "failed"), of one queue or all; never pruned, unlike the per-minute rows."""
+
+    queue: str | None = strawberry.field(description="The queue; null for all queues.")
+    published: int
+    started: int
+    completed: int
+    failed: int = strawberry.field(description="Tasks that went to the failed queue.")
+    retried: int
+    lease_expired: int
+    processed: int = strawberry.field(description="completed + failed.")
+
+    @classmethod
+    def from_model(cls, row: models.StatsRow) -> StatsTotals:
+        return cls(
+            queue=row.queue or None,
+            published=row.published,
+            started=row.started,
+            completed=row.completed,
+            failed=row.failed,
+            retried=row.retried,
+            lease_expired=row.lease_expired,
+            processed=row.completed + row.failed,
         )

@@ -26,6 +26,7 @@ import orjson
 from app.store import seq_cursor
 from app.store.group_commit import Checkpointer, GroupCommitWriter
 from app.store.sql import SQLITE as SQL
+from app.store.sqlite_counts import add_counts, count_from_counters, counted
 from app.store.sqlite_extras import SchedulesAndStats
 from app.store.sqlite_health import (
     FileGuard,
@@ -153,6 +154,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
                 f"BEGIN IMMEDIATE; {SQL['schema']}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
             add_token_schema(conn)
+            add_counts(conn)
         finally:
             conn.close()
 
@@ -337,6 +339,8 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
         return await self._scan(job)
 
     async def count_tasks(self, where: TaskFilter, now: float) -> TaskCounts:
+        if counted(where):
+            return await self._scan(lambda conn: count_from_counters(conn, where, now))
         clause, params = filter_sql(where)
         params["now"] = now
         sql = (

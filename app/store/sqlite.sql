@@ -67,6 +67,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique_waiting ON tasks (lane, identity)
 CREATE INDEX IF NOT EXISTS tasks_running_identity ON tasks (lane, identity)
     WHERE state = 'started' AND singularly_run = 1;
 CREATE INDEX IF NOT EXISTS tasks_by_queue ON tasks (queue, state, seq);
+-- The Retries page: the waiting tasks that failed before, read without the others.
+CREATE INDEX IF NOT EXISTS tasks_retrying ON tasks (seq) WHERE state = 'queued' AND attempts > 0;
 CREATE INDEX IF NOT EXISTS tasks_by_holder ON tasks (worker_id) WHERE state = 'started';
 CREATE INDEX IF NOT EXISTS tasks_by_lease ON tasks (lease_until) WHERE state = 'started';
 -- Retention: finished tasks by state and age.
@@ -287,3 +289,155 @@ DELETE FROM tokens WHERE name = :name;
 -- name: token_used
 UPDATE tokens SET last_used_at = :at
 WHERE name = :name AND (last_used_at IS NULL OR last_used_at < :at);
+
+-- Per-(queue, lane, state) task counts, kept by triggers in the transaction of every change
+-- to tasks, whoever makes it (any statement, any process, any server version): status reads
+-- them instead of counting a queue. A row at zero is removed, so worker lanes leave none
+-- behind. 'queued' includes scheduled tasks (QUEUED with a future run_at), which become ready
+-- with the clock, without a write: task_due counts the queued tasks that were delayed (run_at
+-- after their creation: the only ones whose run_at can be in the future) by minute of run_at,
+-- so "scheduled at now" is the sum of the minutes after now's plus, within now's minute, a
+-- tasks_ready range of at most a minute. A task published ready touches no task_due row.
+
+-- name: counts_table
+CREATE TABLE IF NOT EXISTS task_counts (
+    queue TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    state TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (queue, lane, state)
+) WITHOUT ROWID;
+
+-- name: counts_on_insert
+CREATE TRIGGER IF NOT EXISTS task_counts_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO task_counts (queue, lane, state, n) VALUES (new.queue, new.lane, new.state, 1)
+    ON CONFLICT (queue, lane, state) DO UPDATE SET n = n + 1;
+END;
+
+-- name: counts_on_delete
+CREATE TRIGGER IF NOT EXISTS task_counts_delete AFTER DELETE ON tasks BEGIN
+    UPDATE task_counts SET n = n - 1
+    WHERE queue = old.queue AND lane = old.lane AND state = old.state;
+    DELETE FROM task_counts
+    WHERE queue = old.queue AND lane = old.lane AND state = old.state AND n <= 0;
+END;
+
+-- name: counts_on_update
+CREATE TRIGGER IF NOT EXISTS task_counts_update AFTER UPDATE OF queue, lane, state ON tasks
+WHEN old.queue IS NOT new.queue OR old.lane IS NOT new.lane OR old.state IS NOT new.state
+BEGIN
+    UPDATE task_counts SET n = n - 1
+    WHERE queue = old.queue AND lane = old.lane AND state = old.state;
+    DELETE FROM task_counts
+    WHERE queue = old.queue AND lane = old.lane AND state = old.state AND n <= 0;
+    INSERT INTO task_counts (queue, lane, state, n) VALUES (new.queue, new.lane, new.state, 1)
+    ON CONFLICT (queue, lane, state) DO UPDATE SET n = n + 1;
+END;
+
+-- name: due_table
+CREATE TABLE IF NOT EXISTS task_due (
+    queue TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (queue, lane, minute)
+) WITHOUT ROWID;
+
+-- name: due_on_insert
+CREATE TRIGGER IF NOT EXISTS task_due_insert AFTER INSERT ON tasks
+WHEN new.state = 'queued' AND new.run_at > new.created_at BEGIN
+    INSERT INTO task_due (queue, lane, minute, n)
+    VALUES (new.queue, new.lane, CAST(new.run_at / 60 AS INTEGER), 1)
+    ON CONFLICT (queue, lane, minute) DO UPDATE SET n = n + 1;
+END;
+
+-- name: due_on_delete
+CREATE TRIGGER IF NOT EXISTS task_due_delete AFTER DELETE ON tasks
+WHEN old.state = 'queued' AND old.run_at > old.created_at BEGIN
+    UPDATE task_due SET n = n - 1
+    WHERE queue = old.queue AND lane = old.lane AND minute = CAST(old.run_at / 60 AS INTEGER);
+    DELETE FROM task_due
+    WHERE queue = old.queue AND lane = old.lane AND minute = CAST(old.run_at / 60 AS INTEGER)
+      AND n <= 0;
+END;
+
+-- name: due_on_update
+CREATE TRIGGER IF NOT EXISTS task_due_update
+AFTER UPDATE OF queue, lane, state, run_at, created_at ON tasks
+WHEN (old.state = 'queued' AND old.run_at > old.created_at)
+  OR (new.state = 'queued' AND new.run_at > new.created_at)
+BEGIN
+    UPDATE task_due SET n = n - 1
+    WHERE old.state = 'queued' AND old.run_at > old.created_at
+      AND queue = old.queue AND lane = old.lane AND minute = CAST(old.run_at / 60 AS INTEGER);
+    DELETE FROM task_due
+    WHERE old.state = 'queued' AND old.run_at > old.created_at
+      AND queue = old.queue AND lane = old.lane AND minute = CAST(old.run_at / 60 AS INTEGER)
+      AND n <= 0;
+    INSERT INTO task_due (queue, lane, minute, n)
+    SELECT new.queue, new.lane, CAST(new.run_at / 60 AS INTEGER), 1
+    WHERE new.state = 'queued' AND new.run_at > new.created_at
+    ON CONFLICT (queue, lane, minute) DO UPDATE SET n = n + 1;
+END;
+
+-- name: counts_objects
+SELECT name FROM sqlite_master
+WHERE (type = 'table' AND name IN ('task_counts', 'task_due'))
+   OR (type = 'trigger' AND name IN ('task_counts_insert', 'task_counts_delete',
+                                     'task_counts_update', 'task_due_insert',
+                                     'task_due_delete', 'task_due_update'));
+
+-- name: counts_stored
+SELECT queue, lane, state, n FROM task_counts;
+
+-- name: counts_true
+SELECT queue, lane, state, count(*) AS n FROM tasks GROUP BY queue, lane, state;
+
+-- name: counts_clear
+DELETE FROM task_counts;
+
+-- name: due_stored
+SELECT queue, lane, minute, n FROM task_due;
+
+-- name: due_true
+SELECT queue, lane, CAST(run_at / 60 AS INTEGER) AS minute, count(*) AS n FROM tasks
+WHERE state = 'queued' AND run_at > created_at
+GROUP BY 1, 2, 3;
+
+-- name: due_clear
+DELETE FROM task_due;
+
+-- name: due_put
+INSERT INTO task_due (queue, lane, minute, n) VALUES (:queue, :lane, :minute, :n);
+
+-- name: counts_put
+INSERT INTO task_counts (queue, lane, state, n) VALUES (:queue, :lane, :state, :n);
+
+-- name: counts_of_queue
+SELECT queue, lane, state, n FROM task_counts WHERE queue = :queue;
+
+-- name: counts_all
+SELECT queue, lane, state, n FROM task_counts;
+
+-- name: due_later
+-- Delayed tasks of the minutes after now's, per (queue, lane).
+SELECT queue, lane, sum(n) FROM task_due
+WHERE minute > CAST(:now / 60 AS INTEGER)
+GROUP BY queue, lane;
+
+-- name: due_later_of_queue
+SELECT queue, lane, sum(n) FROM task_due
+WHERE queue = :queue AND minute > CAST(:now / 60 AS INTEGER)
+GROUP BY queue, lane;
+
+-- name: scheduled_in_lane
+-- Those of now's minute still to come: a tasks_ready range of at most a minute, index-only.
+SELECT count(*) FROM tasks
+WHERE lane = :lane AND state = 'queued' AND run_at > :now AND run_at < :now + 61
+  AND CAST(run_at / 60 AS INTEGER) = CAST(:now / 60 AS INTEGER);
+
+-- name: scheduled_in_lane_of_queue
+-- A worker's own lane holds copies of several queues: the range's rows tell their queue.
+SELECT count(*) FROM tasks
+WHERE lane = :lane AND state = 'queued' AND run_at > :now AND run_at < :now + 61
+  AND CAST(run_at / 60 AS INTEGER) = CAST(:now / 60 AS INTEGER) AND queue = :queue;

@@ -156,6 +156,8 @@ def filter_sql(where: TaskFilter) -> tuple[str, dict[str, Any]]:
     if where.finished_before is not None:
         clauses.append("finished_at < :finished_before")
         params["finished_before"] = where.finished_before
+    if where.failed_before is not None:
+        clauses.append("attempts > 0" if where.failed_before else "attempts = 0")
     if where.task_ids is not None:
         names = [f":task_id{i}" for i in range(len(where.task_ids))]
         clauses.append(f"task_id IN ({', '.join(names) or 'NULL'})")

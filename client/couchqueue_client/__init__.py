@@ -14,7 +14,7 @@ websocket or polled over HTTP. Depends only on httpx and websockets.
 from __future__ import annotations
 
 from couchqueue_client.api import Report, WorkerApi
-from couchqueue_client.errors import CouchQueueError, Unavailable
+from couchqueue_client.errors import CertificateError, CouchQueueError, Unavailable
 from couchqueue_client.failure import TaskFailed
 from couchqueue_client.models import Event, PublishedTask, PublishResult, Skipped, Task
 from couchqueue_client.publisher import AsyncPublisher, Publisher
@@ -23,6 +23,7 @@ from couchqueue_client.worker import Worker
 
 __all__ = [
     "AsyncPublisher",
+    "CertificateError",
     "CouchQueueError",
     "Event",
     "PublishResult",

@@ -51,6 +51,7 @@ OPTIONS = (
     Option("--poll-interval", "POLL_INTERVAL", float, 1.0, "seconds between polls when idle"),
     Option("--max-backoff", "MAX_BACKOFF", float, 30.0, "longest wait before reconnecting"),
     Option("--token", "TOKEN", str, "", "bearer token, if the server requires one"),
+    Option("--ca-file", "CA_FILE", str, "", "CA certificate(s), PEM, to verify an https:// URL"),
     Option("--log-level", "LOG_LEVEL", str, "info", "debug, info, warning or error"),
 )
 
@@ -100,6 +101,7 @@ def main(args: argparse.Namespace) -> int:
             grace_period=args.grace_period,
             max_backoff=args.max_backoff,
             token=args.token or None,
+            ca_file=args.ca_file or None,
         )
         worker.run_forever()
     except (ValueError, CouchQueueError) as exc:

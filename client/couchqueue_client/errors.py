@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 from typing import Any
 
 import httpx
+
+from couchqueue_client.tls import CA_HINT, verification_failure
 
 RETRYABLE_CODES = frozenset({"UNAVAILABLE", "STORE_UNAVAILABLE", "INTERNAL_ERROR"})
 
@@ -52,6 +56,18 @@ class Unavailable(CouchQueueError):
         super().__init__("UNAVAILABLE", message, None, None)
 
 
+class CertificateError(CouchQueueError):
+    """The server's TLS certificate did not verify: not retried, since trying again will not
+    change it (a wrong or missing CA file, or a certificate for another name)."""
+
+    def __init__(self, where: str, failure: ssl.SSLCertVerificationError) -> None:
+        reason = failure.verify_message or failure.reason or str(failure)
+        super().__init__(
+            "CERTIFICATE_ERROR",
+            f"{where}: the server's certificate did not verify ({reason}); " + CA_HINT,
+        )
+
+
 def decode(response: httpx.Response) -> Any:
     """The JSON of a successful answer; a CouchQueueError for an error answer."""
     try:
@@ -65,5 +81,10 @@ def decode(response: httpx.Response) -> Any:
     return body
 
 
-def transport_error(exc: httpx.TransportError, method: str, url: str) -> Unavailable:
+def transport_error(exc: httpx.TransportError, method: str, url: str) -> CouchQueueError:
+    failure = verification_failure(exc)
+    if failure is not None:
+        with contextlib.suppress(RuntimeError):  # the whole URL: which server's certificate
+            url = str(exc.request.url)
+        return CertificateError(f"{method} {url}", failure)
     return Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -11,11 +12,17 @@ from couchqueue_client.errors import decode, transport_error
 DEFAULT_TIMEOUT = 10.0
 
 
-def client_options(url: str, timeout: float, token: str | None) -> dict[str, Any]:
+def client_options(
+    url: str, timeout: float, token: str | None, verify: ssl.SSLContext | None = None
+) -> dict[str, Any]:
+    """httpx client arguments; ``verify`` from tls.verify_context (None: httpx's default CAs)."""
     headers = {"accept": "application/json"}
     if token:
         headers["authorization"] = f"Bearer {token}"
-    return {"base_url": url.rstrip("/"), "timeout": timeout, "headers": headers}
+    options: dict[str, Any] = {"base_url": url.rstrip("/"), "timeout": timeout, "headers": headers}
+    if verify is not None:
+        options["verify"] = verify
+    return options
 
 
 def send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:

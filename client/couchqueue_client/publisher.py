@@ -5,12 +5,15 @@ sharing how requests are built and answers read.
 interests); ``delete_interests`` stops that. ``publish`` raises CouchQueueError for an error
 answer (or Unavailable when the server cannot be reached). ``publish_many`` sends PUT /tasks in
 chunks and answers one item per event: its PublishResult, or the CouchQueueError that event
-alone got.
+alone got. For an https:// server, ``ca_file`` names the CA certificate(s) to verify it with
+(PEM; without it, httpx's default CAs); a certificate that does not verify raises
+CertificateError.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -20,6 +23,7 @@ import httpx
 from couchqueue_client.errors import CouchQueueError
 from couchqueue_client.http import DEFAULT_TIMEOUT, client_options, send, send_async
 from couchqueue_client.models import Event, PublishResult, Scope, default_name
+from couchqueue_client.tls import verify_context
 
 # Events per PUT /tasks request (the server accepts up to its max batch, 1000 by default).
 CHUNK = 500
@@ -82,10 +86,12 @@ class Publisher:
         publisher: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         token: str | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
         client: httpx.Client | None = None,
     ) -> None:
         self._requests = _Requests(publisher)
-        self._client = client or httpx.Client(**client_options(url, timeout, token))
+        options = client_options(url, timeout, token, verify_context(ca_file))
+        self._client = client or httpx.Client(**options)
 
     @property
     def publisher(self) -> str:
@@ -146,10 +152,12 @@ class AsyncPublisher:
         publisher: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         token: str | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self._requests = _Requests(publisher)
-        self._client = client or httpx.AsyncClient(**client_options(url, timeout, token))
+        options = client_options(url, timeout, token, verify_context(ca_file))
+        self._client = client or httpx.AsyncClient(**options)
 
     @property
     def publisher(self) -> str:

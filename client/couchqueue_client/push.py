@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import os
+import ssl
 from collections import deque
 from types import TracebackType
 from typing import Any
@@ -19,8 +22,9 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from couchqueue_client.errors import CouchQueueError, Unavailable
+from couchqueue_client.errors import CertificateError, CouchQueueError, Unavailable
 from couchqueue_client.models import TASK_FIELDS, Task
+from couchqueue_client.tls import verify_context
 
 # taskBatches rather than tasks: the tasks the server claims together come in one message.
 SUBSCRIPTION = (
@@ -31,12 +35,28 @@ PROTOCOL = Subprotocol("graphql-transport-ws")
 SUBSCRIPTION_ID = "tasks"
 
 
-def ws_url(http_url: str) -> str:
-    """ws(s)://host:port/prefix/graphql for http(s)://host:port/prefix."""
-    base = http_url.rstrip("/")
-    if base.startswith("https://"):
-        return "wss://" + base.removeprefix("https://") + "/graphql"
-    return "ws://" + base.removeprefix("http://") + "/graphql"
+SECURE_SCHEMES = {"http": False, "ws": False, "https": True, "wss": True}
+
+
+def ws_url(url: str) -> str:
+    """ws(s)://host:port/prefix/graphql for http(s):// or ws(s)://host:port/prefix (TLS
+    stays TLS); ValueError for anything else."""
+    scheme, separator, rest = url.rstrip("/").partition("://")
+    secure = SECURE_SCHEMES.get(scheme.lower()) if separator and rest else None
+    if secure is None:
+        raise ValueError(f"not an http://, https://, ws:// or wss:// URL: {url!r}")
+    return ("wss://" if secure else "ws://") + rest + "/graphql"
+
+
+class _NoDebug(logging.LoggerAdapter[logging.Logger]):
+    """websockets logs every handshake header and frame at DEBUG, the bearer token with them:
+    never let it, whatever level the application sets."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+WEBSOCKET_LOGGER = _NoDebug(logging.getLogger("websockets.client"), {})
 
 
 def graphql_error(errors: Any) -> CouchQueueError:
@@ -54,6 +74,9 @@ def graphql_error(errors: Any) -> CouchQueueError:
 class TaskSubscription:
     """``async with TaskSubscription(url, worker_id, prefetch) as sub: task = await sub.next()``.
 
+    An https:// url subscribes over wss://, verified with the CAs of ``ca_file`` (PEM; without
+    it, the system's); a certificate that does not verify raises CertificateError.
+
     ``next`` raises Unavailable when the connection is lost or the server ends the stream, and
     the server's CouchQueueError (e.g. WORKER_NOT_FOUND) when it refuses the subscription."""
 
@@ -66,8 +89,10 @@ class TaskSubscription:
         token: str | None = None,
         open_timeout: float = 10.0,
         ping_interval: float = 20.0,
+        ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self.url = ws_url(url)
+        self._verify = verify_context(ca_file)
         self.worker_id = worker_id
         self.prefetch = prefetch
         self._headers = {"authorization": f"Bearer {token}"} if token else None
@@ -80,6 +105,8 @@ class TaskSubscription:
         self._subscribed = False
 
     async def __aenter__(self) -> TaskSubscription:
+        # wss:// with no CA file: websockets' default context (it refuses an explicit None).
+        tls: dict[str, Any] = {"ssl": self._verify} if self._verify else {}
         try:
             self._socket = await connect(
                 self.url,
@@ -90,7 +117,11 @@ class TaskSubscription:
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_interval,  # a silent server is given up after 2 intervals
                 close_timeout=2,
+                logger=WEBSOCKET_LOGGER,
+                **tls,
             )
+        except ssl.SSLCertVerificationError as exc:
+            raise CertificateError(f"websocket {self.url}", exc) from exc
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             raise Unavailable(f"websocket {self.url}: {type(exc).__name__}: {exc}") from exc
         try:

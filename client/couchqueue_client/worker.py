@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import signal
 import time
@@ -29,6 +30,7 @@ from couchqueue_client.http import DEFAULT_TIMEOUT, client_options
 from couchqueue_client.models import Task, default_name
 from couchqueue_client.push import TaskSubscription
 from couchqueue_client.reporter import Reporter
+from couchqueue_client.tls import verify_context
 
 logger = logging.getLogger("couchqueue_client")
 
@@ -56,6 +58,7 @@ class Worker:
         max_backoff: float = 30.0,
         timeout: float = DEFAULT_TIMEOUT,
         token: str | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
         names = queues.split(",") if isinstance(queues, str) else list(queues)
         self.queues = [q.strip() for q in names if q.strip()]
@@ -66,6 +69,8 @@ class Worker:
         if mode not in ("push", "poll"):
             raise ValueError("mode must be 'push' or 'poll'")
         self.url = url.rstrip("/")
+        if not self.url.lower().startswith(("http://", "https://")):  # else: retried forever
+            raise ValueError(f"the server URL must start with http:// or https://: {url!r}")
         self.concurrency = concurrency
         self.mode: Mode = mode
         self.name = name or default_name()
@@ -75,6 +80,8 @@ class Worker:
         self.max_backoff = max_backoff
         self._timeout = timeout
         self._token = token
+        self._ca_file = ca_file
+        self._verify = verify_context(ca_file)  # a CA file that cannot be used: ValueError now
         self._runner = HandlerRunner(handler, concurrency)
         self._worker_id: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -103,7 +110,7 @@ class Worker:
             raise RuntimeError("a Worker runs once; make a new one to run again")
         self._ran = True
         self._loop = asyncio.get_running_loop()
-        options = client_options(self.url, self._timeout, self._token)
+        options = client_options(self.url, self._timeout, self._token, self._verify)
         try:
             async with httpx.AsyncClient(**options) as client:
                 self._api = WorkerApi(client)
@@ -303,6 +310,7 @@ class Worker:
                     self.concurrency,
                     token=self._token,
                     open_timeout=self._timeout,
+                    ca_file=self._ca_file,
                 ) as subscription:
                     connected_at = time.monotonic()
                     logger.info("subscribed for pushed tasks (prefetch %d)", self.concurrency)

@@ -21,7 +21,7 @@ SCHEDULE_FIELDS = (
 SETTINGS_FIELDS = "leaseSeconds maxDeliveries retry { limit delays base factor max jitter }"
 STATS_FIELDS = "queue minute published started completed failed retried leaseExpired"
 QUEUE_FIELDS = (
-    "name exists length paused workers interests "
+    "name exists length paused workers interests latencySeconds "
     "counts { scheduled queued started completed failed }"
 )
 

@@ -56,14 +56,15 @@ async def post(http: httpx.AsyncClient, query: str, **variables: Any) -> httpx.R
 
 
 async def refused_quickly(http: httpx.AsyncClient, query: str, code: str) -> str:
-    """``query`` is answered 400 with ``code`` within QUICK seconds; its message."""
-    started = time.perf_counter()
+    """``query`` is answered 400 with ``code`` within QUICK seconds of this process's CPU
+    time (the app runs in it; wall time would measure the machine's other load); its message."""
+    started = time.process_time()
     reply = await post(http, query)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert reply.status_code == 400, reply.text[:300]
     errors = reply.json()["errors"]
     assert {error["extensions"]["code"] for error in errors} == {code}, errors
-    assert elapsed < QUICK, f"answered in {elapsed:.3f} s"
+    assert elapsed < QUICK, f"answered in {elapsed:.3f} s of CPU"
     return str(errors[0]["message"])
 
 

@@ -50,6 +50,42 @@ async def test_queue_status_has_its_length_and_counts(api: Api, clock: FakeClock
     assert [q["name"] for q in await api.queues()] == ["audit", "emails"]
 
 
+async def test_every_queue_s_status_counts_its_workers(api: Api, clock: FakeClock) -> None:
+    """The listing counts workers once for all queues; it agrees with each queue's own."""
+    await populate(api, clock)
+    await api.register_worker(["audit"], name="second")
+    await api.set_interests("nobody", "*")
+    listed = {q["name"]: q for q in await api.queues()}
+    assert {name: q["workers"] for name, q in listed.items()} == {
+        "audit": 2,
+        "emails": 1,
+        "nobody": 0,
+    }
+    fields = ("workers", "length", "scheduled", "queued", "started", "latencySeconds")
+    for name, status in listed.items():
+        alone = await api.queue(name)
+        assert [status[f] for f in fields] == [alone[f] for f in fields]
+
+
+async def test_queue_latency_is_the_age_of_its_oldest_ready_task(
+    api: Api, clock: FakeClock
+) -> None:
+    await api.set_interests("q", "*")
+    assert (await api.queue("q"))["latencySeconds"] == 0
+    await api.publish("pub", {"n": 1})
+    await api.publish("pub", {"n": 2}, runAt=clock.now + 100)
+    clock.advance(7)
+    assert (await api.queue("q"))["latencySeconds"] == 7
+    assert [q["latencySeconds"] for q in await api.queues()] == [7]
+    worker = (await api.register_worker(["q"]))["workerId"]
+    assert await api.claim(worker) is not None
+    # Only the delayed task waits, and it is not due: nothing ready, no latency.
+    assert (await api.queue("q"))["latencySeconds"] == 0
+    clock.advance(100)
+    assert (await api.queue("q"))["latencySeconds"] == 7
+    assert (await api.queue("elsewhere"))["latencySeconds"] == 0
+
+
 async def test_worker_queue_workers_interests_and_task(api: Api, clock: FakeClock) -> None:
     worker, task_id = await populate(api, clock)
     assert await api.worker_queue(worker) == 0
@@ -119,6 +155,7 @@ async def test_an_unknown_queue_answers_its_view_in_every_status_option(
         "paused": False,
         "workers": 0,
         "interests": None,
+        "latencySeconds": 0,
     }
     assert await api.failed("welcome") == []
     assert await api.interests("welcome") == {}

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from couchqueue_client import Task, TaskFailed
+from couchqueue_client import Task, TaskFailed, Worker
 from couchqueue_client.backoff import Backoff
 from couchqueue_client.command import CommandHandler
 from couchqueue_client.failure import MAX_REASON, fail_reason
@@ -43,6 +43,20 @@ def test_fail_reason_is_the_exception_then_the_traceback_bounded() -> None:
 def test_ws_url() -> None:
     assert ws_url("http://127.0.0.1:8080") == "ws://127.0.0.1:8080/graphql"
     assert ws_url("https://queue.example/cq/") == "wss://queue.example/cq/graphql"
+    # A websocket URL names the same server: kept as it is, secure or not.
+    assert ws_url("wss://queue.example:8443") == "wss://queue.example:8443/graphql"
+    assert ws_url("WS://127.0.0.1:8080/") == "ws://127.0.0.1:8080/graphql"
+    for wrong in ("127.0.0.1:8080", "ftp://queue.example", ""):
+        with pytest.raises(ValueError, match="not an http"):
+            ws_url(wrong)
+
+
+def test_a_worker_needs_an_http_or_https_url() -> None:
+    """Without a scheme every request failed as unreachable and the worker retried forever."""
+    for wrong in ("127.0.0.1:8080", "wss://queue.example"):
+        with pytest.raises(ValueError, match="http:// or https://"):
+            Worker(wrong, ["q"], lambda task: None)
+    assert Worker("HTTPS://queue.example/", ["q"], lambda task: None).url == "HTTPS://queue.example"
 
 
 def test_task_round_trips_through_json() -> None:

@@ -5,18 +5,23 @@ package. Each test gets its own page, which fails the test on any console error.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from app.settings import Settings
+from resolvers import tokens
+from resolvers.context import Context
 from tests.conftest import open_backend
 from tests.push.conftest import LiveServer
+
+T = TypeVar("T")
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -39,9 +44,10 @@ needs_chromium = pytest.mark.skipif(
 class Couch:
     """The server as another client sees it: REST and GraphQL over httpx."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url
-        self.http = httpx.Client(base_url=url, timeout=10)
+        headers = {"authorization": f"Bearer {token}"} if token else None
+        self.http = httpx.Client(base_url=url, timeout=10, headers=headers)
 
     def gql(self, query: str, **variables: Any) -> dict[str, Any]:
         body = self.http.post("/graphql", json={"query": query, "variables": variables}).json()
@@ -102,9 +108,11 @@ class ThreadedServer:
     SQLite store, run on an event loop of its own in a thread: the sync Playwright API that
     drives the browser must not share a thread with a running loop."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, settings: Settings = SETTINGS) -> None:
         self.folder = folder
+        self.settings = settings
         self.url = ""
+        self.ctx: Context | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -118,6 +126,16 @@ class ThreadedServer:
         if self._failure is not None:
             raise RuntimeError("the server did not start") from self._failure
         return self
+
+    def run(self, work: Callable[[Context], Awaitable[T]]) -> T:
+        """Run ``work(ctx)`` on the server's own loop (its engine context) and wait for it."""
+        assert self._loop is not None and self.ctx is not None
+        ctx = self.ctx
+
+        async def call() -> T:
+            return await work(ctx)
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=20)
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
@@ -136,9 +154,10 @@ class ThreadedServer:
         self._stop = asyncio.Event()
         store = await open_backend("sqlite", self.folder)
         try:
-            live = await LiveServer(store, SETTINGS).start()
+            live = await LiveServer(store, self.settings).start()
             try:
                 self.url = live.http_url
+                self.ctx = live.app.state.ctx
                 self._ready.set()
                 await self._stop.wait()
             finally:
@@ -151,6 +170,29 @@ class ThreadedServer:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
     started = ThreadedServer(tmp_path_factory.mktemp("dashboard")).start()
     try:
+        yield started
+    finally:
+        started.stop()
+
+
+class AuthServer(ThreadedServer):
+    """A dashboard server whose store holds tokens: an admin's and a viewer's."""
+
+    secrets: dict[str, str]
+
+
+@pytest.fixture(scope="package")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    settings = dataclasses.replace(SETTINGS, token_cache_seconds=0.1)
+    started = AuthServer(tmp_path_factory.mktemp("dashboard-auth"), settings).start()
+    try:
+        started.secrets = {}
+        for role in ("admin", "viewer"):
+
+            async def make(ctx: Context, role: str = role) -> str:
+                return (await tokens.create_token(ctx, role, [role]))[1]
+
+            started.secrets[role] = started.run(make)
         yield started
     finally:
         started.stop()
@@ -221,12 +263,39 @@ class Site:
         return path
 
 
-@pytest.fixture
-def site(browser: Any, server: ThreadedServer) -> Iterator[Site]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = Site(context.new_page(), server.url)
+def open_site(
+    browser: Any, url: str, expected: tuple[str, ...] = (), timezone: str | None = None
+) -> Iterator[Site]:
+    """A page in a context of its own (in the browser's time zone ``timezone``, an IANA name,
+    if given); fails on a console error not naming an ``expected``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id=timezone)
+    opened = Site(context.new_page(), url)
     try:
         yield opened
-        assert opened.errors == [], opened.errors
+        unexpected = [e for e in opened.errors if not any(x in e for x in expected)]
+        assert unexpected == [], unexpected
     finally:
         context.close()
+
+
+@pytest.fixture
+def site(browser: Any, server: ThreadedServer) -> Iterator[Site]:
+    yield from open_site(browser, server.url)
+
+
+def sign_in(site: Site, secret: str) -> Any:
+    """Sign in on the dashboard's form; return once the overview and its feed are live."""
+    page = site.page
+    page.goto(f"{site.base}/dashboard/#/")
+    page.locator("#signin-token").fill(secret)
+    page.locator("#signin button[type=submit]").click()
+    site.wait_ready("")
+    page.locator("#live.live-live").wait_for()
+    return page
+
+
+@pytest.fixture
+def signed(browser: Any, auth_server: AuthServer) -> Iterator[Site]:
+    """A page on the server with auth on, not signed in yet. The 401s of the session check
+    before sign-in and of a bad token are expected there."""
+    yield from open_site(browser, auth_server.url, expected=("401", "429"))

@@ -35,13 +35,28 @@ def fresh_server(tmp_path: Path) -> Iterator[ServerNode]:
         node.stop()
 
 
-def test_the_readme_walkthrough_answers_as_shown(fresh_server: ServerNode) -> None:
+def cli_in(directory: Path) -> None:
+    """``.venv/bin/couchqueue`` under ``directory``, as ``make`` makes it in a checkout: this
+    checkout's CLI, whatever environment runs the tests."""
+    bin_dir = directory / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    shim = bin_dir / "couchqueue"
+    path = f"{ROOT}:{ROOT / 'client'}"
+    shim.write_text(f'#!/bin/sh\nPYTHONPATH="{path}" exec "{sys.executable}" -m app "$@"\n')
+    shim.chmod(0o755)
+
+
+def test_the_readme_walkthrough_answers_as_shown(fresh_server: ServerNode, tmp_path: Path) -> None:
+    """Run from a directory of its own, where ``.venv/bin/couchqueue`` is this checkout's CLI
+    and COUCHQUEUE_STORE the fresh server's store (the Security section makes tokens)."""
     missing = [tool for tool in ("bash", "curl", "jq") if shutil.which(tool) is None]
     assert not missing, f"the README's walkthrough needs {missing} (.ci/run installs them)"
     commands = [
         command for block in blocks(ROOT / "README.md", "sh") for command in shell_commands(block)
     ]
     assert sum(len(command.expected) for command in commands) >= 20, "replies went missing"
+    workdir = tmp_path / "walkthrough"
+    cli_in(workdir)
     script = ["set -u"]
     for n, command in enumerate(commands):
         script += [f"printf '\\n{SEPARATOR}{n}\\n'", command.text.replace(DOCUMENTED_URL, "$URL")]
@@ -50,7 +65,8 @@ def test_the_readme_walkthrough_answers_as_shown(fresh_server: ServerNode) -> No
         capture_output=True,
         text=True,
         timeout=RUN_SECONDS,
-        env={**os.environ, "URL": fresh_server.url},
+        env={**os.environ, "URL": fresh_server.url, "COUCHQUEUE_STORE": fresh_server.store_url},
+        cwd=workdir,
         check=False,
     )
     outputs = {}

@@ -51,14 +51,18 @@ class ServerNode:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"node exited early: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
+            if self.healthy():
+                return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"node not ready in {timeout}s: {self.log_path.read_text()[-2000:]}")
+
+    def healthy(self) -> bool:
+        """Whether /healthz answers 200 now."""
+        try:
+            return httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush, no goodbye."""

@@ -58,3 +58,41 @@ async def test_tokens_made_or_revoked_on_one_node_hold_on_the_other_within_a_sec
 
 async def _is(reply: Awaitable[int], expected: int) -> bool:
     return await reply == expected
+
+
+async def test_a_dashboard_session_from_one_node_holds_on_the_other_until_revoked(
+    node_factory: Callable[..., ServerNode],
+) -> None:
+    a, b = node_factory(), node_factory()
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def create(name: str, role: str, headers: dict[str, str]) -> str:
+            variables = {"n": name, "r": [role]}
+            query = {"query": CREATE, "variables": variables}
+            reply = await client.post(f"{a.url}/graphql", json=query, headers=headers)
+            return str(reply.json()["data"]["createToken"]["secret"])
+
+        bearer = {"authorization": f"Bearer {await create('admin', 'admin', {})}"}
+        viewer = await create("ops", "viewer", bearer)
+
+        async def signed_in() -> str | None:
+            reply = await client.post(
+                f"{a.url}/dashboard/session", json={"token": viewer}, headers={"origin": a.url}
+            )
+            return reply.cookies.get("couchqueue_session") if reply.status_code == 200 else None
+
+        await _within(1.0, lambda: _has(signed_in()))
+        session = await signed_in()
+        cookie = {"cookie": f"couchqueue_session={session}"}
+
+        async def status_on_b() -> int:
+            return (await client.get(f"{b.url}/status", headers=cookie)).status_code
+
+        await _within(1.0, lambda: _is(status_on_b(), 200))
+        revoke = 'mutation { revokeToken(name: "ops") }'
+        await client.post(f"{a.url}/graphql", json={"query": revoke}, headers=bearer)
+        await _within(1.0, lambda: _is(status_on_b(), 401))
+
+
+async def _has(value: Awaitable[str | None]) -> bool:
+    return await value is not None

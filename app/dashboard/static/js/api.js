@@ -1,5 +1,7 @@
 // The one door to the server: GraphQL over HTTP POST. Errors come back as ApiError with the
-// server's extensions.code and param, so pages can show them where they belong.
+// server's extensions.code and param, so pages can show them where they belong. The session
+// cookie goes along by itself (same origin); a 401 (the session expired, or its token was
+// revoked) is announced as the window event "cq:unauthenticated".
 
 const ENDPOINT = new URL("../graphql", document.baseURI).href;
 
@@ -34,6 +36,7 @@ export async function gql(query, variables = {}) {
       code: `HTTP_${response.status}`,
     });
   }
+  if (response.status === 401) window.dispatchEvent(new CustomEvent("cq:unauthenticated"));
   if (body.errors && body.errors.length) {
     const first = body.errors[0];
     const ext = first.extensions || {};

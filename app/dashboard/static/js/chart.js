@@ -1,6 +1,6 @@
 // The throughput chart: published / completed / failed per bucket, drawn by hand in SVG.
 
-import { num } from "./format.js";
+import { num, zoneName } from "./format.js";
 import { fill, h } from "./ui.js";
 
 const SERIES = [
@@ -116,6 +116,7 @@ export class ThroughputChart {
     fill(this.legend, SERIES.map((s) =>
       h("li", {}, h("span", { class: `swatch s-${s.key}`, "aria-hidden": "true" }),
         `${s.label} `, h("strong", {}, num(totals[s.key])))),
-      h("li", { class: "muted" }, unit));
+      h("li", { class: "muted", title: "The times on the axis are in this time zone" },
+        `${unit} · ${zoneName(new Date())}`));
   }
 }

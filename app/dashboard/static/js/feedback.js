@@ -1,6 +1,7 @@
 // Telling the user what happened: notices, errors (never swallowed), confirmation of
 // destructive actions, and buttons that run one action at a time.
 
+import { canAct } from "./session.js";
 import { h } from "./ui.js";
 
 /** The server's message with its code: "no queue 'x' (QUEUE_NOT_FOUND)". */
@@ -64,9 +65,11 @@ export function confirmAction(message, { confirmLabel = "Confirm", title = "Are 
 
 /**
  * A button that runs `run()` (async), disabled meanwhile; errors are shown, not swallowed.
- * With `confirm`, a destructive action asks first. `done(result)` follows a success.
+ * With `confirm`, a destructive action asks first. `done(result)` follows a success. None at
+ * all (null) for a user who may not act: a viewer sees no button rather than a dead one.
  */
 export function actionButton(label, run, { kind = "", confirm, confirmLabel, title, done } = {}) {
+  if (!canAct()) return null;
   const button = h("button", { type: "button", class: `btn ${kind ? `btn-${kind}` : ""}`, title }, label);
   button.addEventListener("click", async () => {
     if (confirm) {

@@ -2,14 +2,28 @@
 
 const pad = (n) => String(n).padStart(2, "0");
 
-/** Unix seconds as a local "YYYY-MM-DD HH:MM:SS". */
+const ZONE = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" });
+
+/** The browser's short name for its time zone at that moment: "CET", "GMT+2", "UTC". */
+export function zoneName(d) {
+  const part = ZONE.formatToParts(d).find((p) => p.type === "timeZoneName");
+  return part ? part.value : "";
+}
+
+/** Unix seconds as a local "YYYY-MM-DD HH:MM:SS ZONE". */
 export function fmtDate(ts) {
   if (ts === null || ts === undefined) return "—";
   const d = new Date(ts * 1000);
   return (
     `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zoneName(d)}`
   );
+}
+
+/** Unix seconds as "YYYY-MM-DD HH:MM:SS UTC". */
+export function fmtUtc(ts) {
+  if (ts === null || ts === undefined) return "—";
+  return `${new Date(ts * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
 /** Unix seconds relative to now: "3 min ago", "in 2 h". */
@@ -19,9 +33,10 @@ export function ago(ts, now = Date.now() / 1000) {
   const span = Math.abs(delta);
   let text;
   if (span < 1) return "now";
-  if (span < 60) text = `${Math.round(span)} s`;
-  else if (span < 3600) text = `${Math.round(span / 60)} min`;
-  else if (span < 86400) text = `${Math.round(span / 3600)} h`;
+  // Each unit up to where it would round to the next one: 3,599 s is "1 h", not "60 min".
+  if (span < 59.5) text = `${Math.round(span)} s`;
+  else if (span < 3570) text = `${Math.round(span / 60)} min`;
+  else if (span < 84600) text = `${Math.round(span / 3600)} h`;
   else text = `${Math.round(span / 86400)} d`;
   return delta < 0 ? `${text} ago` : `in ${text}`;
 }
@@ -36,6 +51,11 @@ export function duration(seconds) {
   }
   const hours = seconds / 3600;
   return `${+hours.toFixed(2)} h`;
+}
+
+/** Seconds as a short age, "—" for none: a queue's latency. */
+export function age(seconds) {
+  return seconds > 0 ? duration(Math.round(seconds * 10) / 10) : "—";
 }
 
 export function num(n) {

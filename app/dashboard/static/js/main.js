@@ -7,11 +7,14 @@ import { num } from "./format.js";
 import * as failed from "./pages/failed.js";
 import * as overview from "./pages/overview.js";
 import * as queue from "./pages/queue.js";
+import * as retries from "./pages/retries.js";
 import * as scheduled from "./pages/scheduled.js";
 import * as search from "./pages/search.js";
 import * as task from "./pages/task.js";
 import * as workers from "./pages/workers.js";
 import { NAV } from "./queries.js";
+import { loadSession, signOut } from "./session.js";
+import { showSignIn } from "./signin.js";
 import { fill, h, onLive } from "./ui.js";
 
 const ROUTES = [
@@ -20,6 +23,7 @@ const ROUTES = [
   { pattern: /^\/task\/([^/]+)$/, page: task, nav: null },
   { pattern: /^\/workers$/, page: workers, nav: "workers" },
   { pattern: /^\/failed$/, page: failed, nav: "failed" },
+  { pattern: /^\/retries$/, page: retries, nav: "retries" },
   { pattern: /^\/scheduled$/, page: scheduled, nav: "scheduled" },
   { pattern: /^\/search$/, page: search, nav: "search" },
 ];
@@ -102,7 +106,25 @@ function showLive(status, detail) {
   fill(el, h("span", { class: "dot", "aria-hidden": "true" }), text[status] || status);
 }
 
-function start() {
+/** The signed-in user and the sign-out button, in the header (nothing while auth is off). */
+function showUser(who) {
+  if (!who.auth) return;
+  const button = h("button", { type: "button", class: "btn btn-small", id: "signout" }, "Sign out");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await signOut();
+      location.reload();
+    } catch (err) {
+      flashError(err);
+      button.disabled = false;
+    }
+  });
+  fill(document.getElementById("who"),
+    h("span", { class: "muted", title: `roles: ${who.roles.join(", ")}` }, who.name), " ", button);
+}
+
+async function start() {
   window.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
     flashError(event.reason);
@@ -111,6 +133,21 @@ function start() {
     event.preventDefault();
     document.getElementById("main").focus();
   });
+  const main = document.getElementById("main");
+  let who;
+  try {
+    who = await loadSession();
+  } catch (err) {
+    fill(main, h("div", { class: "page", dataset: { route: "error", ready: "true" } }, errorBox(err)));
+    return;
+  }
+  if (who === null) {
+    showSignIn(main);
+    return;
+  }
+  showUser(who);
+  // The session ended (expired, signed out elsewhere, token revoked): back to the sign-in.
+  window.addEventListener("cq:unauthenticated", () => location.reload(), { once: true });
   window.addEventListener("hashchange", () => route(true));
   feed.watch(showLive);
   feed.start();

@@ -11,25 +11,29 @@ const SETTINGS = "settings { leaseSeconds maxDeliveries retry { limit delays bas
 export const NAV = `query Nav { status { workers counts { failed } } }`;
 
 export const OVERVIEW = `query Overview {
-  queues { name paused length workers counts { ${COUNTS} } }
+  queues { name paused length workers latencySeconds counts { ${COUNTS} } }
   workers { id }
 }`;
 
-export const STATS = `query Stats($since: Float, $until: Float) {
-  stats(since: $since, until: $until) { minute published completed failed }
+// The chart's minutes and the lifetime totals in one answer: the figures shown beside the chart
+// come from the same counters, read at the same moment.
+export const STATS = `query Stats($queue: String, $since: Float, $until: Float) {
+  stats(queue: $queue, since: $since, until: $until) { minute published completed failed }
+  statsTotals(queue: $queue) { processed failed }
 }`;
 
 export const QUEUE = `query Queue($name: String!) {
   queue(queue: $name) {
-    name exists paused interests createdAt workers length counts { ${COUNTS} }
+    name exists paused interests createdAt workers length latencySeconds counts { ${COUNTS} }
     ${SETTINGS}
   }
 }`;
 
 export const QUEUE_NAMES = `query QueueNames { queues { name } }`;
 
-export const TASKS = `query Tasks($queue: String, $state: String, $first: Int, $after: String) {
-  tasks(queue: $queue, state: $state, first: $first, after: $after) {
+export const TASKS = `query Tasks($queue: String, $state: String, $retry: Boolean, $first: Int,
+    $after: String) {
+  tasks(queue: $queue, state: $state, retry: $retry, first: $first, after: $after) {
     tasks { ...TaskRow } nextCursor hasNextPage
   }
 }

@@ -1,7 +1,7 @@
 // DOM helpers shared by the pages: an element builder and a few widgets. Text always goes in
 // as text nodes, never as HTML, so task data cannot inject markup.
 
-import { ago, fmtDate, shortId } from "./format.js";
+import { ago, fmtDate, fmtUtc, shortId } from "./format.js";
 
 /** h("a", {href: "#/", class: "x", onclick: fn}, "text", child, [more]) */
 export function h(tag, props = {}, ...children) {
@@ -48,21 +48,24 @@ export function link(href, ...children) {
 export const queueHref = (name) => `#/queue/${encodeURIComponent(name)}`;
 export const taskHref = (id) => `#/task/${encodeURIComponent(id)}`;
 
+/** A queue's name, cut with an ellipsis where it does not fit (never wrapped mid-word); the
+ * whole name in its title. */
 export function queueLink(name) {
-  return link(queueHref(name), name);
+  return h("a", { href: queueHref(name), class: "clip", title: name }, name);
 }
 
 export function taskLink(id) {
   return h("a", { href: taskHref(id), class: "mono", title: id }, shortId(id));
 }
 
-/** A <time> showing the local date, with the relative time as its tooltip. */
+/** A <time> showing the local date with its time zone (or, `relative`, how long ago), with
+ * UTC in its tooltip. */
 export function when(ts, { relative = false } = {}) {
   if (ts === null || ts === undefined) return h("span", { class: "muted" }, "—");
   const iso = new Date(ts * 1000).toISOString();
   return relative
-    ? h("time", { datetime: iso, title: fmtDate(ts) }, ago(ts))
-    : h("time", { datetime: iso, title: ago(ts) }, fmtDate(ts));
+    ? h("time", { datetime: iso, title: `${fmtDate(ts)} · ${fmtUtc(ts)}` }, ago(ts))
+    : h("time", { datetime: iso, title: `${fmtUtc(ts)} · ${ago(ts)}` }, fmtDate(ts));
 }
 
 export function badge(text, kind = text) {
@@ -80,24 +83,63 @@ export function section(title, { actions = [], id, headingLevel = 2 } = {}, ...b
   );
 }
 
+// The sort chosen on each table (by its `sort` name), kept while the site is open, so a table
+// redrawn by a live update stays in the order the user chose.
+const sorts = new Map();
+
+function compare(a, b) {
+  if (a === b) return 0;
+  if (a === null || a === undefined) return 1;
+  if (b === null || b === undefined) return -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b), undefined, { numeric: true });
+}
+
 /**
  * A table inside a horizontally scrollable wrapper.
- * columns: [{label, cell: (row) => node|string, class?}]. On a narrow screen each row becomes a
- * card of label: value lines, unless `keep` (a table of few, short columns stays a table).
+ * columns: [{label, cell: (row) => node|string, class?, sort?: (row) => value}]. With a `sort`
+ * name, the columns that have a sort key get a header button ordering the rows (the ones
+ * shown) by it, ascending then descending. On a narrow screen each row becomes a card of
+ * label: value lines, unless `keep` (a table of few, short columns stays a table).
  */
-export function table(columns, rows, { empty = "Nothing here.", caption, keep = false } = {}) {
+export function table(columns, rows, { empty = "Nothing here.", caption, keep = false, sort } = {}) {
   if (!rows.length) return h("p", { class: "empty" }, empty);
-  const head = h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.class }, c.label)));
-  const body = rows.map((row) =>
-    h("tr", {}, columns.map((c) =>
-      h("td", { class: c.class, "data-label": c.label }, h("div", { class: "cell" }, c.cell(row))))),
-  );
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h("table", { class: keep ? "keep" : null }, caption ? h("caption", { class: "sr-only" }, caption) : null,
-      h("thead", {}, head), h("tbody", {}, body)),
-  );
+  const wrap = h("div", { class: "table-wrap" });
+  const draw = () => {
+    const chosen = sort ? sorts.get(sort) : null;
+    const by = chosen ? columns.find((c) => c.label === chosen.label && c.sort) : null;
+    const shown = by
+      ? rows.map((row, i) => ({ row, i, key: by.sort(row) }))
+        .sort((x, y) => compare(x.key, y.key) * chosen.dir || x.i - y.i)
+        .map((x) => x.row)
+      : rows;
+    const header = (c) => {
+      if (!sort || !c.sort) return h("th", { scope: "col", class: c.class }, c.label);
+      const dir = by === c ? chosen.dir : 0;
+      const button = h("button", {
+        type: "button", class: "sort",
+        onclick: () => {
+          sorts.set(sort, { label: c.label, dir: dir === 1 ? -1 : 1 });
+          draw();
+          // The header was redrawn: keep the keyboard where it was.
+          const again = [...wrap.querySelectorAll("button.sort")].find((b) => b.dataset.label === c.label);
+          if (again) again.focus();
+        },
+        dataset: { label: c.label },
+      }, c.label, h("span", { class: "arrow", "aria-hidden": "true" }, dir === 1 ? "▲" : dir === -1 ? "▼" : ""));
+      const ariaSort = dir === 1 ? "ascending" : dir === -1 ? "descending" : "none";
+      return h("th", { scope: "col", class: c.class, "aria-sort": ariaSort }, button);
+    };
+    const body = shown.map((row) =>
+      h("tr", {}, columns.map((c) =>
+        h("td", { class: c.class, "data-label": c.label }, h("div", { class: "cell" }, c.cell(row))))),
+    );
+    fill(wrap,
+      h("table", { class: keep ? "keep" : null }, caption ? h("caption", { class: "sr-only" }, caption) : null,
+        h("thead", {}, h("tr", {}, columns.map(header))), h("tbody", {}, body)));
+  };
+  draw();
+  return wrap;
 }
 
 /** A labelled form control: field("Lease (s)", h("input", {...}), "hint"). */

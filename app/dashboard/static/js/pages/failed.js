@@ -98,6 +98,7 @@ export async function mount({ root, query, feed }) {
         columns: ["id", "queue", "publisher", "failedAt", "reason", "attempts"],
         actions: rowActions,
         empty: active() ? "No failed task matches these filters." : "No failed tasks.",
+        sort: "failed",
       }));
       pager.update(page, page.tasks.length);
       fill(problem);

@@ -3,7 +3,7 @@
 import { gql } from "../api.js";
 import { buckets, ThroughputChart } from "../chart.js";
 import { errorBox } from "../feedback.js";
-import { num } from "../format.js";
+import { age, num } from "../format.js";
 import { OVERVIEW, STATS } from "../queries.js";
 import { badge, fill, h, onLive, queueLink, section, table } from "../ui.js";
 
@@ -12,15 +12,21 @@ const SPANS = {
   day: { label: "Last 24 h", seconds: 86400, bucket: 600, unit: "per 10 minutes" },
 };
 
-function tile(label, value, href, kind = "") {
-  const body = [h("span", { class: "tile-value" }, value), h("span", { class: "tile-label" }, label)];
-  return href ? h("a", { class: `tile ${kind}`, href }, body) : h("div", { class: `tile ${kind}` }, body);
+function tile(label, value, href, { kind = "", key, title } = {}) {
+  const body = [
+    h("span", { class: "tile-value", dataset: key ? { tile: key } : null }, value),
+    h("span", { class: "tile-label" }, label),
+  ];
+  return href
+    ? h("a", { class: `tile ${kind}`, href, title }, body)
+    : h("div", { class: `tile ${kind}`, title }, body);
 }
 
 const countCell = (key) => ({
   label: key[0].toUpperCase() + key.slice(1),
   class: `n c-${key}`,
   cell: (q) => num(q.counts[key]),
+  sort: (q) => q.counts[key],
 });
 
 const COLUMNS = [
@@ -28,17 +34,26 @@ const COLUMNS = [
     label: "Queue",
     class: "c-name",
     cell: (q) => [queueLink(q.name), q.paused ? [" ", badge("paused")] : null],
+    sort: (q) => q.name,
   },
   countCell("queued"),
   countCell("scheduled"),
   countCell("started"),
   countCell("failed"),
-  { label: "Workers", class: "n c-workers wide-only", cell: (q) => num(q.workers) },
+  {
+    label: "Latency",
+    class: "n c-latency wide-only",
+    cell: (q) => h("span", { title: "How long the oldest ready task has waited" }, age(q.latencySeconds)),
+    sort: (q) => q.latencySeconds,
+  },
+  { label: "Workers", class: "n c-workers wide-only", cell: (q) => num(q.workers), sort: (q) => q.workers },
 ];
 
 export async function mount({ root, feed }) {
   document.title = "Overview · CouchQueue";
-  const tiles = h("div", { class: "tiles" });
+  // One grid of tiles: the lifetime totals (drawn with the chart) then the counts.
+  const lifetime = h("div", { class: "contents", id: "lifetime" });
+  const tiles = h("div", { class: "contents" });
   const queues = h("div", { "aria-live": "off" });
   const problem = h("div");
   const chart = new ThroughputChart();
@@ -61,7 +76,7 @@ export async function mount({ root, feed }) {
     root,
     h("h1", {}, "Overview"),
     problem,
-    tiles,
+    h("div", { class: "tiles" }, lifetime, tiles),
     section("Throughput", { id: "throughput", actions: h("div", { class: "toggle", role: "group", "aria-label": "Time span" }, spanButtons) },
       chartProblem, chart.el),
     section("Queues", { id: "queues" }, queues),
@@ -81,11 +96,15 @@ export async function mount({ root, feed }) {
         tile("Queued", num(c.queued)),
         tile("Scheduled", num(c.scheduled), "#/scheduled"),
         tile("Started", num(c.started)),
-        tile("Failed", num(c.failed), "#/failed", c.failed ? "tile-bad" : ""),
+        tile("Failed tasks", num(c.failed), "#/failed", {
+          kind: c.failed ? "tile-bad" : "", key: "failed-tasks",
+          title: "Tasks in the failed list now (retried and removed ones have left it)",
+        }),
       );
       fill(queues, table(COLUMNS, data.queues, {
         caption: "Queues",
         keep: true,
+        sort: "overview-queues",
         empty: "No queues yet: a queue is created when its interests are registered.",
       }));
       fill(problem);
@@ -100,7 +119,13 @@ export async function mount({ root, feed }) {
     const since = until - s.seconds;
     try {
       const data = await gql(STATS, { since, until: until + 60 });
+      // Drawn from one answer: the chart's legend and these tiles count the same events.
       chart.update(buckets(data.stats, since, until, s.bucket), s.unit);
+      const t = data.statsTotals;
+      const ever = "since counting began";
+      fill(lifetime,
+        tile("Processed", num(t.processed), null, { key: "processed", title: `Tasks completed or failed ${ever}` }),
+        tile("Failed", num(t.failed), "#/failed", { key: "failed", title: `Tasks that went to the failed list ${ever}` }));
       fill(chartProblem);
     } catch (err) {
       fill(chartProblem, errorBox(err));

@@ -1,10 +1,12 @@
-// Queue: counts, pause / resume / clear / delete, its tasks (keyset pages), interests, settings.
+// Queue: counts, latency, throughput, pause / resume / clear / delete, its tasks (keyset
+// pages), interests, settings.
 
 import { ApiError, gql } from "../api.js";
+import { buckets, ThroughputChart } from "../chart.js";
 import { actionButton, errorBox, flash } from "../feedback.js";
-import { num } from "../format.js";
-import { DELETE_QUEUE, DELETE_TASKS, PAUSE_QUEUE, QUEUE, RESUME_QUEUE, TASKS } from "../queries.js";
-import { STATES, taskTable } from "../tasks.js";
+import { age, num } from "../format.js";
+import { DELETE_QUEUE, DELETE_TASKS, PAUSE_QUEUE, QUEUE, RESUME_QUEUE, STATS, TASKS } from "../queries.js";
+import { COLUMNS_BY_STATE, STATES, taskTable } from "../tasks.js";
 import {
   badge, field, fill, h, onLive, Pager, queueHref, replaceQuery, section,
 } from "../ui.js";
@@ -12,12 +14,22 @@ import { interestsEditor } from "./queue_interests.js";
 import { settingsForm } from "./queue_settings.js";
 
 const PAGE_SIZE = 50;
+const HOUR = 3600;
+// The order the page looks for tasks in when no state is asked for: waiting ones first, as in
+// resque-web, then the rest; a queue holding only scheduled tasks opens on those.
+const FIRST_SHOWN = ["queued", "scheduled", "started", "failed", "completed"];
+
+/** The first state of FIRST_SHOWN with a task in it ("queued" when the queue is empty). */
+export function firstNonEmpty(counts) {
+  return FIRST_SHOWN.find((key) => counts[key] > 0) || "queued";
+}
 
 export async function mount({ root, params, query, feed }) {
   const [name] = params;
   document.title = `${name} · CouchQueue`;
-  // Waiting tasks first, as in resque-web; "all" lists every state in publish order.
-  let state = STATES.includes(query.get("state")) ? query.get("state") : "queued";
+  // "all" lists every state in publish order; no state asked: the first non-empty one.
+  const asked = STATES.includes(query.get("state")) ? query.get("state") : null;
+  let state = asked || "queued";
 
   const heading = h("h1", {}, name);
   const actions = h("div", { class: "actions" });
@@ -30,12 +42,14 @@ export async function mount({ root, params, query, feed }) {
     STATES.map((s) => h("option", { value: s, selected: s === state }, s)));
   stateSelect.addEventListener("change", () => {
     state = stateSelect.value;
-    replaceQuery(state === "queued" ? {} : { state });
+    replaceQuery({ state });
     pager.reset();
     loadTasks();
   });
   const interests = interestsEditor(name);
   const settings = settingsForm(name);
+  const chart = new ThroughputChart();
+  const chartProblem = h("div");
 
   const crumbs = h("nav", { class: "crumbs", "aria-label": "Breadcrumb" },
     h("a", { href: "#/" }, "Overview"), " › ", name);
@@ -46,6 +60,7 @@ export async function mount({ root, params, query, feed }) {
     problem,
     tiles,
     section("Tasks", { id: "tasks", actions: field("State", stateSelect) }, listProblem, list, pager.el),
+    section("Throughput, last hour", { id: "queue-throughput" }, chartProblem, chart.el),
     h("div", { class: "columns" },
       section("Interests", { id: "interests" }, interests.el),
       section("Settings", { id: "settings" }, settings.el)),
@@ -89,6 +104,9 @@ export async function mount({ root, params, query, feed }) {
           h("span", { class: "tile-label" }, key))),
       h("a", { class: "tile", href: "#/workers" }, h("span", { class: "tile-value" }, num(q.workers)),
         h("span", { class: "tile-label" }, "workers")),
+      h("div", { class: "tile", title: "How long the oldest ready task has waited" },
+        h("span", { class: "tile-value", "data-count": "latency" }, age(q.latencySeconds)),
+        h("span", { class: "tile-label" }, "latency")),
     );
   }
 
@@ -101,6 +119,10 @@ export async function mount({ root, params, query, feed }) {
       if (first) {
         interests.show(queue.interests);
         settings.show(queue.settings);
+        if (!asked) {
+          state = firstNonEmpty(queue.counts);
+          stateSelect.value = state;
+        }
       }
       fill(problem);
       return true;
@@ -115,7 +137,11 @@ export async function mount({ root, params, query, feed }) {
       const filter = state === "all" ? null : state;
       const variables = { queue: name, state: filter, first: PAGE_SIZE, after: pager.after };
       const { tasks: page } = await gql(TASKS, variables);
-      fill(list, taskTable(page.tasks, { empty: state === "all" ? "No tasks." : `No ${state} tasks.` }));
+      fill(list, taskTable(page.tasks, {
+        columns: COLUMNS_BY_STATE[state],
+        empty: state === "all" ? "No tasks." : `No ${state} tasks.`,
+        sort: "queue-tasks",
+      }));
       pager.update(page, page.tasks.length);
       fill(listProblem);
     } catch (err) {
@@ -123,13 +149,35 @@ export async function mount({ root, params, query, feed }) {
     }
   }
 
-  // The tasks come from an index and are quick; the counts may take longer on a huge queue.
-  const [found] = await Promise.all([loadQueue(true), loadTasks()]);
+  async function loadStats() {
+    const until = Date.now() / 1000;
+    const since = until - HOUR;
+    try {
+      const data = await gql(STATS, { queue: name, since, until: until + 60 });
+      chart.update(buckets(data.stats, since, until, 60), "per minute");
+      fill(chartProblem);
+    } catch (err) {
+      fill(chartProblem, errorBox(err));
+    }
+  }
+
+  // The counts come from counters and are quick: they choose the state shown first.
+  const found = await loadQueue(true);
   if (!found) {
+    chart.dispose();
     fill(root, crumbs, heading, problem); // no such queue: nothing else to show
     return undefined;
   }
+  await Promise.all([loadTasks(), loadStats()]);
   const mine = (e) => e.queue === name || e.queue === null;
-  const stop = onLive(feed, mine, () => Promise.all([loadQueue(), loadTasks()]));
-  return stop;
+  const stops = [
+    onLive(feed, mine, () => Promise.all([loadQueue(), loadTasks()])),
+    onLive(feed, (e) => mine(e) && e.kind !== "started", loadStats, { wait: 1500, gap: 5000 }),
+  ];
+  const tick = setInterval(loadStats, 30000);
+  return () => {
+    stops.forEach((stop) => stop());
+    clearInterval(tick);
+    chart.dispose();
+  };
 }

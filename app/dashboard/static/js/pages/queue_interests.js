@@ -5,6 +5,7 @@ import { gql } from "../api.js";
 import { confirmAction, errorText, flash } from "../feedback.js";
 import { pretty } from "../format.js";
 import { DELETE_INTERESTS, SET_INTERESTS } from "../queries.js";
+import { canAct } from "../session.js";
 import { fill, h } from "../ui.js";
 
 function parse(text) {
@@ -16,7 +17,7 @@ function parse(text) {
 export function interestsEditor(queue) {
   const editor = h("textarea", {
     id: "interests-json", class: "code", rows: 7, spellcheck: "false",
-    "aria-describedby": "interests-hint interests-error",
+    "aria-describedby": "interests-hint interests-error", readonly: !canAct(),
   });
   const error = h("p", { id: "interests-error", class: "field-error", role: "alert" });
   const save = h("button", { type: "submit", class: "btn btn-primary" }, "Save interests");
@@ -36,7 +37,7 @@ export function interestsEditor(queue) {
       "\"*\" for every event, or {\"field\": \"regex\", …}: the queue gets an event when any field matches (RE2; dotted paths reach nested fields)."),
     editor,
     error,
-    h("div", { class: "actions" }, save, remove),
+    canAct() ? h("div", { class: "actions" }, save, remove) : null,
   );
 
   form.addEventListener("submit", async (event) => {

@@ -3,6 +3,7 @@
 import { gql } from "../api.js";
 import { errorText, flash } from "../feedback.js";
 import { CONFIGURE_QUEUE } from "../queries.js";
+import { canAct } from "../session.js";
 import { field, fill, h } from "../ui.js";
 
 const NUMBERS = [
@@ -35,9 +36,9 @@ function readDelays(text) {
 export function settingsForm(queue) {
   const inputs = {};
   for (const [key, , , limits] of NUMBERS) {
-    inputs[key] = h("input", { type: "number", name: key, step: "any", ...limits, required: true });
+    inputs[key] = h("input", { type: "number", name: key, step: "any", ...limits, required: true, readonly: !canAct() });
   }
-  inputs.retryDelays = h("input", { type: "text", name: "retryDelays", inputmode: "decimal", placeholder: "e.g. 10, 60, 600" });
+  inputs.retryDelays = h("input", { type: "text", name: "retryDelays", inputmode: "decimal", placeholder: "e.g. 10, 60, 600", readonly: !canAct() });
   const error = h("p", { id: "settings-error", class: "field-error", role: "alert" });
   const save = h("button", { type: "submit", class: "btn btn-primary" }, "Save settings");
   const form = h(
@@ -48,7 +49,7 @@ export function settingsForm(queue) {
       field("Retry delays (s)", inputs.retryDelays, "Seconds before each retry, the last repeating; empty: exponential backoff below."),
       NUMBERS.slice(3).map(([key, label, hint]) => field(label, inputs[key], hint))),
     error,
-    h("div", { class: "actions" }, save),
+    canAct() ? h("div", { class: "actions" }, save) : null,
   );
 
   function show(settings) {

@@ -1,4 +1,5 @@
-// Scheduled: delayed tasks (run now / remove) and recurring cron schedules.
+// Scheduled: delayed publishes (run now / remove) and recurring cron schedules. Retries
+// waiting for their backoff are on the Retries page.
 
 import { gql } from "../api.js";
 import { actionButton, errorBox, flash } from "../feedback.js";
@@ -6,6 +7,7 @@ import { preview, shortId } from "../format.js";
 import {
   DELETE_SCHEDULE, DELETE_TASK, RUN_TASK_NOW, SCHEDULES, SET_SCHEDULE_ENABLED, TASKS,
 } from "../queries.js";
+import { canAct } from "../session.js";
 import { taskTable } from "../tasks.js";
 import { badge, fill, h, onLive, Pager, section, table, when } from "../ui.js";
 import { scheduleForm } from "./schedule_form.js";
@@ -24,15 +26,19 @@ const delayedActions = (t) => [
 ];
 
 const SCHEDULE_COLUMNS = [
-  { label: "Name", cell: (s) => h("strong", {}, s.name) },
+  { label: "Name", cell: (s) => h("strong", {}, s.name), sort: (s) => s.name },
   { label: "Cron", cell: (s) => [h("code", {}, s.cron), h("br"), h("span", { class: "muted" }, s.timezone)] },
   {
     label: "Publishes",
     class: "data",
     cell: (s) => [s.publisher, h("br"), h("code", { title: preview(s.data, 2000) }, preview(s.data, 50))],
   },
-  { label: "Next run", cell: (s) => (s.enabled ? when(s.nextRunAt) : h("span", { class: "muted" }, "—")) },
-  { label: "Last run", cell: (s) => when(s.lastRunAt) },
+  {
+    label: "Next run",
+    cell: (s) => (s.enabled ? when(s.nextRunAt) : h("span", { class: "muted" }, "—")),
+    sort: (s) => (s.enabled ? s.nextRunAt : null),
+  },
+  { label: "Last run", cell: (s) => when(s.lastRunAt), sort: (s) => s.lastRunAt },
   { label: "State", cell: (s) => (s.enabled ? badge("enabled") : badge("disabled")) },
   {
     label: "Actions",
@@ -62,16 +68,18 @@ export async function mount({ root, feed }) {
     h("h1", {}, "Scheduled"),
     section("Delayed tasks", { id: "delayed" }, delayedProblem, delayed, pager.el),
     section("Recurring schedules", { id: "schedules" }, schedulesProblem, schedules),
-    section("New schedule", { id: "new-schedule" }, scheduleForm().el),
+    canAct() ? section("New schedule", { id: "new-schedule" }, scheduleForm().el) : null,
   );
 
   async function loadDelayed() {
     try {
-      const { tasks: page } = await gql(TASKS, { state: "scheduled", first: PAGE_SIZE, after: pager.after });
+      const variables = { state: "scheduled", retry: false, first: PAGE_SIZE, after: pager.after };
+      const { tasks: page } = await gql(TASKS, variables);
       fill(delayed, taskTable(page.tasks, {
         columns: ["id", "queue", "publisher", "data", "runAt", "runIn"],
         actions: delayedActions,
         empty: "No delayed tasks.",
+        sort: "delayed",
       }));
       pager.update(page, page.tasks.length);
       fill(delayedProblem);
@@ -83,8 +91,9 @@ export async function mount({ root, feed }) {
   async function loadSchedules() {
     try {
       const data = await gql(SCHEDULES);
-      fill(schedules, table(SCHEDULE_COLUMNS, data.schedules, {
-        caption: "Recurring schedules", empty: "No recurring schedules yet.",
+      const columns = canAct() ? SCHEDULE_COLUMNS : SCHEDULE_COLUMNS.filter((c) => c.label !== "Actions");
+      fill(schedules, table(columns, data.schedules, {
+        caption: "Recurring schedules", empty: "No recurring schedules yet.", sort: "schedules",
       }));
       fill(schedulesProblem);
     } catch (err) {

@@ -24,14 +24,20 @@ function details(t) {
   ];
   if (t.leaseUntil) rows.push(["Lease until", when(t.leaseUntil)]);
   if (t.startedAt && t.finishedAt) rows.push(["Ran for", duration(t.finishedAt - t.startedAt)]);
-  if (t.failReason) rows.push(["Fail reason", h("span", { class: "reason" }, t.failReason)]);
+  if (t.failReason) rows.push(["Fail reason", trace(t.failReason)]);
   return h("dl", { class: "details" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+/** A fail reason as the worker wrote it (a traceback keeps its lines): monospaced, scrolling
+ * inside its own box rather than stretching the page. */
+function trace(reason) {
+  return h("pre", { class: "trace", tabindex: "0" }, reason);
 }
 
 const FAILURE_COLUMNS = [
   { label: "#", class: "n", cell: (f) => f.n },
-  { label: "Failed at", cell: (f) => when(f.at) },
-  { label: "Reason", class: "reason", cell: (f) => f.reason || h("span", { class: "muted" }, "no reason given") },
+  { label: "Failed at", class: "nowrap", cell: (f) => when(f.at) },
+  { label: "Reason", class: "reason", cell: (f) => (f.reason ? trace(f.reason) : h("span", { class: "muted" }, "no reason given")) },
 ];
 
 export async function mount({ root, params, feed }) {

@@ -4,27 +4,37 @@ import { gql } from "../api.js";
 import { actionButton, errorBox, flash } from "../feedback.js";
 import { num, shortId } from "../format.js";
 import { DELETE_WORKER, WORKERS } from "../queries.js";
+import { canAct } from "../session.js";
 import { fill, h, onLive, queueLink, section, table, taskLink, when } from "../ui.js";
 
 const join = (nodes) => nodes.flatMap((node, i) => (i ? [", ", node] : [node]));
+
+/** One task a worker holds: its id, queue and since when it runs. */
+const running = (t) => h("li", {},
+  taskLink(t.id), " ", h("span", { class: "muted" }, "in "), queueLink(t.queue),
+  h("span", { class: "muted" }, " · running since "), when(t.startedAt, { relative: true }));
 
 const COLUMNS = [
   {
     label: "Worker",
     cell: (w) => [
       h("strong", {}, w.name || "unnamed"), h("br"),
-      h("code", { class: "mono muted", title: w.id }, w.id),
+      h("code", { class: "mono muted clip", title: w.id }, w.id),
     ],
+    sort: (w) => w.name,
   },
-  { label: "Queues", cell: (w) => join(w.queues.map(queueLink)) },
+  { label: "Queues", cell: (w) => join(w.queues.map(queueLink)), sort: (w) => w.queues.join(",") },
   {
     label: "Working on",
+    class: "c-running",
     cell: (w) => (w.tasks.length
-      ? join(w.tasks.map((t) => [taskLink(t.id), h("span", { class: "muted" }, ` (${t.queue})`)]))
+      ? h("ul", { class: "running" }, w.tasks.map(running))
       : h("span", { class: "muted" }, "idle")),
+    // Busiest first when sorted descending; among them, the longest running.
+    sort: (w) => w.tasks.length,
   },
-  { label: "Registered", cell: (w) => when(w.registeredAt, { relative: true }) },
-  { label: "Last seen", cell: (w) => when(w.lastSeen, { relative: true }) },
+  { label: "Registered", cell: (w) => when(w.registeredAt, { relative: true }), sort: (w) => w.registeredAt },
+  { label: "Last seen", cell: (w) => when(w.lastSeen, { relative: true }), sort: (w) => w.lastSeen },
   {
     label: "Actions",
     class: "row-actions",
@@ -46,7 +56,8 @@ export async function mount({ root, feed }) {
 
   const render = () => {
     fill(title, "Workers ", h("span", { class: "muted" }, `(${num(workers.length)})`));
-    fill(list, table(COLUMNS, workers, { caption: "Workers", empty: "No worker is registered." }));
+    const columns = canAct() ? COLUMNS : COLUMNS.filter((c) => c.label !== "Actions");
+    fill(list, table(columns, workers, { caption: "Workers", empty: "No worker is registered.", sort: "workers" }));
   };
 
   async function load() {
