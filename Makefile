@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean soak
 
 # The server and its client are two distributions (the client in client/); both come from here.
 $(INSTALLED): pyproject.toml client/pyproject.toml
@@ -35,3 +35,11 @@ bench: $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) couchqueue.db couchqueue.db-wal couchqueue.db-shm
+
+# The Couchbase store against the faulty test node, 20 seeds of 10 s each (CI runs 3 short ones).
+# A failure prints its seed; rerun it alone with SOAK_SEEDS=<seed>.
+SOAK_SEEDS ?= 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
+SOAK_SECONDS ?= 10
+soak: $(INSTALLED)
+	COUCHQUEUE_SOAK_SEEDS=$(SOAK_SEEDS) COUCHQUEUE_SOAK_SECONDS=$(SOAK_SECONDS) \
+		timeout 1800 $(BIN)/pytest tests/store/test_couchbase_faults.py -q -rA

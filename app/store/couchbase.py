@@ -10,7 +10,8 @@ each method keeps its promise; the modules beside this one hold the parts:
 - couchbase_claim: claims, change stamps, earliest run_at;
 - couchbase_scan: listings, counts, bulk deletes;
 - couchbase_meta: schedules and statistics;
-- couchbase_repair: the repair pass for what a crash can leave behind.
+- couchbase_finish: steps that run to their end when their caller is cancelled;
+- couchbase_repair: the repair pass for what a crash can leave behind in a store nobody reads.
 
 Every public method runs under ``_guard``: any SDK exception that got past couchbase_kv (there
 should be none) becomes StoreUnavailable, never escaping the store.
@@ -95,6 +96,7 @@ class CouchbaseStore(Tokens):
         return cls(await Kv.connect(config))
 
     async def close(self) -> None:
+        await self.index.finisher.drain()
         await _guard(self.kv.close())
 
     async def ping(self) -> None:
@@ -310,9 +312,17 @@ class CouchbaseStore(Tokens):
         return await _guard(self.claimer.claim(request))
 
     async def claim_tasks(self, request: ClaimRequest, limit: int) -> list[Task]:
-        # Concurrent claims overlap their round trips; each takes a different task.
-        claimed = await _guard(asyncio.gather(*(self.claimer.claim(request) for _ in range(limit))))
-        return [task for task in claimed if task is not None]
+        # Concurrent claims overlap their round trips; each takes a different task. One that
+        # fails must not lose the tasks the others took: those are returned; only when every
+        # claim failed is the failure raised.
+        outcomes = await asyncio.gather(
+            *(_guard(self.claimer.claim(request)) for _ in range(limit)), return_exceptions=True
+        )
+        claimed = [t for t in outcomes if isinstance(t, Task)]
+        failures = [e for e in outcomes if isinstance(e, BaseException)]
+        if failures and not claimed:
+            raise failures[0]
+        return claimed
 
     async def insert_and_claim(
         self, tasks: Sequence[Task], claims: Sequence[tuple[ClaimRequest, int]]

@@ -7,29 +7,42 @@ buckets (delayed tasks not yet due are never read). It sorts the window's entrie
 seq) and moves the first claimable task to STARTED with CAS; on a lost race it takes another
 candidate, and after a window lost entirely to races it re-reads, a few times, with jitter.
 Within the window the order is exact; beyond it (a lane with more than about a hundred waiting
-tasks) the window slides on only while the candidates in view are blocked or stale.
+tasks) the window slides on only while the candidates in view are blocked or stale. Windows with
+nothing but blocked identities or stale entries are not counted against MAX_CHUNKS, and the
+window doubles while that lasts (up to MAX_SCAN chunks read per claim): a blocked singularlyRun
+identity does not hide the work behind it. Stale entries met on the way are removed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from app.store.couchbase_codec import DELAYED, READY, bucket_of
-from app.store.couchbase_index import Directory, Stream
+from app.store.couchbase_codec import DELAYED, READY, bucket_of, entry_state
+from app.store.couchbase_index import Directory, Place, Stream
 from app.store.couchbase_tasks import Stored, Tasks
 from resolvers.models import WORKER_LANE_PREFIX, ClaimRequest, Task, TaskState
 
 WINDOW = 2  # chunks of each waiting log read at a time
-MAX_CHUNKS = 12  # how far a claim slides its window past blocked or stale candidates
+MAX_CHUNKS = 12  # chunks with a live, unblocked candidate a claim looks through
+MAX_SCAN = 512  # chunks a claim reads at most, passing blocked identities and stale entries
+MAX_WINDOW = 64  # the window grows to this many chunks while it finds only those
 ROUNDS = 4  # window re-reads after losing every race in it
 SPREAD = 8  # after a lost race, the next candidate is one of this many, at random
+# Races lost per candidate tried (a moving average) above which every pick is spread over the
+# window: other nodes are claiming from the same window, and taking candidates in order would
+# make them all collide on the first few.
+CONTENDED = 0.1
+WIDE_SPREAD = 128  # then each pick is one of this many, at random
+AVERAGE_WEIGHT = 0.05
 
 CachedQueues = Callable[[str], list[str]]
+Candidate = tuple[float, int, str, dict[str, Any], Place]
 
 
 class Claimer:
@@ -40,6 +53,7 @@ class Claimer:
         # Tasks this process is moving right now: its other claims pass them by, so concurrent
         # claims in one process never race each other for the same task.
         self._trying: set[str] = set()
+        self._losses = 0.0  # races lost per claim, moving average
 
     async def lane_queues(self, lanes: Sequence[str]) -> dict[str, list[str]]:
         """The queues whose directories index each lane: the queue itself; for a worker's own
@@ -93,64 +107,97 @@ class Claimer:
                 dirs = {**dirs, **await self.index.directories(queues)}
             ready, due = _chunks(lane, queues, dirs, request.now)
             contended = False
-            for offset in range(0, MAX_CHUNKS, WINDOW):
-                window = ready[offset : offset + WINDOW] + due[offset : offset + WINDOW]
+            start, size, charged, scanned = 0, WINDOW, 0, 0
+            while charged < MAX_CHUNKS and scanned < MAX_SCAN:
+                window = ready[start : start + size] + due[start : start + size]
                 if not window:
                     break
-                contents = await self.index.chunks(window)
+                start += size
+                scanned += len(window)
+                contents = await self.index.read_chunks(window, dirs)
                 candidates = sorted(
                     (
-                        (entry["r"], entry["s"], ticket, entry)
-                        for chunk in contents
-                        for ticket, entry in chunk.items()
+                        (entry["r"], entry["s"], ticket, entry, Place(stream, chunk, ticket))
+                        for (stream, chunk), found in zip(window, contents, strict=True)
+                        for ticket, entry in found.items()
                         if entry.get("r", 0) <= request.now and entry.get("i") not in blocked
                     ),
                     key=lambda c: (c[0], c[1]),
                 )
-                task, lost = await self._try(candidates, blocked, request)
+                task, lost, live = await self._try(candidates, blocked, request)
                 if task is not None:
                     return task
                 contended = contended or lost
+                if live:
+                    charged += len(window)
+                    size = WINDOW
+                else:
+                    size = min(size * 2, MAX_WINDOW)
             if not contended:
                 return None
         return None
 
     async def _try(
-        self,
-        candidates: list[tuple[float, int, str, dict[str, Any]]],
-        blocked: set[str],
-        request: ClaimRequest,
-    ) -> tuple[Task | None, bool]:
-        """Take the first claimable candidate, in order. A candidate is reserved in this
+        self, candidates: list[Candidate], blocked: set[str], request: ClaimRequest
+    ) -> tuple[Task | None, bool, bool]:
+        """Take the first claimable candidate, in order: (the task, whether a race was lost,
+        whether any candidate was live and not blocked). A candidate is reserved in this
         process before its document is read, so concurrent claims of one process spread over
-        the candidates instead of all reading, then racing for, the first one."""
-        lost = False
+        the candidates instead of all reading, then racing for, the first one. Stale entries
+        met are removed (in the background)."""
+        lost = live = False
+        stale: list[Place] = []
         queue = list(candidates)
-        while queue:
-            # In order; after a lost race, at random among the next few, so claimers of other
-            # processes reading the same window stop colliding on the same candidates.
-            pick = random.randrange(min(len(queue), SPREAD)) if lost else 0
-            _, _, ticket, entry = queue.pop(pick)
-            task_id = entry["t"]
-            if task_id in self._trying or entry.get("i") in blocked:
-                continue
-            self._trying.add(task_id)
-            try:
-                stored = await self.tasks.read(task_id)
-                if not _claimable(stored, ticket, request):
+        try:
+            while queue:
+                # In order; after a lost race, at random among the next few, so claimers of
+                # other processes reading the same window stop colliding on the same ones.
+                if self._losses > CONTENDED:
+                    pick = random.randrange(min(len(queue), WIDE_SPREAD))
+                else:
+                    pick = random.randrange(min(len(queue), SPREAD)) if lost else 0
+                _, _, ticket, entry, place = queue.pop(pick)
+                task_id = entry["t"]
+                if task_id in self._trying or entry.get("i") in blocked:
                     continue
-                assert stored is not None
-                started = _started(stored.task, request)
-                outcome = await self.tasks.move(stored, started)
-            finally:
-                self._trying.discard(task_id)
-            if outcome == "done":
-                return started, lost
-            if outcome == "blocked":
-                blocked.add(entry["i"])
-            elif outcome == "conflict":
-                lost = True
-        return None, lost
+                self._trying.add(task_id)
+                try:
+                    stored = await self.tasks.read(task_id)
+                    doc = None if stored is None else stored.doc
+                    if entry_state(entry, ticket, doc, request.now) == "stale":
+                        stale.append(place)
+                        continue
+                    if not _claimable(stored, ticket, request):
+                        live = live or stored is not None
+                        continue
+                    assert stored is not None
+                    started = _started(stored.task, request)
+                    outcome = await self.tasks.move(
+                        stored, started, functools.partial(self._give_back, stored, started)
+                    )
+                finally:
+                    self._trying.discard(task_id)
+                self._losses *= 1 - AVERAGE_WEIGHT
+                if outcome == "conflict":
+                    self._losses += AVERAGE_WEIGHT
+                if outcome == "done":
+                    return started, lost, True
+                if outcome == "blocked":
+                    blocked.add(entry["i"])
+                elif outcome == "conflict":
+                    lost = live = True
+            return None, lost, live
+        finally:
+            self.index.remove_later(stale)
+
+    async def _give_back(self, waiting: Stored, started: Task, outcome: str) -> None:
+        """A claim whose caller left after its move committed: the task goes back to waiting
+        as it was, rather than sit started until its lease runs out."""
+        if outcome != "done":
+            return
+        current = await self.tasks.read(started.task_id)
+        if current is not None and current.task.version == started.version:
+            await self.tasks.move(current, dataclasses.replace(waiting.task))
 
     # -- push delivery ------------------------------------------------------------------------
 

@@ -45,6 +45,10 @@ CHUNK = 64
 BUCKET_SECONDS = 10.0
 LEASE_BUCKET_SECONDS = 1.0
 
+# The entry of a new task whose document is still missing this long after the task's creation
+# is an orphan: its publisher died between writing the entry and the task.
+ORPHAN_SECONDS = 600.0
+
 # Per-process caches are emptied when they reach this size (each is refilled by reads or by
 # idempotent writes), so a long-running node's memory stays flat.
 CACHE_LIMIT = 10_000
@@ -121,10 +125,13 @@ def chunk_of(task: Task, log: str) -> int:
 def entry_value(task: Task, log: str, base: str | None) -> dict[str, Any]:
     """What an index entry says of its task: enough to order and pre-filter candidates without
     reading the task. ``b`` is the ticket of the state the writer moves the task from (None
-    for a new task): while the task still has that ticket the entry is pending, not stale."""
+    for a new task, whose entry has its creation time ``c`` instead): while the task still has
+    that ticket the entry is pending, not stale."""
     value: dict[str, Any] = {"t": task.task_id, "s": task.seq}
     if base is not None:
         value["b"] = base
+    else:
+        value["c"] = task.created_at
     if log in WAITING_LOGS:
         value["r"] = task.run_at
         if task.singularly_run and task.identity is not None:
@@ -138,6 +145,7 @@ def lease_value(task: Task, base: str | None) -> dict[str, Any]:
     """A started task's lease entry: what the reaper and listings of started tasks need."""
     return {
         "t": task.task_id,
+        "w": task.worker_id,
         "u": task.lease_until,
         "b": base,
         "s": task.seq,
@@ -150,15 +158,26 @@ def lease_bucket(lease_until: float | None) -> int:
     return NO_LEASE_BUCKET if lease_until is None else int(lease_until // LEASE_BUCKET_SECONDS)
 
 
-def entry_state(entry: dict[str, Any], ticket: str, doc: dict[str, Any] | None) -> str:
+def entry_state(
+    entry: dict[str, Any], ticket: str, doc: dict[str, Any] | None, now: float | None = None
+) -> str:
     """'live' (the task is in the state this entry indexes), 'pending' (a writer may still
-    move the task into it) or 'stale' (it never will)."""
+    move the task into it) or 'stale' (it never will). Given ``now``, the entry of a new task
+    whose document is still missing ORPHAN_SECONDS after its creation is stale (its publisher
+    died between the two writes)."""
     if doc is not None and doc.get("k") == ticket:
         return "live"
     base = entry.get("b")
     if doc is None:
-        return "pending" if base is None else "stale"
+        if base is None and not _orphan(entry, now):
+            return "pending"
+        return "stale"
     return "pending" if base is not None and doc.get("k") == base else "stale"
+
+
+def _orphan(entry: dict[str, Any], now: float | None) -> bool:
+    created = entry.get("c")
+    return now is not None and created is not None and created < now - ORPHAN_SECONDS
 
 
 # -- filters ----------------------------------------------------------------------------------

@@ -6,21 +6,27 @@
   ``dir::{queue}``'s CAS changes with every task queued in the queue (a cheap change stamp).
 - Chunk documents ``log::{queue}::{log}::{chunk}::{lane}``: ``{ticket: entry}``. Seq-ordered logs
   (ready, started, completed, failed) are cut by seq // CHUNK; the delayed log by run_at bucket.
-- ``held::{worker}``: the started tasks a worker holds, ``{ticket: {t, b}}``.
+- ``held::{worker}``: the started tasks a worker holds, ``{ticket: {t, b, q, l}}``; and
+  ``started::{queue}``: ``{ticket: lane}``, every started stay of the queue's tasks.
 - ``leases`` (a set of buckets) and ``lease::{bucket}``: started tasks by lease expiry bucket
-  (``{ticket: {t, u, b, s, q, l}}``). Started tasks have no chunked log: their directory
-  counter ``s|0|{lane}`` counts them, and listings read them from the lease buckets.
+  (``{ticket: {t, w, u, b, s, q, l}}``). Started tasks have no chunked log: the started set
+  counts them, and listings read them from the lease buckets.
 
-Only the writer that moved a task (its CAS succeeded) removes the entries of the state it left,
-and a writer whose CAS failed removes the entries it had added: each removal is made by one
-writer, so its counter decrement goes out with it. Readers never remove counted entries; they
-skip those that are not live (see couchbase_codec.entry_state).
+Every chunk entry is counted (by its chunk's counter) before it is written, ahead of the task's
+commit, and uncounted by whoever wins its sub-document removal: the writer that moved the task
+on, a writer taking back what its lost CAS race added, or any reader that meets it stale. One
+removal wins, so each entry is uncounted once. A counter only ever runs ahead of its chunk (an
+increment or decrement lost to a timeout), never behind, so no entry is in a chunk nobody
+looks at; a reader that finds a chunk's counter and contents unchanged and apart for SETTLE
+seconds corrects the counter (see ``observe``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+import random
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,11 +43,17 @@ from app.store.couchbase_codec import (
     lease_bucket,
     lease_value,
 )
+from app.store.couchbase_finish import Finisher
 from app.store.couchbase_kv import MAX_SPECS, Kv, path
 from resolvers.models import Task
 
-# A directory with this many counters at zero is compacted (under a short lock).
+# A directory with this many counters at zero is compacted (by CAS, never under a lock).
 PRUNE_AT = 16
+# A chunk counter seen apart from its chunk's entries, both unchanged, for this many KV
+# timeouts (and at least SETTLE_MIN seconds) lost an update: it is corrected.
+SETTLE_TIMEOUTS, SETTLE_MIN = 4, 1.0
+# Attempts at a correction while other writes change the directory.
+CORRECT_TRIES = 5
 # A queue's two directory documents: counters of waiting and started tasks (read by claims),
 # and of finished tasks.
 WAITING, DONE = "dir", "done"
@@ -82,7 +94,12 @@ class Directory:
 class Index:
     def __init__(self, kv: Kv) -> None:
         self.kv = kv
+        self.finisher = Finisher()
         self._lease_buckets: set[int] = set()
+        self._pruning: set[str] = set()
+        # (stream, chunk) -> (counter, chunk CAS, first seen): counters seen apart from chunks.
+        self._apart: dict[tuple[Stream, int], tuple[int, int, float]] = {}
+        self.settle = max(SETTLE_MIN, SETTLE_TIMEOUTS * kv.config.timeout)
 
     # -- directories and chunks --------------------------------------------------------------
 
@@ -112,7 +129,7 @@ class Index:
                     continue
                 directory.streams.setdefault(Stream(queue, lane, log), {})[int(chunk)] = int(count)
             if zeros >= PRUNE_AT:
-                await self.prune(queue, kind)
+                self._prune_later(self.dir_doc_key(queue, kind), doc, cas)
         return directory
 
     async def directories(
@@ -122,21 +139,24 @@ class Index:
         found = await asyncio.gather(*(self.directory(q, kinds) for q in names))
         return dict(zip(names, found, strict=True))
 
-    async def prune(self, queue: str, kind: str) -> None:
-        """Drop zero counters, holding the directory locked for an instant: a counter is only
-        ever changed by sub-document increments, which the SDK retries past the lock, so none
-        is lost (removing a counter without the lock could drop an increment racing it)."""
-        key = self.dir_doc_key(queue, kind)
-        locked = await self.kv.lock(key, 2)
-        if locked is None:
+    def _prune_later(self, key: str, doc: dict[str, Any], cas: int) -> None:
+        """Drop the zero counters of a directory as read, in the background, one pruner per
+        directory per process. No lock: the removal is made with the CAS read, so it fails
+        (and waits for a later reader) if any counter changed since; claims and publishes
+        never wait for it."""
+        if key in self._pruning:
             return
-        doc, cas = locked
-        zeros = [k for k, v in (doc.get("n") or {}).items() if int(v) == 0][:MAX_SPECS]
-        if (
-            not zeros
-            or await self.kv.mutate(key, [SD.remove(path("n", k)) for k in zeros], cas=cas) is None
-        ):
-            await self.kv.unlock(key, cas)
+        self._pruning.add(key)
+
+        async def prune() -> None:
+            try:
+                zeros = [k for k, v in (doc.get("n") or {}).items() if int(v) == 0][:MAX_SPECS]
+                if zeros:
+                    await self.kv.mutate(key, [SD.remove(path("n", k)) for k in zeros], cas=cas)
+            finally:
+                self._pruning.discard(key)
+
+        self.finisher.spawn(prune())
 
     async def chunk(self, stream: Stream, chunk: int) -> dict[str, dict[str, Any]]:
         got = await self.kv.get(self.chunk_key(stream, chunk))
@@ -145,10 +165,64 @@ class Index:
     async def chunks(self, wanted: Sequence[tuple[Stream, int]]) -> list[dict[str, dict[str, Any]]]:
         return list(await asyncio.gather(*(self.chunk(s, c) for s, c in wanted)))
 
+    async def read_chunks(
+        self, wanted: Sequence[tuple[Stream, int]], dirs: dict[str, Directory]
+    ) -> list[dict[str, dict[str, Any]]]:
+        """The chunks' entries, each checked against its counter in ``dirs`` (see observe)."""
+        got = await self.kv.get_many([self.chunk_key(s, c) for s, c in wanted])
+        for (stream, chunk), found in zip(wanted, got, strict=True):
+            counted = dirs[stream.queue].streams.get(stream, {}).get(chunk, 0)
+            content, cas = found if found is not None else ({}, 0)
+            self.observe(stream, chunk, counted, len(content), cas)
+        return [{} if found is None else dict(found[0]) for found in got]
+
+    def observe(self, stream: Stream, chunk: int, counted: int, entries: int, cas: int) -> None:
+        """A counter apart from its chunk is normal for an instant (an entry being added or
+        removed between the two reads). Seen apart again after ``settle`` seconds with
+        neither changed (the chunk's CAS and the counter the same), an update was lost to a
+        timeout: the counter is moved to the entries' number, once across nodes (see
+        ``_correct``)."""
+        place = (stream, chunk)
+        if counted == entries:
+            self._apart.pop(place, None)
+            return
+        now = time.monotonic()
+        seen = self._apart.get(place)
+        if seen is None or seen[:2] != (counted, cas):
+            if len(self._apart) >= CACHE_LIMIT:
+                self._apart.clear()
+            self._apart[place] = (counted, cas, now)
+        elif now - seen[2] >= self.settle:
+            del self._apart[place]
+            self.finisher.spawn(self._correct(stream, chunk, counted, entries, cas))
+
+    async def _correct(
+        self, stream: Stream, chunk: int, counted: int, entries: int, chunk_cas: int
+    ) -> None:
+        """Move the counter from ``counted`` to ``entries``, with the directory's CAS, while
+        the counter and the chunk are still as seen: once across nodes (another node's
+        correction changes the counter, and this one stops). A CAS lost to another write is
+        tried again, a few times."""
+        key = self.dir_doc_key(stream.queue, KIND_OF_LOG[stream.log])
+        counter = path("n", dir_key(stream.log, chunk, stream.lane))
+        for _ in range(CORRECT_TRIES):
+            got, now = await asyncio.gather(
+                self.kv.lookup(key, [counter]), self.kv.cas_of(self.chunk_key(stream, chunk))
+            )
+            if got is None or got[0][0] != counted or now != chunk_cas:
+                return
+            spec = [SD.counter(counter, entries - counted)]
+            if await self.kv.mutate(key, spec, cas=got[1]) is not None:
+                if entries == 0:
+                    await self._drop_if_empty(stream, chunk)
+                return
+            await asyncio.sleep(random.uniform(0, 0.01))
+
     async def add(self, entries: Sequence[tuple[Place, dict[str, Any]]]) -> None:
-        """Write entries and count them: one sub-document operation per chunk and per
-        directory (the increment may land before the entry; a reader then finds a counter
-        ahead of its chunk for an instant, never an entry it cannot find)."""
+        """Count entries, then write them (one sub-document operation per directory, then per
+        chunk). In that order, so no entry is ever in a chunk its counter does not show: an
+        increment that fails (or is lost) stops the caller before the entry is written, and a
+        counter can only run ahead of its chunk, which claims and listings tolerate."""
         by_chunk: dict[tuple[Stream, int], list[Any]] = {}
         deltas: dict[str, dict[str, int]] = {}
         for place, value in entries:
@@ -156,33 +230,32 @@ class Index:
                 SD.insert(path(place.ticket), value)
             )
             _tally(deltas, place, +1)
-        jobs = [
-            self.kv.mutate_all(self.chunk_key(stream, chunk), specs, create=True)
-            for (stream, chunk), specs in by_chunk.items()
-        ]
-        await asyncio.gather(*jobs, *(self._count(q, d) for q, d in deltas.items()))
-
-    async def remove(
-        self, places: Sequence[Place], deltas: dict[str, dict[str, int]] | None = None
-    ) -> None:
-        """Remove entries this writer owns and uncount them, with any other counter changes
-        (one sub-document operation per directory); a chunk left empty is deleted."""
-        deltas = {q: dict(d) for q, d in (deltas or {}).items()}
-        for place in places:
-            _tally(deltas, place, -1)
-        if not deltas:
-            return
-        # One path per operation: a multi-path remove fails whole if one path is already gone.
-        removals = [
-            self.kv.mutate(self.chunk_key(p.stream, p.chunk), [SD.remove(path(p.ticket))])
-            for p in places
-        ]
-        queues = list(deltas)
-        counted, _ = await asyncio.gather(
-            asyncio.gather(*(self._count(q, deltas[q]) for q in queues)),
-            asyncio.gather(*removals),
+        await asyncio.gather(*(self._count(q, d) for q, d in deltas.items()))
+        await asyncio.gather(
+            *(
+                self.kv.mutate_all(self.chunk_key(stream, chunk), specs, create=True)
+                for (stream, chunk), specs in by_chunk.items()
+            )
         )
-        chunked = {(p.stream, p.chunk) for p in places}
+
+    async def remove(self, places: Sequence[Place]) -> int:
+        """Remove entries and uncount those whose removal this call won (another remover, a
+        reader that met the entry stale or the writer that made it so, uncounts the others); a
+        chunk left empty is deleted. How many removals were won."""
+        # One path per operation: a multi-path remove fails whole if one path is already gone.
+        removed = await asyncio.gather(
+            *(
+                self.kv.mutate(self.chunk_key(p.stream, p.chunk), [SD.remove(path(p.ticket))])
+                for p in places
+            )
+        )
+        won = [p for p, r in zip(places, removed, strict=True) if r is not None]
+        deltas: dict[str, dict[str, int]] = {}
+        for place in won:
+            _tally(deltas, place, -1)
+        queues = list(deltas)
+        counted = await asyncio.gather(*(self._count(q, deltas[q]) for q in queues))
+        chunked = {(p.stream, p.chunk) for p in won}
         emptied = [
             (stream, chunk)
             for queue, counters in zip(queues, counted, strict=True)
@@ -193,6 +266,12 @@ class Index:
             if (stream, chunk) in chunked
         ]
         await asyncio.gather(*(self._drop_if_empty(s, c) for s, c in emptied))
+        return len(won)
+
+    def remove_later(self, places: Sequence[Place]) -> None:
+        """Remove stale entries a reader met, in the background (see ``remove``)."""
+        if places:
+            self.finisher.spawn(self.remove(places))
 
     async def _count(self, queue: str, deltas: dict[str, int]) -> dict[str, int | None]:
         """Apply counter deltas to the queue's directories; the new value of each counter."""
@@ -232,20 +311,30 @@ class Index:
 
     # -- started tasks: per worker, and by lease expiry --------------------------------------
 
-    def held_key(self, worker_id: str) -> str:
-        return self.kv.key("held", worker_id)
+    def held_key(self, worker_id: str | None) -> str:
+        return self.kv.key("held", worker_id or "")
 
     def lease_key(self, bucket: int) -> str:
         return self.kv.key("lease", bucket)
 
+    def started_key(self, queue: str) -> str:
+        return self.kv.key("started", queue)
+
     async def hold(self, task: Task, ticket: str, base: str | None) -> None:
-        """Index a started task under its worker and under its lease's bucket."""
-        jobs: list[Awaitable[Any]] = [self.put_lease(ticket, lease_value(task, base))]
-        if task.worker_id is not None:
-            held = {"t": task.task_id, "b": base}
-            key = self.held_key(task.worker_id)
-            jobs.append(self.kv.mutate(key, [SD.upsert(path(ticket), held)], create=True))
-        await asyncio.gather(*jobs)
+        """Index a started task: first under its lease's bucket (the reaper's index, and the
+        record from which it finishes whatever else of this stay a failure left behind), then
+        under its worker and in its queue's started set ``{ticket: lane}`` (what counts started
+        tasks: adding and removing a ticket are idempotent, so any retry or finisher may)."""
+        await self.put_lease(ticket, lease_value(task, base))
+        held = {"t": task.task_id, "b": base, "q": task.queue, "l": task.lane}
+        await asyncio.gather(
+            self.kv.mutate(
+                self.held_key(task.worker_id), [SD.upsert(path(ticket), held)], create=True
+            ),
+            self.kv.mutate(
+                self.started_key(task.queue), [SD.upsert(path(ticket), task.lane)], create=True
+            ),
+        )
 
     async def put_lease(self, ticket: str, value: dict[str, Any]) -> None:
         bucket = lease_bucket(value["u"])
@@ -260,11 +349,23 @@ class Index:
             self._lease_buckets.clear()
         self._lease_buckets.add(bucket)
 
-    async def unhold(self, worker_id: str | None, ticket: str) -> None:
-        """Forget a started task under its worker. Its lease entry stays until the lease reaper
-        reaches its bucket and finds it stale: the reaper alone cleans the lease index."""
-        if worker_id is not None:
-            await self.kv.mutate(self.held_key(worker_id), [SD.remove(path(ticket))])
+    async def unhold(self, worker_id: str | None, ticket: str, queue: str) -> None:
+        """Forget a started stay under its worker and in its queue's started set (either may
+        be gone already: whoever comes first removes it). Its lease entry stays until the
+        lease reaper reaches its bucket and finds it stale: the reaper alone cleans the lease
+        index, and calls this for each stale entry it removes."""
+        await asyncio.gather(
+            self.kv.mutate(self.held_key(worker_id), [SD.remove(path(ticket))]),
+            self.kv.mutate(self.started_key(queue), [SD.remove(path(ticket))]),
+        )
+
+    async def started(self, queue: str) -> dict[str, int]:
+        """How many tasks of the queue are started, by lane."""
+        got = await self.kv.get(self.started_key(queue))
+        counts: dict[str, int] = {}
+        for lane in (got[0] if got else {}).values():
+            counts[lane] = counts.get(lane, 0) + 1
+        return counts
 
     async def held(self, worker_id: str) -> dict[str, dict[str, Any]]:
         got = await self.kv.get(self.held_key(worker_id))

@@ -1,6 +1,6 @@
 """The Couchbase store's boundary with the SDK: the URL, the connection, document keys, and the
 few key-value operations the store uses (get, insert, upsert, replace and remove with CAS,
-counters, sub-document lookups and mutations, pessimistic locks).
+counters, sub-document lookups and mutations; no pessimistic locks).
 
 Nothing else in app/store/couchbase*.py touches the SDK. Expected outcomes (a document missing,
 a CAS that no longer matches, a sub-document path that exists or does not) come back as return
@@ -40,7 +40,6 @@ from couchbase.options import (  # type: ignore[import-untyped]
     ClusterOptions,
     ClusterTimeoutOptions,
     DeltaValue,
-    GetAndLockOptions,
     IncrementOptions,
     InsertOptions,
     MutateInOptions,
@@ -174,6 +173,21 @@ def _unavailable(what: str, exc: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"Couchbase {what} failed ({kind})")
 
 
+def _detached(op: Awaitable[T]) -> Awaitable[T]:
+    """Await an SDK operation without cancelling its future when the caller is cancelled:
+    the SDK completes the future itself later, and a cancelled one makes asyncio log an
+    InvalidStateError for every cancelled operation. The outcome of an abandoned operation
+    is retrieved (and dropped) so that none is reported as never retrieved."""
+    future = asyncio.ensure_future(op)
+    future.add_done_callback(_drop_outcome)
+    return asyncio.shield(future)
+
+
+def _drop_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 # What the SDK raises besides CouchbaseException: RuntimeError once its cluster is closed.
 SDK_ERRORS = (CouchbaseException, RuntimeError)
 
@@ -233,7 +247,7 @@ class Kv:
 
     async def _call(self, what: str, op: Awaitable[T]) -> T:
         try:
-            return await op
+            return await _detached(op)
         except SDK_ERRORS as exc:
             raise _unavailable(what, exc) from None
 
@@ -242,7 +256,7 @@ class Kv:
     async def get(self, key: str) -> tuple[Any, int] | None:
         """(content, cas), or None if there is no such document."""
         try:
-            result = await self._collection.get(key)
+            result = await _detached(self._collection.get(key))
         except DocumentNotFoundException:
             return None
         except SDK_ERRORS as exc:
@@ -263,7 +277,7 @@ class Kv:
         if expiry is not None:
             options = InsertOptions(durability=self._durability, expiry=timedelta(seconds=expiry))
         try:
-            result = await self._collection.insert(key, value, options)
+            result = await _detached(self._collection.insert(key, value, options))
         except DocumentExistsException:
             return None
         except SDK_ERRORS as exc:
@@ -279,7 +293,7 @@ class Kv:
         """Compare-and-set: the new CAS, or None if the document changed or is gone."""
         options = ReplaceOptions(cas=cas, durability=self._durability)
         try:
-            result = await self._collection.replace(key, value, options)
+            result = await _detached(self._collection.replace(key, value, options))
         except (CasMismatchException, DocumentNotFoundException, DocumentExistsException):
             return None
         except SDK_ERRORS as exc:
@@ -291,30 +305,12 @@ class Kv:
         not there or changed."""
         options = RemoveOptions(cas=cas, durability=self._durability)
         try:
-            await self._collection.remove(key, options)
+            await _detached(self._collection.remove(key, options))
         except (CasMismatchException, DocumentNotFoundException, DocumentExistsException):
             return False
         except SDK_ERRORS as exc:
             raise _unavailable("remove", exc) from None
         return True
-
-    async def lock(self, key: str, seconds: float) -> tuple[Any, int] | None:
-        """get_and_lock: others' writes wait (the SDK retries them) until we write with the
-        returned CAS or the lock times out."""
-        options = GetAndLockOptions()
-        try:
-            result = await self._collection.get_and_lock(key, timedelta(seconds=seconds), options)
-        except DocumentNotFoundException:
-            return None
-        except SDK_ERRORS as exc:
-            raise _unavailable("get_and_lock", exc) from None
-        return result.content_as[_same], int(result.cas)
-
-    async def unlock(self, key: str, cas: int) -> None:
-        try:
-            await self._collection.unlock(key, cas)
-        except SDK_ERRORS:
-            return  # the lock times out by itself
 
     async def incr(self, key: str, delta: int) -> int:
         """Add ``delta`` (> 0) to a binary counter, created at ``delta``; the new value."""
@@ -338,7 +334,7 @@ class Kv:
             store_semantics=StoreSemantics.UPSERT if create else StoreSemantics.REPLACE,
         )
         try:
-            result = await self._collection.mutate_in(key, list(specs), options)
+            result = await _detached(self._collection.mutate_in(key, list(specs), options))
         except (
             DocumentNotFoundException,
             CasMismatchException,
@@ -366,7 +362,7 @@ class Kv:
     async def lookup(self, key: str, paths: Sequence[str]) -> tuple[list[Any], int] | None:
         """The values at these paths (None where absent) and the CAS; None without document."""
         try:
-            result = await self._collection.lookup_in(key, [SD.get(p) for p in paths])
+            result = await _detached(self._collection.lookup_in(key, [SD.get(p) for p in paths]))
         except DocumentNotFoundException:
             return None
         except SDK_ERRORS as exc:

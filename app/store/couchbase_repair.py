@@ -3,30 +3,31 @@
 A crash between two writes never hides a task (index entries are written before the document
 change that makes them true), but it can leave behind index entries that are no longer true
 (a stale entry, skipped by every reader) and directory counters that count them. This pass
-removes stale entries and recounts every counter from the chunks. Run it while no server writes
-to the store (a maintenance window): counting under concurrent writes can be off by the writes
-in flight, which the next quiet pass corrects.
+removes stale entries and recounts every counter from the chunks. Readers remove the stale
+entries they meet themselves; what only this pass fixes is what a process killed between two
+writes leaves: an entry of a task never written, or a counter changed without its entry. Run it
+while no server writes to the store (a maintenance window): counting under concurrent writes
+can be off by the writes in flight, which the next quiet pass corrects.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass
 
 from couchbase import subdocument as SD  # type: ignore[import-untyped]
 
 from app.store.couchbase import CouchbaseStore
-from app.store.couchbase_codec import STARTED, entry_state
+from app.store.couchbase_codec import ORPHAN_SECONDS, STARTED, entry_state
 from app.store.couchbase_index import DONE, KIND_OF_LOG, WAITING, dir_key
 from app.store.couchbase_kv import path
 
-# An entry of a new task whose document never appeared is dropped once this old (its
-# publisher died between writing the entry and the task).
-ORPHAN_SECONDS = 600.0
+# CAS attempts at writing a queue's recounted directory while increments land on it.
+RECOUNT_TRIES = 20
 
 
 @dataclass
@@ -41,12 +42,6 @@ async def repair(store: CouchbaseStore, now: float) -> RepairReport:
     report = RepairReport()
     index, tasks = store.index, store.tasks
     names = await store.queue_names()
-    leases = await index.all_leases()
-    lease_docs = await tasks.read_many([e["t"] for _, e in leases])
-    started: Counter[tuple[str, str]] = Counter()
-    for (ticket, entry), stored in zip(leases, lease_docs, strict=True):
-        if entry_state(entry, ticket, None if stored is None else stored.doc) == "live":
-            started[(entry["q"], entry["l"])] += 1
     for queue in names:
         report.queues += 1
         directory = await index.directory(queue, (WAITING, DONE))
@@ -73,34 +68,33 @@ async def repair(store: CouchbaseStore, now: float) -> RepairReport:
                             continue
                     kept += 1
                 actual[dir_key(stream.log, chunk, stream.lane)] = kept
-        for (q, lane), n in started.items():
-            if q == queue:
-                actual[dir_key(STARTED, 0, lane)] = n
         report.counters_fixed += await _recount(store, queue, actual)
     return report
 
 
 async def _recount(store: CouchbaseStore, queue: str, actual: dict[str, int]) -> int:
-    """Set each counter of the queue's directories to what was counted (under a lock, so no
-    increment is lost while it is written)."""
+    """Set each counter of the queue's directories to what was counted, by CAS (re-read and
+    retried if an increment lands meanwhile): never under a lock, so claims never wait."""
     fixed = 0
     for kind in (WAITING, DONE):
         key = store.index.dir_doc_key(queue, kind)
-        locked = await store.kv.lock(key, 5)
-        if locked is None:
-            continue
-        doc, cas = locked
-        counters = dict(doc.get("n") or {})
         wanted = {k: v for k, v in actual.items() if KIND_OF_LOG[k.split("|", 1)[0]] == kind}
-        changes = {k: wanted.get(k, 0) for k in set(counters) | set(wanted)}
-        changes = {k: v for k, v in changes.items() if counters.get(k) != v}
-        if not changes:
-            await store.kv.unlock(key, cas)
-            continue
-        counters.update(changes)
-        counters = {k: v for k, v in counters.items() if v}
-        if await store.kv.replace(key, {**doc, "n": counters}, cas) is not None:
-            fixed += len(changes)
+        for _ in range(RECOUNT_TRIES):
+            got = await store.kv.get(key)
+            if got is None:
+                break
+            doc, cas = got
+            counters = dict(doc.get("n") or {})
+            changes = {k: wanted.get(k, 0) for k in set(counters) | set(wanted)}
+            changes = {k: v for k, v in changes.items() if counters.get(k) != v}
+            if not changes:
+                break
+            counters.update(changes)
+            counters = {k: v for k, v in counters.items() if v}
+            if await store.kv.replace(key, {**doc, "n": counters}, cas) is not None:
+                fixed += len(changes)
+                break
+            await asyncio.sleep(random.uniform(0, 0.01))
     return fixed
 
 

@@ -1,9 +1,11 @@
 """Listing, counting and bulk deletion of tasks on Couchbase, from the index documents.
 
-Counts come from the directories' counters alone (one read per queue), except for the one
-delayed bucket per lane that straddles ``now``, which is read to split scheduled from queued.
+Counts come from the directories' counters (one read per queue) and the started sets, except
+for the one delayed bucket per lane that straddles ``now``, which is read to split scheduled from
+queued.
 Listings walk the chunked logs the filter needs, in seq order (the cursor is the last seq
-returned), and read each candidate task to check it is live and matches the whole filter.
+returned), and read each candidate task to check it is live and matches the whole filter;
+stale entries met on the way are removed (and uncounted).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from app.store.couchbase_codec import (
     entry_state,
     logs_for,
 )
-from app.store.couchbase_index import KIND_OF_LOG, Directory, Stream
+from app.store.couchbase_index import KIND_OF_LOG, Directory, Place, Stream
 from app.store.couchbase_tasks import Stored, Tasks
 from resolvers.models import WORKER_LANE_PREFIX, TaskCounts, TaskFilter, TaskState
 
@@ -34,7 +36,8 @@ DOCS_PER_STEP = 64
 DELETE_TRIES = 3
 
 Names = Callable[[], Awaitable[list[str]]]
-Entry = tuple[int, str, str, dict[str, Any]]  # seq, log, ticket, entry
+# seq, log, ticket, entry, and where the entry is (None for a lease entry: not counted)
+Entry = tuple[int, str, str, dict[str, Any], Place | None]
 
 
 class Scanner:
@@ -80,14 +83,16 @@ class Scanner:
         # Entries not in seq chunks (delayed ones, started ones) are read whole, then merged.
         delayed = [(s, c) for s, chunks in streams.items() if s.log == DELAYED for c in chunks]
         pending: list[Entry] = [
-            (entry["s"], DELAYED, ticket, entry)
-            for chunk in await self.index.chunks(delayed)
+            (entry["s"], DELAYED, ticket, entry, Place(s, c, ticket))
+            for (s, c), chunk in zip(
+                delayed, await self.index.read_chunks(delayed, dirs), strict=True
+            )
             for ticket, entry in chunk.items()
             if entry["s"] > floor
         ]
         if STARTED in logs:
             pending += [
-                (entry["s"], STARTED, ticket, entry)
+                (entry["s"], STARTED, ticket, entry, None)
                 for ticket, entry in await self.index.all_leases()
                 if entry["s"] > floor
                 and entry.get("q") in queues
@@ -109,9 +114,11 @@ class Scanner:
                 for c in chunks
                 if c in step
             ]
-            entries = [
-                (entry["s"], s.log, ticket, entry)
-                for (s, _), chunk in zip(wanted, await self.index.chunks(wanted), strict=True)
+            entries: list[Entry] = [
+                (entry["s"], s.log, ticket, entry, Place(s, c, ticket))
+                for (s, c), chunk in zip(
+                    wanted, await self.index.read_chunks(wanted, dirs), strict=True
+                )
                 for ticket, entry in chunk.items()
                 if entry["s"] > floor
             ]
@@ -125,17 +132,17 @@ class Scanner:
 
     async def _live(self, entries: list[Entry], where: TaskFilter) -> list[Stored]:
         out: list[Stored] = []
+        stale: list[Place] = []
         for i in range(0, len(entries), DOCS_PER_STEP):
             step = entries[i : i + DOCS_PER_STEP]
             docs = await self.tasks.read_many([e[3]["t"] for e in step])
-            for (_, _, ticket, entry), stored in zip(step, docs, strict=True):
-                doc = None if stored is None else stored.doc
-                if (
-                    stored
-                    and entry_state(entry, ticket, doc) == "live"
-                    and where.matches(stored.task)
-                ):
+            for (_, _, ticket, entry, place), stored in zip(step, docs, strict=True):
+                state = entry_state(entry, ticket, None if stored is None else stored.doc)
+                if stored and state == "live" and where.matches(stored.task):
                     out.append(stored)
+                elif state == "stale" and place is not None:
+                    stale.append(place)
+        self.index.remove_later(stale)
         return out
 
     # -- counting ----------------------------------------------------------------------------
@@ -158,7 +165,7 @@ class Scanner:
                 if stream.log == READY:
                     counts.queued += total
                 elif stream.log == STARTED:
-                    counts.started += total
+                    pass  # counted from the started sets below (older stores had counters)
                 elif stream.log == COMPLETED:
                     counts.completed += total
                 elif stream.log == FAILED:
@@ -171,6 +178,11 @@ class Scanner:
                             counts.queued += n
                         else:
                             straddling.append((stream, bucket))
+        if STARTED in logs:
+            for started in await asyncio.gather(*(self.index.started(q) for q in dirs)):
+                counts.started += sum(
+                    n for lane, n in started.items() if where.lane is None or lane == where.lane
+                )
         for chunk in await self.index.chunks(straddling):
             for entry in chunk.values():
                 if entry["r"] > now:

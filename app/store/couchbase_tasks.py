@@ -2,18 +2,23 @@
 lease extension and the expired-lease scan.
 
 Every move follows one order, so that a crash between two writes can leave a stale index entry
-(skipped by readers, removed by a repair pass) but never a task that no index finds:
+(skipped by readers, and removed by the first reader that meets it) but never a task that no
+index finds:
   1. take the gate documents the new state needs (unique / running), by ``insert``;
-  2. add the new state's index entries (keyed by a fresh ticket, naming the old ticket as base);
+  2. add (and count) the new state's index entries (keyed by a fresh ticket, naming the old
+     ticket as base);
   3. replace the task document with CAS = the version read: the commit point;
   4. on success remove the old state's entries and gates; on CAS mismatch remove what 1-2 added.
+A move, an insert and a delete run to their end even when their caller is cancelled (see
+couchbase_finish), so a cancellation never stops one between its commit and its bookkeeping.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Literal
 
 from couchbase import subdocument as SD  # type: ignore[import-untyped]
@@ -33,8 +38,9 @@ from app.store.couchbase_codec import (
     task_doc,
     task_from_doc,
 )
-from app.store.couchbase_index import Index, Place, Stream, dir_key
+from app.store.couchbase_index import Index, Place, Stream
 from app.store.couchbase_kv import Kv, path
+from resolvers.errors import StoreUnavailable
 from resolvers.models import Replaced, Task, TaskState
 
 Outcome = Literal["done", "conflict", "blocked", "dropped"]
@@ -59,11 +65,6 @@ class Stored:
         log = str(self.doc["x"])
         t = self.task
         return Place(Stream(t.queue, t.lane, log), chunk_of(t, log), self.ticket)
-
-
-def started_key(lane: str) -> str:
-    """The directory counter of a lane's started tasks (they have no chunks)."""
-    return dir_key(STARTED, 0, lane)
 
 
 class Tasks:
@@ -135,6 +136,9 @@ class Tasks:
     async def insert(self, tasks: Sequence[Task]) -> list[bool]:
         if not tasks:
             return []
+        return await self.index.finisher.finish(self._insert(tasks))
+
+    async def _insert(self, tasks: Sequence[Task]) -> list[bool]:
         last, _ = await asyncio.gather(
             self.kv.incr(self.kv.key("seq"), len(tasks)), self._note(tasks)
         )
@@ -205,8 +209,17 @@ class Tasks:
 
     # -- moves -------------------------------------------------------------------------------
 
-    async def move(self, old: Stored, new: Task) -> Outcome:
-        """Write ``new`` over ``old`` if the task is still at old's version (see module doc)."""
+    async def move(
+        self,
+        old: Stored,
+        new: Task,
+        abandoned: Callable[[Outcome], Coroutine[Any, Any, Any]] | None = None,
+    ) -> Outcome:
+        """Write ``new`` over ``old`` if the task is still at old's version (see module doc).
+        The move runs to its end if the caller is cancelled; then ``abandoned(outcome)``."""
+        return await self.index.finisher.finish(self._move(old, new), abandoned)
+
+    async def _move(self, old: Stored, new: Task) -> Outcome:
         ticket, base = new_ticket(), old.ticket
         new.seq = old.task.seq
         log = log_of(new, hint_now(new, old.task))
@@ -229,12 +242,18 @@ class Tasks:
                 await self._undo(new, None, gates, ticket)
                 return "blocked"
             (gates if taken == "taken" else kept).append(key)
-        place = None
-        if log == STARTED:
-            await self.index.hold(new, ticket, base)
-        else:
-            place = self.index.place(new, log, ticket)
-            await self.index.add([(place, entry_value(new, log, base))])
+        place = None if log == STARTED else self.index.place(new, log, ticket)
+        try:
+            if place is None:
+                await self.index.hold(new, ticket, base)
+            else:
+                await self.index.add([(place, entry_value(new, log, base))])
+        except StoreUnavailable:
+            # Nothing is committed yet: take back what went in, as far as the store lets us
+            # (what stays is pending, and stale once the task moves on).
+            with contextlib.suppress(StoreUnavailable):
+                await self._undo(new, place, gates, ticket)
+            raise
         doc = task_doc(new, ticket, log)
         version = await self.kv.replace(self.key(new.task_id), doc, old.task.version)
         if version is None:
@@ -242,41 +261,37 @@ class Tasks:
             return "conflict"
         new.version = version
         await asyncio.gather(*(self._retag_gate(k, new.task_id, base, ticket) for k in kept))
-        await self._leave(old, new if log == STARTED else None)
+        await self._leave(old)
         return "done"
 
     async def _undo(self, new: Task, place: Place | None, gates: list[str], ticket: str) -> None:
         """Take back what a move that lost its CAS had added (a lease entry is left to the
         reaper, which finds it stale)."""
-        jobs = [self._drop_gate(g, new.task_id, ticket) for g in gates]
+        jobs: list[Awaitable[Any]] = [self._drop_gate(g, new.task_id, ticket) for g in gates]
         if place is not None:
             jobs.append(self.index.remove([place]))
         elif new.state is TaskState.STARTED:
-            jobs.append(self.index.unhold(new.worker_id, ticket))
+            jobs.append(self.index.unhold(new.worker_id, ticket, new.queue))
         await asyncio.gather(*jobs)
 
-    async def _leave(self, old: Stored, started: Task | None = None) -> None:
-        """Remove what indexed the state the task has just left, and count the move (with
-        ``started``, the task it became, when that is a STARTED task)."""
+    async def _leave(self, old: Stored) -> None:
+        """Remove (and uncount) what indexed the state the task has just left."""
         task, ticket = old.task, old.ticket
-        deltas: dict[str, dict[str, int]] = {}
-        if started is not None:
-            deltas.setdefault(started.queue, {})[started_key(started.lane)] = 1
-        jobs = []
+        jobs: list[Awaitable[Any]] = []
         if old.doc.get("x") == STARTED:
-            counter = deltas.setdefault(task.queue, {})
-            counter[started_key(task.lane)] = counter.get(started_key(task.lane), 0) - 1
-            jobs.append(self.index.remove([], deltas))
-            jobs.append(self.index.unhold(task.worker_id, ticket))
+            jobs.append(self.index.unhold(task.worker_id, ticket, task.queue))
             if task.singularly_run and task.identity is not None:
                 jobs.append(self._drop_gate(self.running_key(task), task.task_id, ticket))
         else:
-            jobs.append(self.index.remove([old.place()], deltas))
+            jobs.append(self.index.remove([old.place()]))
         if task.state is TaskState.QUEUED and task.singularly_enqueue and task.identity is not None:
             jobs.append(self._drop_gate(self.unique_key(task), task.task_id, ticket))
         await asyncio.gather(*jobs)
 
     async def delete(self, old: Stored) -> bool:
+        return await self.index.finisher.finish(self._delete(old))
+
+    async def _delete(self, old: Stored) -> bool:
         if not await self.kv.remove(self.key(old.task.task_id), old.task.version):
             return False
         await self._leave(old)
@@ -297,18 +312,22 @@ class Tasks:
 
     async def held_by(self, worker_id: str) -> list[Stored]:
         """The started tasks this worker holds, by seq; stale entries of the worker's held
-        document are dropped on the way (that document has no counters)."""
+        document are removed (with their started-set tickets) on the way."""
         held = await self.index.held(worker_id)
         tickets = list(held)
         found = await self.read_many([held[k]["t"] for k in tickets])
         out, stale = [], []
         for ticket, stored in zip(tickets, found, strict=True):
-            state = entry_state(held[ticket], ticket, None if stored is None else stored.doc)
+            entry = held[ticket]
+            state = entry_state(entry, ticket, None if stored is None else stored.doc)
             if state == "live" and stored is not None and stored.task.worker_id == worker_id:
                 out.append(stored)
             elif state == "stale":
-                stale.append(ticket)
-        await asyncio.gather(*(self.index.unhold(worker_id, t) for t in stale))
+                queue = entry.get("q") or (stored.task.queue if stored else None)
+                if queue is not None:
+                    stale.append(self.index.unhold(worker_id, ticket, queue))
+        if stale:
+            await self.index.finisher.finish(_all(stale))
         return sorted(out, key=lambda s: s.task.seq)
 
     async def release(self, worker_id: str, only: set[str] | None) -> list[Task]:
@@ -369,22 +388,33 @@ class Tasks:
             entries = await self.index.chunk_lease(bucket)
             due = {k: v for k, v in entries.items() if v["u"] <= now}
             docs = await self.read_many([v["t"] for v in due.values()])
-            jobs = []
+            jobs: list[Coroutine[Any, Any, Any]] = []
             for (ticket, entry), stored in zip(due.items(), docs, strict=True):
                 state = entry_state(entry, ticket, None if stored is None else stored.doc)
                 if state == "stale":
-                    jobs.append(self.index.drop_lease_entry(bucket, ticket))
+                    jobs.append(self._forget_stay(bucket, ticket, entry))
                 elif state == "live" and stored is not None:
                     lease = stored.task.lease_until
                     if lease is not None and lease <= now:
                         found.append(stored.task)
                     elif lease is not None:
                         jobs.append(self.index.move_lease(bucket, ticket, {**entry, "u": lease}))
-            await asyncio.gather(*jobs)
+            await self.index.finisher.finish(_all(jobs))
             if (bucket + 1) * LEASE_BUCKET_SECONDS + LEASE_BUCKET_GRACE <= now:
                 await self.index.retire_lease_bucket(bucket)
         found.sort(key=lambda t: (t.lease_until or 0.0, t.seq))
         return found[:limit]
+
+    async def _forget_stay(self, bucket: int, ticket: str, entry: dict[str, Any]) -> None:
+        """Finish the removal of a started stay whose lease entry is stale (whoever ended the
+        stay may have stopped short): its held entry and started ticket, then, last, the lease
+        entry that leads here."""
+        await self.index.unhold(entry.get("w"), ticket, entry["q"])
+        await self.index.drop_lease_entry(bucket, ticket)
+
+
+async def _all(jobs: Sequence[Coroutine[Any, Any, Any]]) -> None:
+    await asyncio.gather(*jobs)
 
 
 __all__ = ["STARTED", "Outcome", "Stored", "Tasks"]

@@ -40,6 +40,7 @@ class Op(IntEnum):
     SUBDOC_MULTI_LOOKUP = 0xD0
     SUBDOC_MULTI_MUTATION = 0xD1
     GET_ERROR_MAP = 0xFE
+    FAULTS = 0xF0  # the test node's own: switch its fault plan (tests/couchbase_node/faults.py)
 
 
 class Status(IntEnum):
@@ -56,6 +57,7 @@ class Status(IntEnum):
     AUTH_CONTINUE = 0x21
     EACCESS = 0x24
     UNKNOWN_COMMAND = 0x81
+    TMPFAIL = 0x86
     SUBDOC_PATH_ENOENT = 0xC0
     SUBDOC_PATH_MISMATCH = 0xC1
     SUBDOC_PATH_EINVAL = 0xC2
@@ -83,6 +85,7 @@ _ERRORS: dict[Status, tuple[str, list[str]]] = {  # names and attrs as in kv_eng
     Status.AUTH_CONTINUE: ("AUTH_CONTINUE", ["special-handling"]),
     Status.EACCESS: ("EACCESS", ["support"]),
     Status.UNKNOWN_COMMAND: ("UNKNOWN_COMMAND", ["support"]),
+    Status.TMPFAIL: ("ETMPFAIL", ["temp", "retry-later"]),
     **{s: (s.name, ["subdoc", "item-only"]) for s in Status if 0xC0 <= s <= 0xCB},
     Status.SUBDOC_PATH_EINVAL: ("SUBDOC_PATH_EINVAL", ["subdoc", "invalid-input"]),
     Status.SUBDOC_VALUE_CANTINSERT: ("SUBDOC_VALUE_CANTINSERT", ["subdoc", "invalid-input"]),

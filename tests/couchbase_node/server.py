@@ -14,6 +14,7 @@ from typing import Any
 
 from tests.couchbase_node import subdoc
 from tests.couchbase_node.auth import MECHANISMS, AuthFailed, ScramSession
+from tests.couchbase_node.faults import FaultCounts, FaultPlan
 from tests.couchbase_node.kv import Doc, KvError, KvStore
 from tests.couchbase_node.protocol import (
     DATATYPE_JSON,
@@ -29,7 +30,9 @@ from tests.couchbase_node.protocol import (
 
 log = logging.getLogger("couchbase_node")
 GRANTED_FEATURES = {0x03, 0x07, 0x08, 0x0B}  # TCPNODELAY, XERROR, SELECT_BUCKET, JSON
-PRE_AUTH = {Op.HELLO, Op.SASL_LIST_MECHS, Op.SASL_AUTH, Op.SASL_STEP, Op.GET_ERROR_MAP, Op.NOOP}
+PRE_AUTH = {
+    Op.HELLO, Op.SASL_LIST_MECHS, Op.SASL_AUTH, Op.SASL_STEP, Op.GET_ERROR_MAP, Op.NOOP, Op.FAULTS,
+}  # fmt: skip
 BUCKET_OPS = {op for op in Op if op < 0x20 and op not in (Op.NOOP, Op.HELLO)} | {
     Op.GET_LOCKED, Op.UNLOCK, Op.GET_META, Op.SUBDOC_MULTI_LOOKUP, Op.SUBDOC_MULTI_MUTATION,
 }  # fmt: skip
@@ -44,6 +47,8 @@ class Node:
     users: dict[str, str]
     store: KvStore = field(default_factory=KvStore)
     uuid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    counts: FaultCounts = field(default_factory=FaultCounts)
 
     def cluster_config(self, with_bucket: bool) -> bytes:
         node = {"services": {"kv": self.port, "mgmt": 8091}, "hostname": self.host}
@@ -81,7 +86,24 @@ class Node:
         conn = Connection(self)
         try:
             while (req := await read_request(reader)) is not None:
-                reply = conn.handle(req)
+                fault = self.faults.pick(req.opcode) if req.opcode in BUCKET_OPS else None
+                if req.opcode in BUCKET_OPS:
+                    self.counts.ops[Op(req.opcode).name] += 1
+                if fault is not None:
+                    self.counts.faults[fault] += 1
+                if fault == "delay":
+                    await asyncio.sleep(self.faults.pause())
+                if fault == "unapplied_unanswered":
+                    continue
+                if fault in ("tmpfail", "locked"):
+                    status = Status.TMPFAIL if fault == "tmpfail" else Status.LOCKED
+                    reply = response(req, status)
+                else:
+                    reply = conn.handle(req)
+                    if struct.unpack_from(">H", reply, 6)[0] == Status.LOCKED:
+                        self.counts.locked_answers += 1
+                if fault == "applied_unanswered":
+                    continue
                 if log.isEnabledFor(logging.DEBUG):
                     name = Op(req.opcode).name if req.opcode in Op._value2member_map_ else "?"
                     status = struct.unpack_from(">H", reply, 6)[0]
@@ -162,6 +184,15 @@ class Connection:
             return response(req, Status.KEY_ENOENT)
         self.bucket = self.node.bucket
         return response(req)
+
+    def op_faults(self, req: Request) -> bytes:
+        try:
+            plan = FaultPlan.from_json(json.loads(req.value or b"{}"))
+        except (ValueError, KeyError, TypeError) as exc:
+            return response(req, Status.EINVAL, value=str(exc).encode())
+        counts = self.node.counts.as_json()
+        self.node.faults = plan
+        return response(req, value=json.dumps(counts).encode(), datatype=DATATYPE_JSON)
 
     def op_get_cluster_config(self, req: Request) -> bytes:
         config = self.node.cluster_config(with_bucket=self.bucket is not None)
