@@ -65,7 +65,8 @@ class Notifier(Protocol):
     change stamps, watched by the app."""
 
     def lanes_changed(self, lanes: Iterable[str]) -> int:
-        """Wake the subscribers of these lanes; how many were waiting (and now run)."""
+        """These lanes may have gained tasks, one per occurrence: wake that many slots' worth
+        of their waiting subscribers (not all of them); how many were waiting (and now run)."""
         ...
 
     def worker_changed(self, worker_id: str) -> None: ...
