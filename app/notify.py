@@ -178,9 +178,8 @@ class LocalNotifier:
     def subscribers(self) -> int:
         return sum(len(alarms) for alarms in self._by_worker.values())
 
-    def subscribed_workers(self) -> set[str]:
-        """The workers with a subscription open on this node."""
-        return set(self._by_worker)
+    def subscribed(self, worker_id: str) -> bool:
+        return worker_id in self._by_worker
 
     def ring_all(self) -> None:
         for alarms in self._by_worker.values():

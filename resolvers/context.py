@@ -77,6 +77,10 @@ class Notifier(Protocol):
 
     def subscribe(self, worker_id: str, lanes: list[str]) -> AbstractContextManager[Wakeup]: ...
 
+    def subscribed(self, worker_id: str) -> bool:
+        """Whether the worker has a subscription open on this node (it is alive)."""
+        ...
+
 
 class EventSink(Protocol):
     """The live feed: emit() never blocks; each listener gets its own bounded stream."""
@@ -120,6 +124,9 @@ class NullNotifier:
     @contextmanager
     def subscribe(self, worker_id: str, lanes: list[str]) -> Iterator[Wakeup]:
         yield _Sleep()
+
+    def subscribed(self, worker_id: str) -> bool:
+        return False
 
 
 class NullEvents:
