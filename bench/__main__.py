@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ["publish", "end_to_end", "latency", "memory", "stores", "counts"]
+BENCHMARKS = ["publish", "end_to_end", "latency", "memory", "stores", "counts", "push_scale"]
 EVERY = [*BENCHMARKS, "ceiling", "claim_depth"]
 
 
