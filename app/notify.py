@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
 from resolvers.context import Context
 from resolvers.handoff import Offer
 from resolvers.models import CHANGED, WORKER_LANE_PREFIX, Event
+
+OFFERS_PER_LANE = 64
 
 
 class Alarm:
@@ -130,11 +133,15 @@ class LocalNotifier:
             alarm.ring()
 
     def offers(self, lane: str) -> list[Offer]:
-        return [
+        """The open offers of the lane's idle subscribers, longest waiting first; at most
+        OFFERS_PER_LANE: a publish of more tasks wakes the others to claim for themselves,
+        and one of one task does not pay for a list of every subscriber."""
+        open_offers = (
             alarm.offer
             for alarm in self._idle.get(lane, ())
             if alarm.waiting and alarm.offer is not None and alarm.offer.free > 0
-        ]
+        )
+        return list(itertools.islice(open_offers, OFFERS_PER_LANE))
 
     @contextlib.contextmanager
     def subscribe(self, worker_id: str, lanes: list[str]) -> Iterator[Alarm]:
@@ -171,6 +178,10 @@ class LocalNotifier:
                 idle.pop(alarm, None)
                 if not idle:
                     del self._idle[lane]
+
+    def idle_on(self, lane: str) -> int:
+        """How many subscribers of the lane wait with free slots."""
+        return len(self._idle.get(lane, ()))
 
     def watched_lanes(self) -> list[str]:
         return list(self._by_lane)

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import pytest
 from asgi_lifespan import LifespanManager
 
+from app import notify
 from app.asgi import create_app
 from app.notify import ChangeWatcher, LocalEvents, LocalNotifier
 from app.settings import Settings
@@ -18,7 +20,7 @@ from resolvers.context import Context
 from resolvers.interests import set_interests
 from resolvers.leases import touch
 from resolvers.models import Task
-from resolvers.publish import publish
+from resolvers.publish import publish, publish_events, validate_event
 from resolvers.push import push_tasks
 from resolvers.reports import report
 from resolvers.store import Store
@@ -59,7 +61,7 @@ class Subscribers:
         notifier = self.ctx.notifier
         assert isinstance(notifier, LocalNotifier)
         for _ in range(500):
-            if sum(len(notifier.offers(lane)) for lane in lanes) >= len(self.waiting):
+            if sum(notifier.idle_on(lane) for lane in lanes) >= len(self.waiting):
                 return
             await asyncio.sleep(0.01)
         raise AssertionError("the subscribers never all went to sleep")
@@ -150,3 +152,26 @@ async def test_another_nodes_writes_wake_only_what_they_concern(
             assert queue_of[next(iter(got))] == "q"
     finally:
         await other_store.close()
+
+
+async def test_a_batch_wakes_one_subscriber_per_task_beyond_the_offers(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A publish hands tasks to at most OFFERS_PER_LANE waiting subscribers; the rest of the
+    # batch wakes as many others, who claim for themselves.
+    monkeypatch.setattr(notify, "OFFERS_PER_LANE", 3)
+    async with node(store) as ctx, AsyncExitStack() as stack:
+        await set_interests(ctx, "q", "*")
+        subscribers = Subscribers(ctx)
+        for _ in range(SUBSCRIBERS):
+            await subscribers.add((await register_worker(ctx, queues=["q"])).worker_id, stack)
+        await subscribers.all_asleep(["q"])
+        before = woken(ctx)
+        events = [validate_event(ctx, publisher="t", data={"n": n}) for n in range(10)]
+        results = await publish_events(ctx, events)
+        published = sorted(r.tasks[0].task_id for r in results)
+        got = await subscribers.delivered()
+        assert sorted(task.task_id for task in got.values()) == published
+        # Those that claim first may see the others' tasks still there and pass the ring on:
+        # a few more than ten, never all thirty.
+        assert 10 <= woken(ctx) - before < 20
