@@ -278,7 +278,11 @@ class ChangeWatcher:
 
 
 async def _with_tasks(ctx: Context, lanes: list[str]) -> list[str]:
-    """Those of the lanes that hold a waiting task (ready or delayed): one index probe each."""
+    """Those of the lanes that hold a waiting task (ready or delayed): one probe of them all
+    first (thousands of lanes seen for the first time as subscribers connect are empty), then
+    one per lane."""
+    if len(lanes) > 1 and await ctx.store.earliest_run_at(lanes) is None:
+        return []
     return [lane for lane in lanes if await ctx.store.earliest_run_at([lane]) is not None]
 
 
