@@ -43,8 +43,10 @@ from resolvers.models import CHANGED, Event, Task, worker_lane
 from resolvers.tasks import claim_for, give_back, registered
 from resolvers.validation import identifier, number, queue_name
 
-# Idle subscribers look again at least this often even if nothing woke them (a safety net for
-# wake-ups that cannot be seen, such as a singularlyRun task becoming claimable elsewhere).
+# Subscribers holding tasks look again at least this often even if nothing woke them (to keep
+# their leases alive, and a safety net for wake-ups that cannot be seen). An idle one (holding
+# nothing) sleeps up to a third of the worker timeout: thousands of idle subscribers on a node
+# would otherwise wake, read and write a sign of life hundreds of times a second for nothing.
 MAX_IDLE_SECONDS = 5.0
 
 
@@ -142,7 +144,8 @@ async def _push(
                     raise WorkerNotFound(f"worker {wid!r} was removed", param=param)
                 if extend:
                     extended_at = ctx.clock()
-                idle = _idle_time(ctx, due.run_at, keepalive)
+                longest = keepalive if held else ctx.policies.worker_timeout_seconds / 3
+                idle = _idle_time(ctx, due.run_at, longest)
                 offer.stand(size - len(held))
                 await wakeup.wait(idle)
                 handed = offer.withdraw()
