@@ -14,12 +14,13 @@ from asgi_lifespan import LifespanManager
 from app.asgi import create_app
 from app.settings import Settings
 from resolvers.context import Context
+from resolvers.errors import WorkerNotFound
 from resolvers.interests import set_interests
 from resolvers.leases import reap_silent_workers
 from resolvers.publish import publish
 from resolvers.push import push_tasks
 from resolvers.store import Store
-from resolvers.workers import register_worker
+from resolvers.workers import delete_worker, register_worker
 
 TIMEOUT = 0.6
 
@@ -65,3 +66,22 @@ async def test_the_reaper_spares_a_worker_subscribed_here(ctx: Context) -> None:
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
         await stream.aclose()
+
+
+async def test_removing_a_worker_ends_its_idle_subscription_here_at_once(store: Store) -> None:
+    # The default worker timeout: an idle subscriber sleeps up to 20 s between looks.
+    app = create_app(Settings(queue_cache_seconds=0), store=store, start_duties=False)
+    async with LifespanManager(app):
+        ctx = app.state.ctx
+        worker = await register_worker(ctx, queues=["q"])
+        stream = push_tasks(ctx, worker.worker_id, 1)
+        waiting = asyncio.ensure_future(anext(stream))
+        try:
+            await asyncio.sleep(1.2)  # past the touch throttle: the next touch writes
+            assert await delete_worker(ctx, worker.worker_id) == 1
+            with pytest.raises(WorkerNotFound):
+                await asyncio.wait_for(waiting, 2)
+        finally:
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+            await stream.aclose()
