@@ -1,10 +1,10 @@
-"""A fleet of push workers outlives a restart of its node: 500 workers (the real client, in
-push mode) on one shared queue; the node is stopped and started again on the same port and
+"""A fleet of push workers outlives a restart of its node: a fleet of workers (the real client,
+in push mode) on one shared queue; the node is stopped and started again on the same port and
 store; every worker comes back (jittered exponential backoff, so not in lockstep), the tasks
 published while they reconnect are all done, and none was delivered twice.
 
-Bounded: about 30 s on two shared cores. COUCHQUEUE_TEST_FLEET sets the fleet's size (fewer
-on a slow machine)."""
+200 workers by default (about 13 s on two shared cores); the issue's 500 with
+COUCHQUEUE_TEST_FLEET=500 (about 30 s: the workers' own CPU in this process dominates)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from tests.nodes.server import ServerNode
 
 pytestmark = pytest.mark.slow
 
-FLEET = int(os.environ.get("COUCHQUEUE_TEST_FLEET", "500"))
+FLEET = int(os.environ.get("COUCHQUEUE_TEST_FLEET", "200"))
 QUEUE = "fleet"
 
 
