@@ -33,6 +33,9 @@ class Alarm:
         self._rung = False
         self._waiter: asyncio.Future[None] | None = None
         self._seen = notifier.marks(lanes)
+        # Woken for a task of its lanes and not back in wait() yet: if the subscription ends
+        # now, the ring goes on to another subscriber (see LocalNotifier.subscribe).
+        self.owes = False
 
     @property
     def offer(self) -> Offer | None:
@@ -69,6 +72,7 @@ class Alarm:
         """Until rung (or at once if rung, or a lane changed while it had free slots, since
         the last wait), or ``at_most`` seconds."""
         notifier = self._notifier
+        self.owes = False
         missed = self.free > 0 and notifier.marks(self.lanes) != self._seen
         if not self._rung and not missed:
             loop = asyncio.get_running_loop()
@@ -122,7 +126,9 @@ class LocalNotifier:
             while tasks > 0 and idle:
                 alarm = next(iter(idle))
                 tasks -= max(alarm.free, 1)
-                woken += alarm.ring()
+                if alarm.ring():
+                    woken += 1
+                    alarm.owes = True
                 # A ring took it out of every lane's idle set (and this lane's, if it was
                 # the last); one that was not waiting any more leaves by hand.
                 idle.pop(alarm, None)
@@ -160,6 +166,10 @@ class LocalNotifier:
                 _discard(self._by_lane, lane, alarm)
                 if lane not in self._by_lane:
                     self._changes.pop(lane, None)
+            if alarm.owes:
+                # Woken for a task it may not have taken (it left, or a long-poll claim took
+                # one of another lane): wake another in its place.
+                self.lanes_changed(lanes)
 
     def marks(self, lanes: list[str]) -> list[int]:
         """How many changes each of these lanes has had (see Alarm.wait)."""

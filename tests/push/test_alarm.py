@@ -73,3 +73,18 @@ async def test_a_full_subscriber_sleeps_through_lane_changes() -> None:
         await asyncio.sleep(0.01)
         notifier.worker_changed("w")
         await asyncio.wait_for(waiting, 0.5)
+
+
+async def test_a_subscriber_that_leaves_after_a_ring_passes_it_on() -> None:
+    notifier = LocalNotifier()
+    with notifier.subscribe("b", ["q"]) as b:
+        with notifier.subscribe("a", ["q"]) as a:
+            first = asyncio.ensure_future(a.wait(5))
+            await asyncio.sleep(0.01)
+            second = asyncio.ensure_future(b.wait(5))
+            await asyncio.sleep(0.01)
+            assert notifier.lanes_changed(["q"]) == 1
+            await asyncio.wait_for(first, 0.5)
+            assert not second.done()
+        # a left without looking again: b is woken in its place.
+        await asyncio.wait_for(second, 0.5)
