@@ -129,10 +129,10 @@ async def _push(
         wakeup.offer = offer
         try:
             while True:
-                due = await _claim_ready(ctx, wid, param, lanes, size, held, offer)
-                while due.batch:
-                    yield due.batch
-                    due = await _claim_ready(ctx, wid, param, lanes, size, held, offer)
+                look = await _claim_ready(ctx, wid, param, lanes, size, held, offer)
+                while look.batch:
+                    yield look.batch
+                    look = await _claim_ready(ctx, wid, param, lanes, size, held, offer)
                 # The subscription is the worker's sign of life, and keeps alive the leases of
                 # the tasks it holds, and only those (after the tasks went out, not before).
                 keepalive = await _keepalive(ctx, worker.queues)
@@ -145,7 +145,7 @@ async def _push(
                 if extend:
                     extended_at = ctx.clock()
                 longest = keepalive if held else ctx.policies.worker_timeout_seconds / 3
-                idle = _idle_time(ctx, due.run_at, longest)
+                idle = _idle_time(ctx, look.run_at, longest)
                 offer.stand(size - len(held))
                 await wakeup.wait(idle)
                 handed = offer.withdraw()
