@@ -27,6 +27,7 @@ BENCHMARKS = [
     "memory",
     "stores",
     "counts",
+    "push_scale",
 ]
 EVERY = [*BENCHMARKS, "ceiling", "claim_depth"]
 

@@ -68,7 +68,8 @@ class Notifier(Protocol):
     change stamps, watched by the app."""
 
     def lanes_changed(self, lanes: Iterable[str]) -> int:
-        """Wake the subscribers of these lanes; how many were waiting (and now run)."""
+        """These lanes may have gained tasks, one per occurrence: wake that many slots' worth
+        of their waiting subscribers (not all of them); how many were waiting (and now run)."""
         ...
 
     def worker_changed(self, worker_id: str) -> None: ...
@@ -78,6 +79,10 @@ class Notifier(Protocol):
         ...
 
     def subscribe(self, worker_id: str, lanes: list[str]) -> AbstractContextManager[Wakeup]: ...
+
+    def subscribed(self, worker_id: str) -> bool:
+        """Whether the worker has a subscription open on this node (it is alive)."""
+        ...
 
 
 class EventSink(Protocol):
@@ -122,6 +127,9 @@ class NullNotifier:
     @contextmanager
     def subscribe(self, worker_id: str, lanes: list[str]) -> Iterator[Wakeup]:
         yield _Sleep()
+
+    def subscribed(self, worker_id: str) -> bool:
+        return False
 
 
 class NullEvents:

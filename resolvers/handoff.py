@@ -10,6 +10,7 @@ a publish and the subscriber's own claim) never take more than the prefetch betw
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from resolvers.models import Task, Worker
@@ -26,6 +27,9 @@ class Offer:
     reserved: int = 0
     handed: list[Task] = field(default_factory=list)
     closed: bool = False
+    # Wakes the subscriber when a publish hands it tasks (set by its wake-up: see
+    # app/notify.py): it alone is woken for them, nobody else on the lane.
+    wake: Callable[[], object] | None = None
 
     @property
     def pending(self) -> int:
@@ -56,6 +60,8 @@ class Offer:
         if self.closed:
             return False
         self.handed.extend(claimed)
+        if claimed and self.wake is not None:
+            self.wake()
         return True
 
     def close(self) -> list[Task]:

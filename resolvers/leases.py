@@ -180,7 +180,13 @@ async def reap_silent_workers(ctx: Context) -> int:
     their own queues. Their started tasks come back through lease expiry, an attempt counted,
     since a worker that vanished may have died of its task."""
     cutoff = ctx.clock() - ctx.policies.worker_timeout_seconds
-    silent = [w.worker_id for w in await ctx.store.list_workers() if w.last_seen < cutoff]
+    # A worker subscribed on this node is alive however late its subscription's last touch
+    # (a node too busy to run it on time); other nodes see the touch (resolvers.push).
+    silent = [
+        w.worker_id
+        for w in await ctx.store.list_workers()
+        if w.last_seen < cutoff and not ctx.notifier.subscribed(w.worker_id)
+    ]
     if not silent:
         return 0
     removed = await ctx.store.delete_workers(silent)

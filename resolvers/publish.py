@@ -201,25 +201,31 @@ async def _write(ctx: Context, plans: list[_Plan]) -> list[PublishResult]:
         raise
     written = iter(inserted)
     now = ctx.clock()
-    lanes: set[str] = set()
+    # Per lane, the tasks it gained that no waiting subscriber was handed.
+    lanes: Counter[str] = Counter()
     for plan in plans:
         for task in plan.copies:
             if next(written):
                 plan.result.tasks.append(task)
-                lanes.add(task.lane)
+                lanes[task.lane] += 1
                 observe(ctx, "published", task.queue, now, task=task)
             else:
                 plan.result.skipped.append(
                     Skipped(queue=task.queue, reason="duplicate", worker_id=task.worker_id)
                 )
+    handed = False
     for handoff, tasks in zip(handoffs, claimed, strict=True):
         observe_claimed(ctx, handoff.request, tasks)
-        if not handoff.offer.settle(handoff.reserved, tasks) and tasks:
+        if handoff.offer.settle(handoff.reserved, tasks):
+            # settle woke the subscriber handed them: nobody else is woken for these.
+            handed = handed or bool(tasks)
+            lanes.subtract(task.lane for task in tasks)
+        elif tasks:
             # The tasks are published either way: if the store fails now, their lease
             # brings them back, so the publisher still gets its answer.
             with contextlib.suppress(StoreUnavailable):
                 await give_back(ctx, handoff.request.worker_id, [t.task_id for t in tasks])
-    if lanes and ctx.notifier.lanes_changed(lanes):
+    if ctx.notifier.lanes_changed(lanes.elements()) or handed:
         # One turn of the loop for the woken subscribers before the publisher is answered:
         # on this node they then claim and push the task first, the answer follows.
         await asyncio.sleep(0)

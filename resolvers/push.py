@@ -43,8 +43,10 @@ from resolvers.models import CHANGED, Event, Task, worker_lane
 from resolvers.tasks import claim_for, give_back, registered
 from resolvers.validation import identifier, number, queue_name
 
-# Idle subscribers look again at least this often even if nothing woke them (a safety net for
-# wake-ups that cannot be seen, such as a singularlyRun task becoming claimable elsewhere).
+# Subscribers holding tasks look again at least this often even if nothing woke them (to keep
+# their leases alive, and a safety net for wake-ups that cannot be seen). An idle one (holding
+# nothing) sleeps up to a third of the worker timeout: thousands of idle subscribers on a node
+# would otherwise wake, read and write a sign of life hundreds of times a second for nothing.
 MAX_IDLE_SECONDS = 5.0
 
 
@@ -127,25 +129,23 @@ async def _push(
         wakeup.offer = offer
         try:
             while True:
-                while len(held) + offer.pending < size and await _maybe_ready(ctx, lanes):
-                    # One claim for every free slot: the store takes them together.
-                    wanted = size - len(held) - offer.pending
-                    with ctx.instruments.timed("claim"):
-                        claimed = await claim_for(ctx, await registered(ctx, wid, param), wanted)
-                    if claimed:
-                        held.update(task.task_id for task in claimed)
-                        yield claimed
-                    if len(claimed) < wanted:
-                        break
+                look = await _claim_ready(ctx, wid, param, lanes, size, held, offer)
+                while look.batch:
+                    yield look.batch
+                    look = await _claim_ready(ctx, wid, param, lanes, size, held, offer)
                 # The subscription is the worker's sign of life, and keeps alive the leases of
                 # the tasks it holds, and only those (after the tasks went out, not before).
                 keepalive = await _keepalive(ctx, worker.queues)
-                due = bool(held) and ctx.clock() - extended_at >= keepalive
-                if not await touch(ctx, worker, extend=sorted(held) if due else (), force=due):
+                extend = bool(held) and ctx.clock() - extended_at >= keepalive
+                alive = ctx.clock() - worker.last_seen >= keepalive
+                if not await touch(
+                    ctx, worker, extend=sorted(held) if extend else (), force=extend or alive
+                ):
                     raise WorkerNotFound(f"worker {wid!r} was removed", param=param)
-                if due:
+                if extend:
                     extended_at = ctx.clock()
-                idle = await _idle_time(ctx, lanes, keepalive, full=len(held) >= size)
+                longest = keepalive if held else ctx.policies.worker_timeout_seconds / 3
+                idle = _idle_time(ctx, look.run_at, longest)
                 offer.stand(size - len(held))
                 await wakeup.wait(idle)
                 handed = offer.withdraw()
@@ -169,26 +169,59 @@ async def _let_go(ctx: Context, worker_id: str, returned: set[str], lost: set[st
         await abandoned(ctx, worker_id, lost)
 
 
-async def _maybe_ready(ctx: Context, lanes: list[str]) -> bool:
-    """Whether a claim could find a task: a cheap read that spares a write transaction when a
-    subscriber is woken with nothing due (by a report, or a delayed publish)."""
+@dataclass(slots=True)
+class _Look:
+    """What one look at the subscriber's lanes found: the tasks it claimed, and the earliest
+    run_at of those still waiting (None: none, or not read because it is full)."""
+
+    batch: list[Task]
+    run_at: float | None
+
+
+async def _claim_ready(
+    ctx: Context,
+    wid: str,
+    param: str,
+    lanes: list[str],
+    size: int,
+    held: set[str],
+    offer: Offer,
+) -> _Look:
+    """One claim for every free slot if a task is ready (the store takes them together).
+
+    The read before it spares a write transaction when a subscriber is woken with nothing
+    due. A subscriber left full with tasks still ready passes the ring on to the lanes' other
+    waiting subscribers: a lane's change woke only as many as it had tasks for (see
+    app/notify.py), and this one may have taken a task of another of its lanes."""
+    wanted = size - len(held) - offer.pending
+    if wanted <= 0:
+        return _Look([], None)
     due = await ctx.store.earliest_run_at(lanes)
-    return due is not None and due <= ctx.clock()
+    if due is None or due > ctx.clock():
+        return _Look([], due)
+    with ctx.instruments.timed("claim"):
+        claimed = await claim_for(ctx, await registered(ctx, wid, param), wanted)
+    held.update(task.task_id for task in claimed)
+    if len(claimed) < wanted:
+        return _Look(claimed, None if claimed else due)
+    due = await ctx.store.earliest_run_at(lanes)
+    if due is not None and due <= ctx.clock():
+        ctx.notifier.lanes_changed(lanes)
+    return _Look(claimed, due)
 
 
 async def _keepalive(ctx: Context, queues: list[str]) -> float:
-    """How often held leases are extended: a third of the shortest lease, at most 5 s."""
+    """How often held leases are extended and the worker is marked alive: a third of the
+    shortest lease and of the worker timeout, at most 5 s."""
     snapshot = await ctx.queue_cache.current(ctx.store)
     leases = snapshot.lease_seconds(queues).values()
-    return min([MAX_IDLE_SECONDS, *(lease / 3 for lease in leases)])
+    periods = [MAX_IDLE_SECONDS, ctx.policies.worker_timeout_seconds / 3]
+    return min([*periods, *(lease / 3 for lease in leases)])
 
 
-async def _idle_time(ctx: Context, lanes: list[str], longest: float, *, full: bool) -> float:
+def _idle_time(ctx: Context, due: float | None, longest: float) -> float:
     """How long to sleep unless woken: until the earliest delayed task comes due, and never
     longer than the keep-alive period, so the subscription keeps its leases alive."""
-    if full:
-        return longest
-    due = await ctx.store.earliest_run_at(lanes)
     if due is None or due <= ctx.clock():
         return longest
     return min(longest, due - ctx.clock())

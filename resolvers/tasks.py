@@ -85,7 +85,7 @@ async def give_back(ctx: Context, worker_id: str, task_ids: Iterable[str]) -> No
     counting an attempt (it never got them, or gave them back: see push.py)."""
     released = await ctx.store.release_tasks(worker_id, ctx.clock(), sorted(task_ids))
     if released:
-        ctx.notifier.lanes_changed({task.lane for task in released})
+        ctx.notifier.lanes_changed([task.lane for task in released])
 
 
 def observe_claimed(ctx: Context, request: ClaimRequest, claimed: list[Task]) -> None:

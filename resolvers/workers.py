@@ -84,6 +84,9 @@ async def _remove(ctx: Context, worker_ids: list[str]) -> int:
     now = ctx.clock()
     lanes: set[str] = set()
     for wid in worker_ids:
+        # Its subscriptions on this node wake, find it gone and end (elsewhere, at their next
+        # sign of life).
+        ctx.notifier.worker_changed(wid)
         observe(ctx, "worker_left", None, now, worker_id=wid)
         released = await ctx.store.release_tasks(wid, now)
         lanes.update(task.lane for task in released)

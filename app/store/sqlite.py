@@ -40,6 +40,7 @@ from app.store.sqlite_rows import (
     task_from_row,
     task_params,
 )
+from app.store.sqlite_stamps import add_stamps
 from app.store.sqlite_tokens import Tokens, add_token_schema
 from resolvers.errors import StoreNotReady, StoreUnavailable
 from resolvers.models import (
@@ -100,8 +101,8 @@ def _writer_connection(path: str, synchronous: str) -> sqlite3.Connection:
 class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
     """resolvers.store.Store on one SQLite file. Open with :meth:`open`."""
 
-    # One stamp for the whole file (PRAGMA data_version): see change_stamps.
-    change_stamps_per_lane = False
+    # Stamps per lane, kept by triggers (sqlite_stamps.py).
+    change_stamps_per_lane = True
 
     def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
         self._path = path
@@ -155,6 +156,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
             )
             add_token_schema(conn)
             add_counts(conn)
+            add_stamps(conn)
         finally:
             conn.close()
 
@@ -303,11 +305,12 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
         )
 
     async def change_stamps(self, lanes: Sequence[str]) -> dict[str, int]:
-        # PRAGMA data_version changes whenever another connection, in this process or any
-        # other, commits: one coarse stamp for every lane, read in microseconds.
-        row = self._peek("data_version", {})
-        stamp = int(row[0]) if row is not None else 0
-        return dict.fromkeys(lanes, stamp)
+        # The lane's own stamp plus the queues' version (a queue paused or resumed): both only
+        # grow, so their sum changes whenever either does. One primary-key probe per lane.
+        version = await self.queues_version()
+        rows = self._peek_all("lane_stamps", {"lanes": orjson.dumps(list(lanes)).decode()})
+        stamps = {row[0]: int(row[1]) for row in rows}
+        return {lane: stamps.get(lane, 0) + version for lane in lanes}
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
         # One index probe per lane (tasks_ready): cheap enough to run on the event loop.

@@ -254,9 +254,6 @@ ORDER BY minute, queue;
 -- name: delete_stats_before
 DELETE FROM stats WHERE minute < :minute;
 
--- name: data_version
-PRAGMA data_version;
-
 -- name: earliest_run_at
 SELECT min((
     SELECT run_at FROM tasks
@@ -441,3 +438,41 @@ WHERE lane = :lane AND state = 'queued' AND run_at > :now AND run_at < :now + 61
 SELECT count(*) FROM tasks
 WHERE lane = :lane AND state = 'queued' AND run_at > :now AND run_at < :now + 61
   AND CAST(run_at / 60 AS INTEGER) = CAST(:now / 60 AS INTEGER) AND queue = :queue;
+
+-- Per-lane change stamps (change_stamps): a lane's stamp grows, in the transaction of the
+-- change, whenever one of its tasks may have become claimable: a task inserted or put back
+-- queued (or moved to the lane, or its run_at changed while queued), and a singularlyRun task
+-- leaving 'started' (its waiting twin may run now). Claims, reports and worker touches leave
+-- it alone, so they wake nobody. A worker's lane loses its row with the worker: worker ids are
+-- never reused, so a stamp never goes back to a value a watcher saw for the same lane.
+
+-- name: stamps_table
+CREATE TABLE IF NOT EXISTS lane_stamps (
+    lane TEXT PRIMARY KEY,
+    stamp INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- name: stamps_on_insert
+CREATE TRIGGER IF NOT EXISTS lane_stamps_insert AFTER INSERT ON tasks
+WHEN new.state = 'queued' BEGIN
+    INSERT INTO lane_stamps (lane, stamp) VALUES (new.lane, 1)
+    ON CONFLICT (lane) DO UPDATE SET stamp = stamp + 1;
+END;
+
+-- name: stamps_on_update
+CREATE TRIGGER IF NOT EXISTS lane_stamps_update AFTER UPDATE OF state, lane, run_at ON tasks
+WHEN (new.state = 'queued'
+      AND (old.state IS NOT 'queued' OR old.lane IS NOT new.lane OR old.run_at IS NOT new.run_at))
+  OR (old.state = 'started' AND old.singularly_run AND new.state IS NOT 'started')
+BEGIN
+    INSERT INTO lane_stamps (lane, stamp) VALUES (new.lane, 1)
+    ON CONFLICT (lane) DO UPDATE SET stamp = stamp + 1;
+END;
+
+-- name: stamps_on_worker_delete
+CREATE TRIGGER IF NOT EXISTS lane_stamps_worker_delete AFTER DELETE ON workers BEGIN
+    DELETE FROM lane_stamps WHERE lane = '@' || old.worker_id;
+END;
+
+-- name: lane_stamps
+SELECT lane, stamp FROM lane_stamps WHERE lane IN (SELECT value FROM json_each(:lanes));

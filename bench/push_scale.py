@@ -1,0 +1,262 @@
+"""Thousands of idle push subscribers on one node (issue 15).
+
+For 1, 1,000 and 3,000 idle `tasks(prefetch: 1)` subscribers on one SQLite node, each
+registered (a) on one queue they all share and (b) on a queue of its own: the node's RSS once
+they are connected, how long connecting them all took, the node's CPU while they idle,
+publish -> receipt p50 / p99 of 200 sparse publishes (one at a time, a random pause of up to
+20 ms between them; each pushed task is completed before the next publish, so the
+subscribers are idle at every publish), and the worst GET /healthz answer meanwhile (one
+probe every 50 ms; while they connect, and then while they idle and the publishes run).
+
+The subscribers run in this process (one asyncio loop, the `websockets` client), the node in
+its own; both on this machine. RLIMIT_NOFILE is raised to its hard limit first (the node
+inherits it): 3,000 subscribers need 3,000 sockets on each side.
+
+Targets (issue 15): 3,000 subscribers within 300 MB RSS; p99 with 3,000 at most 2x the p99
+with one; /healthz under 50 ms.
+
+    python -m bench.push_scale [--quick]      (--quick: 1, 300 and 1,000 subscribers)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.support import AsyncHttp, Process, is_quick, node, table, target, temp_dir
+
+PUSH = "subscription($w: ID!) { tasks(workerId: $w, prefetch: 1) { taskId } }"
+PUBLISHES = 200
+PAUSE = 0.02
+CONNECTING_AT_ONCE = 100
+HEALTH_EVERY = 0.05
+
+
+@dataclass
+class Figures:
+    subscribers: int
+    shared: bool
+    connect_s: float
+    rss_mb: float
+    idle_cpu: float
+    p50: float
+    p99: float
+    healthz_connecting_ms: float
+    healthz_worst_ms: float
+
+
+def raise_nofile(wanted: int) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft < wanted:
+        raise SystemExit(f"bench.push_scale needs {wanted} open files; the hard limit is {hard}")
+    return soft
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks (100/s)
+
+
+class Receipts:
+    """When each task arrived on any subscriber's socket."""
+
+    def __init__(self) -> None:
+        self._arrived: dict[str, asyncio.Future[tuple[float, str]]] = {}
+
+    def future(self, task_id: str) -> asyncio.Future[tuple[float, str]]:
+        """When the task arrived, and at which worker."""
+        if task_id not in self._arrived:
+            self._arrived[task_id] = asyncio.get_running_loop().create_future()
+        return self._arrived[task_id]
+
+    def arrived(self, task_id: str, worker_id: str) -> None:
+        future = self.future(task_id)
+        if not future.done():
+            future.set_result((time.perf_counter(), worker_id))
+
+
+async def subscribe(url: str, worker_id: str, receipts: Receipts) -> Any:
+    import websockets
+    from websockets.typing import Subprotocol
+
+    ws = await websockets.connect(
+        url, subprotocols=[Subprotocol("graphql-transport-ws")], compression=None, open_timeout=120
+    )
+    await ws.send('{"type":"connection_init"}')
+    ack = json.loads(await asyncio.wait_for(ws.recv(), 120))
+    if ack["type"] != "connection_ack":
+        raise RuntimeError(f"no connection_ack: {ack}")
+    payload = {"query": PUSH, "variables": {"w": worker_id}}
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+
+    async def receive() -> None:
+        async for raw in ws:
+            message = orjson.loads(raw)
+            if message["type"] == "ping":
+                await ws.send('{"type":"pong"}')
+            elif message["type"] == "next" and not message["payload"].get("errors"):
+                receipts.arrived(message["payload"]["data"]["tasks"]["taskId"], worker_id)
+            elif message["type"] != "pong":
+                raise RuntimeError(f"unexpected message: {message}")
+
+    return ws, asyncio.ensure_future(receive())
+
+
+async def probe_health(url: str, worst: list[float], stop: asyncio.Event) -> None:
+    http = AsyncHttp(url)
+    try:
+        while not stop.is_set():
+            started = time.perf_counter()
+            status, _ = await http.request("GET", "/healthz")
+            worst[0] = max(worst[0], (time.perf_counter() - started) * 1000)
+            if status != 200:
+                raise RuntimeError(f"/healthz answered {status}")
+            await asyncio.sleep(HEALTH_EVERY)
+    finally:
+        await http.close()
+
+
+async def measure(server: Process, subscribers: int, shared: bool) -> Figures:
+    http = AsyncHttp(server.url)
+    queues = ["bench"] if shared else [f"q{i}" for i in range(subscribers)]
+    for i, queue in enumerate(queues):
+        interests = "*" if shared else {"to": f"^{i}$"}
+        await http.json("PUT", "/interest", {"queue": queue, "interests": interests})
+    workers = []
+    for i in range(subscribers):
+        body = {"queues": [queues[0] if shared else queues[i]]}
+        workers.append((await http.json("PUT", "/worker", body))["workerId"])
+    receipts = Receipts()
+    worst = [0.0]
+    stop = asyncio.Event()
+    prober = asyncio.ensure_future(probe_health(server.url, worst, stop))
+    ws_url = server.url.replace("http://", "ws://") + "/graphql"
+    started = time.perf_counter()
+    gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
+
+    async def one(worker_id: str) -> Any:
+        async with gate:
+            return await subscribe(ws_url, worker_id, receipts)
+
+    sockets = await asyncio.gather(*(one(w) for w in workers))
+    connect_s = time.perf_counter() - started
+    connecting_worst, worst[0] = worst[0], 0.0
+    await asyncio.sleep(2)  # every subscription asleep
+    before = cpu_seconds(server.pid)
+    await asyncio.sleep(3)
+    idle_cpu = (cpu_seconds(server.pid) - before) / 3
+    rss = server.rss_mb()
+    await http.close()  # idle past the node's keep-alive timeout: a fresh connection
+    latencies = []
+    try:
+        for n in range(PUBLISHES):
+            to = random.randrange(subscribers)
+            body = orjson.dumps({"publisher": "bench", "data": {"to": to, "n": n}})
+            sent = time.perf_counter()
+            status, raw = await http.request("PUT", "/task", body)
+            if status != 200:
+                raise RuntimeError(f"PUT /task -> {status}: {raw[:300]!r}")
+            task = orjson.loads(raw)["tasks"][0]
+            arrived, holder = await asyncio.wait_for(receipts.future(task["taskId"]), 30)
+            latencies.append((arrived - sent) * 1000)
+            # Whoever got it completes it, so that every subscriber is idle again.
+            report = {"workerId": holder, "taskId": task["taskId"], "state": "complete"}
+            await http.json("POST", "/task", report)
+            await asyncio.sleep(random.uniform(0, PAUSE))
+    finally:
+        stop.set()
+        await prober
+        for ws, reader in sockets:
+            reader.cancel()
+            await ws.close()
+        await http.close()
+    return Figures(
+        subscribers,
+        shared,
+        connect_s,
+        rss,
+        idle_cpu,
+        statistics.median(latencies),
+        percentile(latencies, 99),
+        connecting_worst,
+        worst[0],
+    )
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+HEADERS = [
+    "subscribers",
+    "connect s",
+    "RSS MB",
+    "idle CPU",
+    "p50 / p99 ms",
+    "healthz worst ms, connecting",
+    "then",
+]
+
+
+def row(r: Figures) -> list[str]:
+    return [
+        f"{r.subscribers:,}, {'one shared queue' if r.shared else 'a queue each'}",
+        f"{r.connect_s:.1f}",
+        f"{r.rss_mb:.0f}",
+        f"{r.idle_cpu * 100:.1f}%",
+        f"{r.p50:.1f} / {r.p99:.1f}",
+        f"{r.healthz_connecting_ms:.0f}",
+        f"{r.healthz_worst_ms:.0f}",
+    ]
+
+
+def main() -> None:
+    sizes = [1, 300, 1000] if is_quick() else [1, 1000, 3000]
+    raise_nofile(2 * max(sizes) + 200)
+    results: list[Figures] = []
+    with temp_dir("push-scale") as folder:
+        for shared in (True, False):
+            for size in sizes:
+                store = folder / f"{size}-{shared}.db"
+                kind = "one shared queue" if shared else "a queue each"
+                try:
+                    with node(store, folder / f"{size}-{shared}.log") as server:
+                        results.append(asyncio.run(measure(server, size, shared)))
+                except (RuntimeError, TimeoutError, OSError) as exc:
+                    print(f"  {size:,}, {kind}: FAILED: {type(exc).__name__}: {exc}", flush=True)
+                    continue
+                print("  " + " | ".join(row(results[-1])), flush=True)
+    print(table(HEADERS, [row(r) for r in results]))
+    most = max(sizes)
+    for shared in (True, False):
+        one = next((r for r in results if r.shared == shared and r.subscribers == 1), None)
+        big = next((r for r in results if r.shared == shared and r.subscribers == most), None)
+        kind = "shared queue" if shared else "a queue each"
+        if one is None or big is None:
+            print(f"{kind}: no figures to compare (a run failed)")
+            continue
+        ratio = big.p99 / one.p99
+        worst = max(r.healthz_worst_ms for r in results if r.shared == shared)
+        print(
+            f"{kind}: {most:,} subscribers in {big.rss_mb:.0f} MB "
+            f"({target(big.rss_mb, 300, False)} MB at 3,000); p99 {most:,} / p99 1 = "
+            f"{ratio:.2f} ({target(ratio, 2, False)}); worst /healthz once connected "
+            f"{worst:.0f} ms ({target(worst, 50, False)} ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()
