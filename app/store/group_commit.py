@@ -5,11 +5,12 @@ the synchronous setting). Rather than one transaction per request, every write j
 while the previous batch commits is run in the next single transaction, each job inside its own
 savepoint so that one failing job does not undo the others.
 
-When the writer is idle and commits do not sync (synchronous NORMAL in WAL mode), a job is run
-at once on the caller's thread instead, in its own transaction: handing it to the thread and
-back costs more than the commit itself, and an idle queue has nothing to group it with. That
-path never waits for SQLite's write lock (another process may hold it): it falls back to the
-thread, which does.
+When the writer is idle and commits do not sync (synchronous NORMAL in WAL mode), jobs are run
+on the event loop's thread instead: every job that arrives during one turn of the loop (under
+load, the requests of many connections) is run at the end of that turn in one transaction, each
+in its own savepoint. Handing jobs to the thread and back costs more than the commit itself.
+That path never waits for SQLite's write lock (another process may hold it): it hands its jobs
+to the thread, which does.
 
 Before every commit the writer calls ``verify`` (if given): when it raises, the transaction is
 rolled back and every job in it fails with that error, so nothing it wrote is acknowledged.
@@ -24,9 +25,11 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+# A job's result, or the error that failed it.
+_Outcome = tuple[Any, BaseException | None]
 log = logging.getLogger(__name__)
 
 
@@ -57,6 +60,9 @@ class GroupCommitWriter:
         # Held for every transaction of this writer, on either path: one at a time.
         self._transaction = threading.Lock()
         self._inline: sqlite3.Connection | None = None
+        # Inline jobs waiting for this turn of the event loop to end (on the loop's thread).
+        self._pending: list[_Job] = []
+        self._pending_loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -69,39 +75,52 @@ class GroupCommitWriter:
             self._inline.execute("PRAGMA busy_timeout = 0")
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``job`` in a transaction (the writer's next one, unless it is idle); its result
-        once that commits."""
-        if self._inline is not None and self._jobs.empty():
-            ran, result = self._run_inline(job)
-            if ran:
-                return cast(T, result)
+        """Run ``job`` in a transaction (the writer's next one, or the event loop's next inline
+        one when the writer is idle); its result once that commits."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(job, future, loop))
+        if self._inline is not None and self._jobs.empty() and self._pending_loop in (None, loop):
+            self._pending.append(_Job(job, future, loop))
+            if self._pending_loop is None:
+                self._pending_loop = loop
+                loop.call_soon(self._flush_inline)
+        else:
+            self._jobs.put(_Job(job, future, loop))
         return await future
 
-    def _run_inline(self, job: Callable[[sqlite3.Connection], T]) -> tuple[bool, Any]:
-        """(True, result) if the job ran and committed here; (False, None) if the writer or
-        another process is writing, so the job should go to the thread."""
-        conn = self._inline
-        if conn is None or not self._transaction.acquire(blocking=False):
-            return False, None
+    def _flush_inline(self) -> None:
+        """Commit, on the event loop, every job that came in during this turn of it, in one
+        transaction; hand them to the thread if the writer or another process is writing.
+        Jobs whose caller was cancelled meanwhile are dropped: nothing of theirs is written."""
+        batch = [job for job in self._pending if not job.future.cancelled()]
+        self._pending, self._pending_loop = [], None
+        if not batch:
+            return
+        if not self._transaction.acquire(blocking=False):
+            self._hand_over(batch)
+            return
         try:
+            conn = self._inline
+            if conn is None:
+                closed = sqlite3.ProgrammingError("the SQLite writer is closed")
+                _settle([(job, None, closed) for job in batch])
+                return
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:
-                return False, None  # locked by another process (or failing: the thread tells)
-            try:
-                result = job(conn)
-                self._verify()
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return True, result
+                # Locked by another process (or failing: the thread tells).
+                self._hand_over(batch)
+                return
+            outcomes = self._commit(conn, batch)
         finally:
             self._transaction.release()
+        _settle(
+            [(job, result, error) for job, (result, error) in zip(batch, outcomes, strict=True)]
+        )
+
+    def _hand_over(self, batch: list[_Job]) -> None:
+        for job in batch:
+            self._jobs.put(job)
 
     def close(self) -> None:
         """Let queued jobs finish, then stop the thread and close its connections."""
@@ -138,16 +157,22 @@ class GroupCommitWriter:
                         break
                     batch.append(more)
                 with self._transaction:
-                    self._commit(conn, batch)
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                    except BaseException as exc:
+                        outcomes: list[_Outcome] = [(None, exc)] * len(batch)
+                    else:
+                        outcomes = self._commit(conn, batch)
+                self._deliver(batch, outcomes)
                 if stop:
                     return
         finally:
             conn.close()
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        outcomes: list[tuple[Any, BaseException | None]] = []
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+        """Run the batch in the transaction just begun and commit it (or roll it all back)."""
+        outcomes: list[_Outcome] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
             if len(batch) == 1:
                 outcomes.append((batch[0].run(conn), None))
             else:
@@ -159,7 +184,11 @@ class GroupCommitWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(None, exc)] * len(batch)
-        # One wake-up per event loop for the whole batch, not one per job.
+        return outcomes
+
+    @staticmethod
+    def _deliver(batch: list[_Job], outcomes: list[_Outcome]) -> None:
+        """From the writer thread: one wake-up per event loop for the whole batch."""
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
         for job, (result, error) in zip(batch, outcomes, strict=True):
             by_loop.setdefault(job.loop, []).append((job, result, error))
@@ -170,7 +199,7 @@ class GroupCommitWriter:
                 log.debug("event loop closed before write jobs' results were delivered")
 
     @staticmethod
-    def _in_savepoint(conn: sqlite3.Connection, job: _Job) -> tuple[Any, BaseException | None]:
+    def _in_savepoint(conn: sqlite3.Connection, job: _Job) -> _Outcome:
         conn.execute("SAVEPOINT job")
         try:
             result = job.run(conn)

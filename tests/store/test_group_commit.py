@@ -103,3 +103,69 @@ async def test_a_write_lock_held_elsewhere_never_blocks_the_event_loop(
     ran_on = await asyncio.wait_for(pending, 5)
     assert ran_on == "couchqueue-sqlite-writer"
     assert rows(tmp_path / "w.db") == [1]
+
+
+async def test_inline_jobs_of_one_loop_turn_share_one_verified_commit(tmp_path: Path) -> None:
+    verified: list[int] = []
+    w = GroupCommitWriter(
+        connector(tmp_path / "w.db"),
+        commit_inline_when_idle=True,
+        verify=lambda: verified.append(1),
+    )
+    w.start()
+    try:
+        threads = await asyncio.gather(*(w.run(insert(n)) for n in range(20)))
+    finally:
+        w.close()
+    assert set(threads) == {threading.current_thread().name}
+    assert rows(tmp_path / "w.db") == list(range(20))
+    assert len(verified) == 1  # one commit (and one file check) for the twenty
+
+
+async def test_a_failing_job_in_an_inline_batch_leaves_the_others_written(
+    writer: GroupCommitWriter, tmp_path: Path
+) -> None:
+    def half_then_fail(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (7, 'x')")
+        raise ValueError("boom")
+
+    outcomes = await asyncio.gather(
+        writer.run(insert(1)),
+        writer.run(half_then_fail),
+        writer.run(insert(2)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], ValueError)
+    assert rows(tmp_path / "w.db") == [1, 2]
+
+
+async def test_a_refused_inline_commit_fails_every_job_of_its_batch(tmp_path: Path) -> None:
+    refuse = False
+
+    def verify() -> None:
+        if refuse:
+            raise RuntimeError("file replaced")
+
+    w = GroupCommitWriter(connector(tmp_path / "w.db"), commit_inline_when_idle=True, verify=verify)
+    w.start()
+    try:
+        await w.run(insert(1))
+        refuse = True
+        outcomes = await asyncio.gather(
+            *(w.run(insert(n)) for n in range(2, 6)), return_exceptions=True
+        )
+    finally:
+        w.close()
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+    assert rows(tmp_path / "w.db") == [1]
+
+
+async def test_an_inline_job_cancelled_before_its_turn_ends_writes_nothing(
+    writer: GroupCommitWriter, tmp_path: Path
+) -> None:
+    kept = asyncio.ensure_future(writer.run(insert(1)))
+    dropped = asyncio.ensure_future(writer.run(insert(2)))
+    await asyncio.sleep(0)  # both started and wait for the end of the turn
+    dropped.cancel()
+    assert await kept == threading.current_thread().name
+    assert rows(tmp_path / "w.db") == [1]
