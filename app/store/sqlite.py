@@ -118,6 +118,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
         self._readers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="couchqueue-reader")
         self._inline: sqlite3.Connection | None = None
         self.stamps = StampCopy()
+        self._last_stamps: tuple[tuple[int, int], list[str], dict[str, int]] | None = None
 
     @classmethod
     async def open(cls, url: str, synchronous: str = "NORMAL") -> SqliteStore:
@@ -316,7 +317,14 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
             stamps = self.stamps.refresh(self._inline)
         except sqlite3.Error as exc:
             raise self._guard.note(exc) or StoreUnavailable(f"SQLite read failed: {exc}") from None
-        return {lane: stamps.get(lane, 0) + version for lane in lanes}
+        # Idle, the watcher asks again for the same lanes: the last answer still holds.
+        key = (self.stamps.generation, version)
+        last = self._last_stamps
+        if last is not None and last[0] == key and last[1] == lanes:
+            return dict(last[2])
+        answer = {lane: stamps.get(lane, 0) + version for lane in lanes}
+        self._last_stamps = (key, list(lanes), answer)
+        return dict(answer)
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
         # One index probe per lane (tasks_ready): cheap enough to run on the event loop.

@@ -53,6 +53,8 @@ class StampCopy:
         self._changes = -1
         self._deletes = -1
         self.rows_read = 0
+        # Grows whenever the copy changed: an answer built from it can be reused until then.
+        self.generation = 0
 
     def refresh(self, conn: sqlite3.Connection) -> dict[str, int]:
         """Every lane's stamp (lanes without a row are absent). The clock is read before the
@@ -62,9 +64,11 @@ class StampCopy:
             rows = conn.execute(SQL["stamps_all"]).fetchall()
             self._stamps = {lane: int(stamp) for lane, stamp in rows}
             self.rows_read += len(rows)
+            self.generation += 1
         elif changes != self._changes:
             rows = conn.execute(SQL["stamps_since"], {"since": self._changes}).fetchall()
             self._stamps.update((lane, int(stamp)) for lane, stamp in rows)
             self.rows_read += len(rows)
+            self.generation += 1
         self._changes, self._deletes = changes, deletes
         return self._stamps

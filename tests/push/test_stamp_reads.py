@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from app.store.sqlite import SqliteStore
+from resolvers.models import QueueSettings
 from tests.store.factories import task
 
 
@@ -47,5 +48,17 @@ async def test_stamps_keep_growing_in_a_file_made_before_the_clock(tmp_path: Pat
         assert await store.change_stamps(["q"]) == {"q": 50}
         await store.insert_tasks([task("q")])
         assert (await store.change_stamps(["q"]))["q"] > 70
+    finally:
+        await store.close()
+
+
+async def test_an_idle_answer_is_reused_only_for_the_same_lanes(tmp_path: Path) -> None:
+    store = await SqliteStore.open(f"sqlite:///{tmp_path / 'stamps.db'}")
+    try:
+        await store.insert_tasks([task("q")])
+        one = await store.change_stamps(["q"])
+        assert await store.change_stamps(["q", "r"]) == {**one, "r": 0}
+        await store.put_interests("q", "*", 0.0, QueueSettings())  # the queues' version moves
+        assert (await store.change_stamps(["q", "r"]))["q"] != one["q"]
     finally:
         await store.close()
