@@ -15,7 +15,8 @@ inherits it): 3,000 subscribers need 3,000 sockets on each side.
 Targets (issue 15): 3,000 subscribers within 300 MB RSS; p99 with 3,000 at most 2x the p99
 with one; /healthz under 50 ms.
 
-    python -m bench.push_scale [--quick]      (--quick: 1, 300 and 1,000 subscribers)
+    python -m bench.push_scale [--quick] [--shared | --each]
+      --quick: 1, 300 and 1,000 subscribers; --shared / --each: only that scenario
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import random
 import resource
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,12 +225,21 @@ def row(r: Figures) -> list[str]:
     ]
 
 
+def scenarios() -> tuple[bool, ...]:
+    """Which scenarios to run: True for one shared queue, False for a queue each."""
+    if "--shared" in sys.argv:
+        return (True,)
+    if "--each" in sys.argv:
+        return (False,)
+    return (True, False)
+
+
 def main() -> None:
     sizes = [1, 300, 1000] if is_quick() else [1, 1000, 3000]
     raise_nofile(2 * max(sizes) + 200)
     results: list[Figures] = []
     with temp_dir("push-scale") as folder:
-        for shared in (True, False):
+        for shared in scenarios():
             for size in sizes:
                 store = folder / f"{size}-{shared}.db"
                 kind = "one shared queue" if shared else "a queue each"
@@ -241,7 +252,7 @@ def main() -> None:
                 print("  " + " | ".join(row(results[-1])), flush=True)
     print(table(HEADERS, [row(r) for r in results]))
     most = max(sizes)
-    for shared in (True, False):
+    for shared in scenarios():
         one = next((r for r in results if r.shared == shared and r.subscribers == 1), None)
         big = next((r for r in results if r.shared == shared and r.subscribers == most), None)
         kind = "shared queue" if shared else "a queue each"

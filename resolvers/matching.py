@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import orjson
 import re2
 
 from resolvers.errors import InvalidRegex
-from resolvers.models import MATCH_ALL, Interests, JsonObject
-
-Matcher = Callable[[JsonObject], bool]
+from resolvers.models import JsonObject
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
@@ -27,28 +23,6 @@ def compile_regex(field_path: str, pattern: str) -> Any:
         raise InvalidRegex(
             f"interests.{field_path}: invalid regex {pattern!r}: {detail}", param="interests"
         ) from None
-
-
-def compile_matcher(interests: Interests | None) -> Matcher | None:
-    """A function telling whether an event's data interests the queue; None if nothing can."""
-    if interests is None:
-        return None
-    if interests == MATCH_ALL:
-        return lambda data: True
-    assert isinstance(interests, dict)
-    compiled = [(path, compile_regex(path, pattern)) for path, pattern in interests.items()]
-
-    def matches(data: JsonObject) -> bool:
-        for path, regex in compiled:
-            value = lookup(data, path)
-            if value is MISSING:
-                continue
-            text = value if isinstance(value, str) else orjson.dumps(value).decode()
-            if regex.search(text) is not None:
-                return True
-        return False
-
-    return matches
 
 
 def lookup(data: JsonObject, path: str) -> Any:

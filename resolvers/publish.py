@@ -150,7 +150,7 @@ async def _plan(
     """Which copies the event makes, before anything is written."""
     now = ctx.clock()
     snapshot = await ctx.queue_cache.current(ctx.store)
-    interested = [name for name, matches in snapshot.matchers if matches(event.data)]
+    interested = snapshot.interested(event.data)
     result = PublishResult(event_id=event_id, discarded=not interested, tasks=[], skipped=[])
     unique = event.singularly_enqueue or event.singularly_run
     identity = identity_of(event.data, event.unique_key) if unique else None

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from resolvers.matching import Matcher, compile_matcher
-from resolvers.models import Queue, QueueSettings
+from resolvers.interest_index import InterestIndex
+from resolvers.models import JsonObject, Queue, QueueSettings
 from resolvers.store import Store
 
 
@@ -27,9 +27,12 @@ from resolvers.store import Store
 class QueueSnapshot:
     version: int
     queues: dict[str, Queue]
-    # (queue name, matcher) for queues with interests, in name order.
-    matchers: tuple[tuple[str, Matcher], ...]
+    interests: InterestIndex
     paused: frozenset[str]
+
+    def interested(self, data: JsonObject) -> list[str]:
+        """The queues whose interests match an event's data, in name order."""
+        return self.interests.interested(data)
 
     def lease_seconds(self, queues: list[str]) -> dict[str, float]:
         """Each existing queue's lease, for the store to apply per task."""
@@ -47,6 +50,9 @@ class QueueCache:
         self, max_age: float = 0.0, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
         self._snapshot: QueueSnapshot | None = None
+        # The last index built: its compiled regexes outlive a dropped snapshot, so a queue
+        # created among thousands does not compile all their patterns again.
+        self._compiled: InterestIndex | None = None
         self._reload = asyncio.Lock()
         self._max_age = max_age
         self._monotonic = monotonic
@@ -70,15 +76,15 @@ class QueueCache:
             # The stamp is read before the records: if they change in between, the snapshot
             # holds newer records under an older stamp and is simply reloaded next time.
             queues = await store.list_queues()
-            matchers = []
-            for queue in queues:
-                matcher = compile_matcher(queue.interests)
-                if matcher is not None:
-                    matchers.append((queue.name, matcher))
+            compiled = self._compiled.compiled if self._compiled is not None else None
+            index = InterestIndex(
+                ((q.name, q.interests) for q in queues if q.interests is not None), compiled
+            )
+            self._compiled = index
             snapshot = QueueSnapshot(
                 version=version,
                 queues={q.name: q for q in queues},
-                matchers=tuple(matchers),
+                interests=index,
                 paused=frozenset(q.name for q in queues if q.paused),
             )
             self._snapshot = snapshot

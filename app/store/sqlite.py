@@ -40,7 +40,7 @@ from app.store.sqlite_rows import (
     task_from_row,
     task_params,
 )
-from app.store.sqlite_stamps import add_stamps
+from app.store.sqlite_stamps import StampCopy, add_stamps
 from app.store.sqlite_tokens import Tokens, add_token_schema
 from resolvers.errors import StoreNotReady, StoreUnavailable
 from resolvers.models import (
@@ -117,6 +117,8 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
         self._reader_local = threading.local()
         self._readers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="couchqueue-reader")
         self._inline: sqlite3.Connection | None = None
+        self.stamps = StampCopy()
+        self._last_stamps: tuple[tuple[int, int], list[str], dict[str, int]] | None = None
 
     @classmethod
     async def open(cls, url: str, synchronous: str = "NORMAL") -> SqliteStore:
@@ -306,11 +308,23 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
 
     async def change_stamps(self, lanes: Sequence[str]) -> dict[str, int]:
         # The lane's own stamp plus the queues' version (a queue paused or resumed): both only
-        # grow, so their sum changes whenever either does. One primary-key probe per lane.
+        # grow, so their sum changes whenever either does. The copy reads only the stamps
+        # changed since its last look (sqlite_stamps.StampCopy).
         version = await self.queues_version()
-        rows = self._peek_all("lane_stamps", {"lanes": orjson.dumps(list(lanes)).decode()})
-        stamps = {row[0]: int(row[1]) for row in rows}
-        return {lane: stamps.get(lane, 0) + version for lane in lanes}
+        if self._inline is None:
+            raise StoreUnavailable("the SQLite store is closed")
+        try:
+            stamps = self.stamps.refresh(self._inline)
+        except sqlite3.Error as exc:
+            raise self._guard.note(exc) or StoreUnavailable(f"SQLite read failed: {exc}") from None
+        # Idle, the watcher asks again for the same lanes: the last answer still holds.
+        key = (self.stamps.generation, version)
+        last = self._last_stamps
+        if last is not None and last[0] == key and last[1] == lanes:
+            return dict(last[2])
+        answer = {lane: stamps.get(lane, 0) + version for lane in lanes}
+        self._last_stamps = (key, list(lanes), answer)
+        return dict(answer)
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
         # One index probe per lane (tasks_ready): cheap enough to run on the event loop.

@@ -452,27 +452,63 @@ CREATE TABLE IF NOT EXISTS lane_stamps (
     stamp INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- name: stamps_by_stamp
+CREATE INDEX IF NOT EXISTS lane_stamps_by_stamp ON lane_stamps (stamp);
+
+-- name: stamps_clock_table
+-- changes: the last stamp given (stamps are drawn from it, so they are ordered by change);
+-- deletes: how many times rows were removed (a reader then reads every row again).
+CREATE TABLE IF NOT EXISTS lane_stamps_clock (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    changes INTEGER NOT NULL,
+    deletes INTEGER NOT NULL
+);
+
+-- name: stamps_clock_row
+INSERT OR IGNORE INTO lane_stamps_clock (id, changes, deletes)
+SELECT 0, coalesce(max(stamp), 0), 0 FROM lane_stamps;
+
+-- name: stamps_drop_insert
+DROP TRIGGER IF EXISTS lane_stamps_insert;
+
+-- name: stamps_drop_update
+DROP TRIGGER IF EXISTS lane_stamps_update;
+
+-- name: stamps_drop_worker_delete
+DROP TRIGGER IF EXISTS lane_stamps_worker_delete;
+
 -- name: stamps_on_insert
-CREATE TRIGGER IF NOT EXISTS lane_stamps_insert AFTER INSERT ON tasks
+CREATE TRIGGER lane_stamps_insert AFTER INSERT ON tasks
 WHEN new.state = 'queued' BEGIN
-    INSERT INTO lane_stamps (lane, stamp) VALUES (new.lane, 1)
-    ON CONFLICT (lane) DO UPDATE SET stamp = stamp + 1;
+    UPDATE lane_stamps_clock SET changes = changes + 1 WHERE id = 0;
+    INSERT INTO lane_stamps (lane, stamp)
+    VALUES (new.lane, (SELECT changes FROM lane_stamps_clock WHERE id = 0))
+    ON CONFLICT (lane) DO UPDATE SET stamp = excluded.stamp;
 END;
 
 -- name: stamps_on_update
-CREATE TRIGGER IF NOT EXISTS lane_stamps_update AFTER UPDATE OF state, lane, run_at ON tasks
+CREATE TRIGGER lane_stamps_update AFTER UPDATE OF state, lane, run_at ON tasks
 WHEN (new.state = 'queued'
       AND (old.state IS NOT 'queued' OR old.lane IS NOT new.lane OR old.run_at IS NOT new.run_at))
   OR (old.state = 'started' AND old.singularly_run AND new.state IS NOT 'started')
 BEGIN
-    INSERT INTO lane_stamps (lane, stamp) VALUES (new.lane, 1)
-    ON CONFLICT (lane) DO UPDATE SET stamp = stamp + 1;
+    UPDATE lane_stamps_clock SET changes = changes + 1 WHERE id = 0;
+    INSERT INTO lane_stamps (lane, stamp)
+    VALUES (new.lane, (SELECT changes FROM lane_stamps_clock WHERE id = 0))
+    ON CONFLICT (lane) DO UPDATE SET stamp = excluded.stamp;
 END;
 
 -- name: stamps_on_worker_delete
-CREATE TRIGGER IF NOT EXISTS lane_stamps_worker_delete AFTER DELETE ON workers BEGIN
+CREATE TRIGGER lane_stamps_worker_delete AFTER DELETE ON workers BEGIN
     DELETE FROM lane_stamps WHERE lane = '@' || old.worker_id;
+    UPDATE lane_stamps_clock SET deletes = deletes + 1 WHERE id = 0;
 END;
 
--- name: lane_stamps
-SELECT lane, stamp FROM lane_stamps WHERE lane IN (SELECT value FROM json_each(:lanes));
+-- name: stamps_clock
+SELECT changes, deletes FROM lane_stamps_clock WHERE id = 0;
+
+-- name: stamps_all
+SELECT lane, stamp FROM lane_stamps;
+
+-- name: stamps_since
+SELECT lane, stamp FROM lane_stamps WHERE stamp > :since;
