@@ -82,6 +82,9 @@ def render_settings(settings: QueueSettings) -> dict[str, Any]:
             "max": retry.max,
             "jitter": retry.jitter,
         },
+        "maxStarted": settings.max_started,
+        "rateLimit": settings.rate_limit,
+        "ratePeriodSeconds": settings.rate_period_seconds,
     }
 
 

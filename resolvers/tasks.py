@@ -77,6 +77,7 @@ def claim_request(ctx: Context, worker: Worker, snapshot: QueueSnapshot) -> Clai
         lease_seconds=snapshot.lease_seconds(worker.queues),
         default_lease_seconds=ctx.limits.default_lease_seconds,
         skip_queues=snapshot.paused,
+        limits={q: snapshot.limits[q] for q in worker.queues if q in snapshot.limits},
     )
 
 

@@ -51,6 +51,20 @@ class QueueSettings:
         description="Deliveries after which a task whose lease keeps expiring is failed."
     )
     retry: RetryPolicy = strawberry.field(description="What happens to a reported failure.")
+    max_started: int | None = strawberry.field(
+        default=None,
+        description="At most this many of the queue's tasks started at once, across every "
+        "node and worker; null: no limit.",
+    )
+    rate_limit: int | None = strawberry.field(
+        default=None,
+        description="At most this many claims per ratePeriodSeconds, across every node and "
+        "worker; null: no limit.",
+    )
+    rate_period_seconds: float = strawberry.field(
+        default=1.0,
+        description="The rate limit's window in seconds (windows aligned on the epoch).",
+    )
 
     @classmethod
     def from_model(cls, settings: models.QueueSettings) -> QueueSettings:
@@ -58,6 +72,9 @@ class QueueSettings:
             lease_seconds=settings.lease_seconds,
             max_deliveries=settings.max_deliveries,
             retry=RetryPolicy.from_model(settings.retry),
+            max_started=settings.max_started,
+            rate_limit=settings.rate_limit,
+            rate_period_seconds=settings.rate_period_seconds,
         )
 
 
