@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from resolvers import status
+from resolvers.flow_limits import LimitStatus
 from resolvers.models import Failure, PublishResult, QueueSettings, Task, Worker
 
 
@@ -99,4 +100,16 @@ def render_queue_status(state: status.QueueStatus) -> dict[str, Any]:
         "workers": state.workers,
         "interests": state.queue.interests,
         "settings": render_settings(state.queue.settings),
+        "limits": None if state.limits is None else render_limits(state.limits),
+    }
+
+
+def render_limits(limits: LimitStatus) -> dict[str, Any]:
+    return {
+        "maxStarted": limits.max_started,
+        "started": limits.started,
+        "rateLimit": limits.rate_limit,
+        "ratePeriodSeconds": limits.rate_period_seconds,
+        "rateUsed": limits.rate_used,
+        "heldBack": {"maxStarted": limits.held_by_max_started, "rate": limits.held_by_rate},
     }
