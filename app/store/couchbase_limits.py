@@ -1,8 +1,10 @@
 """Flow limits on Couchbase (maxStarted, rateLimit), by CAS on one document per queue.
 
-``limits::{queue}`` = ``{"w": window, "n": claims in that window, "s": {task_id: [worker,
-started_at]}}``: the rate window's use, and the queue's *slots*, one per started task of the
-queue that a claim admitted. A claim of a limited queue's task first takes its admission: read
+``limits::{queue}`` = ``{"w": window, "n": claims in that window, "s": {stay: [task_id,
+worker, started_at]}}``: the rate window's use, and the queue's *slots*, one per started task of
+the queue that a claim admitted, keyed by the stay it admitted (task, worker and start time:
+two nodes' claims racing for one task each hold their own slot until one loses its move).
+A claim of a limited queue's task first takes its admission: read
 the document, check both limits, write it back with the slot added and the window's count
 raised, with CAS (a lost race reads again). Only then does it move the task (its own CAS); a
 move that fails gives the admission back (refund). So no two claims, on any nodes, ever share
@@ -49,8 +51,7 @@ class Grant:
     """An admission taken for one task: what a failed move gives back."""
 
     queue: str
-    task_id: str
-    slot: list[Any] | None
+    slot: str | None
     window: int | None
 
 
@@ -100,7 +101,8 @@ class Limits:
                     return None
             slot = None
             if limits.max_started is not None:
-                slot = slots[task.task_id] = [request.worker_id, request.now]
+                slot = _stay(task.task_id, request.worker_id, request.now)
+                slots[slot] = [task.task_id, request.worker_id, request.now]
             counted = limits.rate_limit is not None
             new = {"w": window, "n": used + int(counted), "s": slots}
             if got is None:
@@ -108,7 +110,7 @@ class Limits:
             else:
                 written = await self.kv.replace(key, new, got[1])
             if written is not None:
-                return Grant(task.queue, task.task_id, slot, window if counted else None)
+                return Grant(task.queue, slot, window if counted else None)
             await asyncio.sleep(random.uniform(0, 0.001 * min(attempt, 8)))
         # Contended beyond reason: this claim passes the queue by, as if held back.
         request.held_back.setdefault(task.queue, "started")
@@ -117,15 +119,15 @@ class Limits:
     async def _prune(self, slots: dict[str, Any], now: float) -> dict[str, Any]:
         """The slots without those whose stay is over (see the module's docstring)."""
         old = sorted(
-            (entry[1], task_id) for task_id, entry in slots.items() if entry[1] <= now - PRUNE_AGE
+            (entry[2], stay) for stay, entry in slots.items() if entry[2] <= now - PRUNE_AGE
         )[:PRUNE_BATCH]
         if not old:
             return slots
-        found = await asyncio.gather(*(self._read_task(task_id) for _, task_id in old))
+        found = await asyncio.gather(*(self._read_task(slots[stay][0]) for _, stay in old))
         kept = dict(slots)
-        for (_, task_id), current in zip(old, found, strict=True):
-            if not _holds(current, slots[task_id]):
-                del kept[task_id]
+        for (_, stay), current in zip(old, found, strict=True):
+            if not _holds(current, slots[stay]):
+                del kept[stay]
         return kept
 
     async def refund(self, grant: Grant | bool | None) -> None:
@@ -139,8 +141,8 @@ class Limits:
                 return
             doc, cas = got
             slots = dict(doc.get("s") or {})
-            if grant.slot is not None and slots.get(grant.task_id) == grant.slot:
-                del slots[grant.task_id]
+            if grant.slot is not None:
+                slots.pop(grant.slot, None)
             n = int(doc.get("n", 0))
             if grant.window is not None and doc.get("w") == grant.window and n > 0:
                 n -= 1
@@ -155,16 +157,16 @@ class Limits:
         if task.queue not in self._slotted:
             return
         key = self.key(task.queue)
-        stay = [task.worker_id, task.started_at]
+        stay = _stay(task.task_id, task.worker_id, task.started_at)
         for _ in range(TRIES):
             got = await self.kv.get(key)
             if got is None:
                 return
             doc, cas = got
             slots = dict(doc.get("s") or {})
-            if slots.get(task.task_id) != stay:
+            if stay not in slots:
                 return
-            del slots[task.task_id]
+            del slots[stay]
             if await self.kv.replace(key, {**doc, "s": slots}, cas) is not None:
                 await self.kv.incr(self.freed_key(task.queue), 1)
                 return
@@ -182,9 +184,13 @@ class Limits:
         return int(got[0].get("n", 0))
 
 
+def _stay(task_id: str, worker_id: str | None, started_at: float | None) -> str:
+    return f"{task_id} {worker_id} {started_at!r}"
+
+
 def _holds(task: Task | None, slot: list[Any]) -> bool:
     return (
         task is not None
         and task.state is TaskState.STARTED
-        and [task.worker_id, task.started_at] == slot
+        and [task.task_id, task.worker_id, task.started_at] == slot
     )
