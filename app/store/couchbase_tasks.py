@@ -285,13 +285,15 @@ class Tasks:
             jobs.append(self.index.unhold(task.worker_id, ticket, task.queue))
             if task.singularly_run and task.identity is not None:
                 jobs.append(self._drop_gate(self.running_key(task), task.task_id, ticket))
-            if self.limits is not None:
-                jobs.append(self.limits.release(task))
         else:
             jobs.append(self.index.remove([old.place()]))
         if task.state is TaskState.QUEUED and task.singularly_enqueue and task.identity is not None:
             jobs.append(self._drop_gate(self.unique_key(task), task.task_id, ticket))
         await asyncio.gather(*jobs)
+        if self.limits is not None and old.doc.get("x") == STARTED:
+            # After the started set forgot the stay: a claim the free slot lets in never
+            # makes the queue's started count pass its maxStarted.
+            await self.limits.release(task)
 
     async def delete(self, old: Stored) -> bool:
         return await self.index.finisher.finish(self._delete(old))
