@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from resolvers.context import Context
 from resolvers.leases import reap_expired_leases
-from tests.api.client import Api, ApiError
+from tests.api.client import Api, ApiError, RestApi
+from tests.api.test_metrics import samples
 from tests.conftest import FakeClock
 
 
@@ -128,3 +130,35 @@ async def test_an_expired_lease_gives_its_slot_back(
     clock.advance(6)
     assert await reap_expired_leases(engine) == 1
     assert await api.claim(alive) is not None
+
+
+async def test_metrics_tell_what_each_limit_holds_back(
+    http: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    api = RestApi(http)
+    await _queue_with_tasks(api, "lim", 3)
+    await _queue_with_tasks(api, "rated", 3)
+    await _queue_with_tasks(api, "free", 1)
+    await api.configure_queue("lim", maxStarted=1)
+    await api.configure_queue("rated", rateLimit=1, ratePeriodSeconds=60)
+    worker = (await api.register_worker(["lim", "rated", "free"]))["workerId"]
+    assert [(await api.claim(worker) or {}).get("queue") for _ in range(4)] == [
+        "lim",
+        "rated",
+        "free",
+        None,
+    ]
+    found = samples((await http.get("/metrics")).text)
+
+    def held(queue: str, limit: str) -> float:
+        return found[("couchqueue_tasks_held_back", (("limit", limit), ("queue", queue)))]
+
+    assert (held("lim", "max_started"), held("lim", "rate")) == (2, 0)
+    assert (held("rated", "max_started"), held("rated", "rate")) == (0, 2)
+    assert not [k for k in found if k[0] == "couchqueue_tasks_held_back" and "free" in str(k)]
+    limit = {k[1]: v for k, v in found.items() if k[0] == "couchqueue_queue_limit"}
+    assert limit == {
+        (("limit", "max_started"), ("queue", "lim")): 1,
+        (("limit", "rate"), ("queue", "rated")): 1,
+        (("limit", "rate_period_seconds"), ("queue", "rated")): 60,
+    }
