@@ -1,7 +1,7 @@
 """Prometheus metrics of one node, in its own registry (no global state): per-queue gauges
-(tasks by state, paused, latency, flow limits and the tasks they hold back) read from the store's counters at scrape time, counters
-fed by the engine's events, latency histograms of publish and claim, connected push
-workers."""
+(tasks by state, paused, latency, flow limits and the tasks they hold back) read from the
+store's counters at scrape time, counters fed by the engine's events, latency histograms of
+publish and claim, connected push workers."""
 
 from __future__ import annotations
 
