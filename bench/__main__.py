@@ -28,6 +28,7 @@ BENCHMARKS = [
     "stores",
     "counts",
     "push_scale",
+    "flow_limits",
 ]
 EVERY = [*BENCHMARKS, "ceiling", "claim_depth"]
 

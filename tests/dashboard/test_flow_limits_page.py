@@ -3,11 +3,21 @@ them (an empty field removes a limit)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from playwright.sync_api import expect
 
 from tests.dashboard.conftest import Couch, Site
 
 LIMITS = "query($q: String!) { queue(name: $q) { settings { maxStarted rateLimit } } }"
+
+
+def save(page: Any) -> None:
+    """Save the settings form and wait for its answer: the form shows the saved settings
+    again before the button comes back, which would overwrite a field filled sooner."""
+    button = page.get_by_role("button", name="Save settings")
+    button.click()
+    expect(button).to_be_enabled()
 
 
 def test_the_queue_page_shows_and_sets_flow_limits(site: Site, couch: Couch) -> None:
@@ -19,7 +29,7 @@ def test_the_queue_page_shows_and_sets_flow_limits(site: Site, couch: Couch) -> 
     page.get_by_label("Max started").fill("1")
     page.get_by_label("Rate limit").fill("100")
     page.get_by_label("Rate period (s)").fill("3600")
-    page.get_by_role("button", name="Save settings").click()
+    save(page)
     expect(page.locator("#settings-error")).to_be_empty()
     assert couch.gql(LIMITS, q=queue)["queue"]["settings"] == {"maxStarted": 1, "rateLimit": 100}
     worker = couch.worker(queue)
@@ -31,9 +41,9 @@ def test_the_queue_page_shows_and_sets_flow_limits(site: Site, couch: Couch) -> 
     expect(tile).to_contain_text("2 held")
     expect(page.locator("[data-count=rate]")).to_have_text("1 / 100")
     page.get_by_label("Max started").fill("")
-    page.get_by_role("button", name="Save settings").click()
+    save(page)
     expect(page.locator("#settings-error")).to_be_empty()
     assert couch.gql(LIMITS, q=queue)["queue"]["settings"] == {"maxStarted": None, "rateLimit": 100}
     page.get_by_label("Max started").fill("0")
-    page.get_by_role("button", name="Save settings").click()
+    save(page)
     expect(page.locator("#settings-error")).to_contain_text("maxStarted must be a positive integer")
