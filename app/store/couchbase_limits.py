@@ -33,7 +33,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app.store.couchbase_kv import Kv
+from couchbase import subdocument as SD  # type: ignore[import-untyped]
+
+from app.store.couchbase_kv import Kv, path
 from resolvers.models import ClaimRequest, Queue, QueueLimits, Task, TaskState
 
 # Read-modify-write attempts of an admission or a refund racing other claims of the queue.
@@ -156,20 +158,10 @@ class Limits:
         free, and the queue's waiting subscribers are told (freed::{queue})."""
         if task.queue not in self._slotted:
             return
-        key = self.key(task.queue)
         stay = _stay(task.task_id, task.worker_id, task.started_at)
-        for _ in range(TRIES):
-            got = await self.kv.get(key)
-            if got is None:
-                return
-            doc, cas = got
-            slots = dict(doc.get("s") or {})
-            if stay not in slots:
-                return
-            del slots[stay]
-            if await self.kv.replace(key, {**doc, "s": slots}, cas) is not None:
-                await self.kv.incr(self.freed_key(task.queue), 1)
-                return
+        # One sub-document removal: it fails (None) when the slot is gone already.
+        if await self.kv.mutate(self.key(task.queue), [SD.remove(path("s", stay))]) is not None:
+            await self.kv.incr(self.freed_key(task.queue), 1)
 
     async def freed_stamps(self, queues: Iterable[str]) -> dict[str, int]:
         """Per queue with slots, the CAS of its freed counter: part of its lanes' stamps."""
