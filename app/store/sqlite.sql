@@ -521,12 +521,14 @@ END;
 DROP TRIGGER IF EXISTS lane_stamps_slot;
 
 -- name: stamps_on_slot
--- A started task of a queue with maxStarted leaving 'started' frees a slot: the queue's lane
--- may have a claimable task again.
+-- A started task of a queue at its maxStarted leaving 'started' frees a slot: the queue's lane
+-- may have a claimable task again. Only at the limit (the started count is read before or
+-- after task_counts_update ran: either way at least maxStarted - 1), so a limit that does not
+-- bind costs a completion no stamp write.
 CREATE TRIGGER lane_stamps_slot AFTER UPDATE OF state ON tasks
 WHEN old.state = 'started' AND new.state IS NOT 'started'
-  AND (SELECT json_extract(settings, '$.max_started') FROM queues WHERE name = old.queue)
-      IS NOT NULL
+  AND (SELECT coalesce(sum(n), 0) FROM task_counts WHERE queue = old.queue AND state = 'started')
+      + 1 >= (SELECT json_extract(settings, '$.max_started') FROM queues WHERE name = old.queue)
 BEGIN
     UPDATE lane_stamps_clock SET changes = changes + 1 WHERE id = 0;
     INSERT INTO lane_stamps (lane, stamp)
