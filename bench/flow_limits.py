@@ -4,7 +4,7 @@ queue without: what enforcing maxStarted (and a rate limit) inside every claim c
 Engine level (resolvers.tasks.claim, then the report, as a worker makes them), WORKERS workers
 at once, on SQLite and on Couchbase (tests/couchbase_node, the suite's small KV node: its
 figures show the store's extra round trips, not a cluster's). Each configuration runs on a
-fresh queue holding the same number of ready tasks, twice, interleaved, after a warm-up, the
+fresh queue holding the same number of ready tasks, ROUNDS times, interleaved, after a warm-up, the
 best of each kept; read the ratios (target for maxStarted: >= 0.8x).
 
     python -m bench.flow_limits [--quick] [--claims N] [--sqlite-only]
@@ -27,7 +27,7 @@ from resolvers.models import Task
 from resolvers.store import Store
 
 WORKERS = 8
-ROUNDS = 2
+ROUNDS = 5
 CONFIGS: dict[str, dict[str, Any]] = {
     "no limit": {},
     "maxStarted 1000": {"max_started": 1000},
@@ -113,7 +113,7 @@ async def main(claims: int, sqlite_only: bool) -> None:
     async with _stores(sqlite_only) as stores:
         for name, store in stores.items():
             ctx = Context(store=store)
-            count = claims if name == "sqlite" else max(claims // 4, 200)
+            count = claims if name == "sqlite" else max(claims // 8, 100)
             await _rate(ctx, "warm-up", count // 4, {})
             # Each configuration ROUNDS times, interleaved, its best kept: the machine's
             # drift over the run weighs on every configuration alike.
@@ -133,8 +133,8 @@ async def main(claims: int, sqlite_only: bool) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--claims", type=int, default=3000)
-    parser.add_argument("--quick", action="store_true", help="1000 claims")
+    parser.add_argument("--claims", type=int, default=1500)
+    parser.add_argument("--quick", action="store_true", help="500 claims a round")
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
-    asyncio.run(main(1000 if args.quick else args.claims, args.sqlite_only))
+    asyncio.run(main(500 if args.quick else args.claims, args.sqlite_only))
