@@ -30,25 +30,28 @@ CONFIGURE = (
 GREEDY = Path(__file__).with_name("greedy_worker.py")
 
 
-@pytest.fixture(params=["sqlite", "couchbase"])
+@pytest.fixture(scope="module", params=["sqlite", "couchbase"])
 def nodes(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ServerNode, ServerNode]]:
-    if request.param == "couchbase":
-        request.getfixturevalue("couchbase_target")
-        for name, value in couchbase_env().items():
-            monkeypatch.setenv(name, value)
-        store_url = couchbase_url(tmp_path, credentials=False)
-    else:
-        store_url = f"sqlite:///{tmp_path / 'shared.db'}"
-    started = [
-        ServerNode(store_url, tmp_path / f"node-{n}.log", extra_args=NODE_ARGS) for n in range(2)
-    ]
-    try:
-        yield started[0].start(), started[1].start()
-    finally:
-        for node in started:
-            node.stop()
+    """Two nodes over one store, shared by this module's tests (each uses queues of its own)."""
+    folder = tmp_path_factory.mktemp(f"limits-{request.param}")
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "couchbase":
+            request.getfixturevalue("couchbase_target")
+            for name, value in couchbase_env().items():
+                patch.setenv(name, value)
+            store_url = couchbase_url(folder, credentials=False)
+        else:
+            store_url = f"sqlite:///{folder / 'shared.db'}"
+        started = [
+            ServerNode(store_url, folder / f"node-{n}.log", extra_args=NODE_ARGS) for n in range(2)
+        ]
+        try:
+            yield started[0].start(), started[1].start()
+        finally:
+            for node in started:
+                node.stop()
 
 
 def _ok(reply: httpx.Response) -> Any:
@@ -151,9 +154,9 @@ async def test_a_killed_worker_gives_its_slot_back_with_its_lease(
 ) -> None:
     a, b = nodes
     async with httpx.AsyncClient(timeout=10) as client:
-        await _queue(client, a.url, "lim", 2, m=1, l=1.0)
+        await _queue(client, a.url, "dying", 2, m=1, l=1.0)
         greedy = await asyncio.create_subprocess_exec(
-            sys.executable, str(GREEDY), a.url, "lim", "1", stdout=asyncio.subprocess.PIPE
+            sys.executable, str(GREEDY), a.url, "dying", "1", stdout=asyncio.subprocess.PIPE
         )
         try:
             assert greedy.stdout is not None
@@ -163,7 +166,7 @@ async def test_a_killed_worker_gives_its_slot_back_with_its_lease(
             greedy.kill()
             await greedy.wait()
         killed = time.monotonic()
-        other = await _worker(client, b.url, "lim")
+        other = await _worker(client, b.url, "dying")
         task = _ok(await client.get(f"{b.url}/task", params={"workerId": other, "waitSeconds": 5}))
         assert task is not None
         # The slot came back with the lease (1 s, reaped every 0.2 s), not sooner, not much later.
