@@ -3,6 +3,7 @@ GraphQL claims on every store; configured by configureQueue, shown by status."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -162,3 +163,30 @@ async def test_metrics_tell_what_each_limit_holds_back(
         (("limit", "rate"), ("queue", "rated")): 1,
         (("limit", "rate_period_seconds"), ("queue", "rated")): 60,
     }
+
+
+async def test_a_finished_task_answers_a_long_poll_held_back_by_max_started(
+    api: Api, engine: Context
+) -> None:
+    """No change watcher runs here: only the report's own wake-up can answer the wait."""
+    await _queue_with_tasks(api, "lim", 2)
+    await api.configure_queue("lim", maxStarted=1)
+    holder = (await api.register_worker(["lim"]))["workerId"]
+    waiter = (await api.register_worker(["lim"]))["workerId"]
+    held = await api.claim(holder)
+    assert held is not None
+    waiting = asyncio.ensure_future(api.claim_waiting(waiter, 10))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 3
+    while engine.waiters.count < 1:
+        assert loop.time() < deadline
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    # A publish meanwhile is not handed to the waiter either: the limit binds hand-offs too.
+    await api.publish("pub", {"q": "lim", "n": 9})
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    await api.complete(holder, held["taskId"])
+    task = await asyncio.wait_for(waiting, 2)
+    assert task is not None and task["queue"] == "lim"
