@@ -23,7 +23,7 @@ from resolvers.models import (
 from resolvers.observe import observe
 from resolvers.publish import follow_up_copies, follow_up_events, observe_follow_ups
 from resolvers.retry import delay_before_retry
-from resolvers.tokens import check_owner_of
+from resolvers.tokens import authorize, check_owner_of
 from resolvers.validation import flag, identifier, json_value, required, text
 
 # A report can race with a lease extension by the same worker (a heartbeat), which changes the
@@ -161,8 +161,11 @@ async def report_items(
     ctx: Context, worker_id: str, items: list[ReportItem]
 ) -> list[Task | CouchQueueError]:
     """Reports of one worker (see report), read and written together; per item, the task as
-    written or the error that item alone got."""
+    written or the error that item alone got. Follow-up events are publishes: a caller that
+    sends some needs the publisher role too."""
     await check_owner_of(ctx, worker_id)
+    if any(item.publish for item in items):
+        authorize(ctx, "Mutation.publishTask")
     snapshot = await ctx.queue_cache.current(ctx.store)
     outcomes: list[Task | CouchQueueError | None] = [None] * len(items)
     written: list[tuple[Task, list[Task], str]] = []
