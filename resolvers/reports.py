@@ -171,6 +171,7 @@ async def report_items(
     written: list[tuple[Task, list[Task], str]] = []
     follow_ups: dict[int, list[Task]] = {}
     published: list[Task] = []
+    inserted: set[str] = set()
     pending = list(range(len(items)))
     for _ in range(REPORT_TRIES):
         found = await ctx.store.get_tasks([items[i].task_id for i in pending])
@@ -197,6 +198,9 @@ async def report_items(
                 planned.append((i, done, also, counted))
                 changes.append(TaskChange(done, task.version, also))
         ok = await ctx.store.replace_tasks(changes) if changes else []
+        # Written now (a store that writes them ahead of a compare-and-set it then loses
+        # skips them on the next try, as written already).
+        inserted.update(t.task_id for i, *_ in planned for t in follow_ups[i] if t.seq)
         pending = []
         for (i, done, also, counted), was_written in zip(planned, ok, strict=True):
             if was_written:
@@ -214,7 +218,9 @@ async def report_items(
             f"task {items[i].task_id!r} kept changing while it was reported", param="taskId"
         )
     if written:
-        await _after_reports(ctx, worker_id, written, published)
+        await _after_reports(
+            ctx, worker_id, written, [t for t in published if t.task_id in inserted]
+        )
     return [outcome for outcome in outcomes if outcome is not None]
 
 

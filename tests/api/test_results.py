@@ -11,6 +11,7 @@ import pytest
 
 from resolvers.context import Context
 from resolvers.leases import reap_expired_leases
+from resolvers.stats import flush_stats
 from tests.api.client import Api, ApiError
 from tests.api.conftest import TEST_SETTINGS
 from tests.conftest import FakeClock
@@ -93,7 +94,7 @@ async def test_follow_ups_are_published_with_the_completion(api: Api) -> None:
     assert await api.claim(other) is None
 
 
-async def test_a_completion_retried_three_times_publishes_once(api: Api) -> None:
+async def test_a_completion_retried_three_times_publishes_once(api: Api, engine: Context) -> None:
     worker, task = await held_task(api)
     first = await api.complete(worker, task["taskId"], result=1, publish=NEXT)
     for _ in range(3):
@@ -104,6 +105,8 @@ async def test_a_completion_retried_three_times_publishes_once(api: Api) -> None
             first["finishedAt"],
         )
     assert (await api.queue("next"))["queued"] == 1
+    await flush_stats(engine)
+    assert [row["published"] for row in await api.stats(queue="next")] == [1]
 
 
 async def test_a_refused_completion_publishes_nothing(
