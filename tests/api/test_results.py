@@ -193,3 +193,27 @@ async def test_a_batch_of_completions_carries_results_and_follow_ups(api: Api) -
     )
     assert again[0]["result"] == "a"
     assert (await api.queue("next"))["queued"] == 1
+
+
+async def test_a_batch_carries_at_most_max_batch_follow_ups_in_all(
+    api: Api, engine: Context
+) -> None:
+    """Each item within max_follow_ups, together over max_batch: the whole batch is refused,
+    nothing changed (a batch publishes no more events than a PUT /tasks may)."""
+    worker, task = await held_task(api)
+    await api.publish("pub", {"step": 1})
+    second = await api.claim(worker)
+    assert second is not None
+    per_item = engine.limits.max_follow_ups
+    items = engine.limits.max_batch // per_item + 1
+    reports = [
+        {"taskId": tid, "state": "complete", "publish": NEXT * per_item}
+        for tid in [task["taskId"], second["taskId"], *["x"] * (items - 2)]
+    ]
+    with pytest.raises(ApiError) as refused:
+        await api.report_many(worker, reports)
+    assert refused.value.code == "LIMIT_EXCEEDED"
+    if api.transport == "rest":
+        assert (refused.value.status, refused.value.param) == (400, "reports")
+    assert (await api.task(task["taskId"]))["state"] == "started"
+    assert (await api.queue("next"))["queued"] == 0
