@@ -12,7 +12,7 @@ import pytest
 from resolvers.context import Context
 from resolvers.leases import reap_expired_leases
 from resolvers.stats import flush_stats
-from tests.api.client import Api, ApiError
+from tests.api.client import Api, ApiError, GraphQLApi
 from tests.api.conftest import TEST_SETTINGS
 from tests.conftest import FakeClock
 
@@ -217,3 +217,17 @@ async def test_a_batch_carries_at_most_max_batch_follow_ups_in_all(
         assert (refused.value.status, refused.value.param) == (400, "reports")
     assert (await api.task(task["taskId"]))["state"] == "started"
     assert (await api.queue("next"))["queued"] == 0
+
+
+@pytest.mark.parametrize(
+    "arguments", ['taskIds: ["a"], completions: [{taskId: "a"}]', ""], ids=["both", "neither"]
+)
+async def test_complete_tasks_takes_task_ids_or_completions(
+    http: httpx.AsyncClient, arguments: str
+) -> None:
+    api = GraphQLApi(http)
+    worker = (await api.register_worker(["q"]))["workerId"]
+    call = f'mutation {{ completeTasks(workerId: "{worker}", {arguments}) {{ error {{ code }} }} }}'
+    with pytest.raises(ApiError) as refused:
+        await api.graphql(call.replace(", )", ")"))
+    assert (refused.value.code, refused.value.param) == ("INVALID_PARAMETER", "taskIds")
