@@ -29,6 +29,7 @@ from resolvers import (
     interests,
     leases,
     long_poll,
+    progress,
     publish,
     queues,
     reports,
@@ -237,6 +238,16 @@ async def report_task(ctx: Context, p: Params) -> Any:
         state=p.text("state"),
         fail_reason=p.text("failReason"),
         re_enqueue=p.flag("reEnqueue"),
+        result=p.any_json("result"),
+        publish=p.json("publish"),
+    )
+    return render_task(task, ctx.clock())
+
+
+async def report_task_progress(ctx: Context, p: Params) -> Any:
+    """PUT /task/progress: the holder's progress report, which extends the task's lease."""
+    task = await progress.report_progress(
+        ctx, p.text("workerId"), p.text("taskId"), p.any_json("progress")
     )
     return render_task(task, ctx.clock())
 
@@ -333,6 +344,7 @@ routes: list[Route] = [
     Route("/tasks", Endpoint(report_tasks, list_as="reports"), methods=["POST"]),
     Route("/task", Endpoint(report_task), methods=["POST"]),
     Route("/task", Endpoint(delete_tasks), methods=["DELETE"]),
+    Route("/task/progress", Endpoint(report_task_progress), methods=["PUT"]),
     Route("/worker", Endpoint(register_worker), methods=["PUT"]),
     Route("/worker", Endpoint(delete_worker), methods=["DELETE"]),
     Route("/worker/heartbeat", Endpoint(heartbeat), methods=["PUT"]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
+import resolvers.lineage
 import resolvers.workers
 from resolvers import models
 from schema.context import Info, engine
@@ -64,6 +65,25 @@ class Task:
     failures: list[Failure] = strawberry.field(
         description="Every failed delivery, oldest first; failReason is the last one's reason."
     )
+    result: JSON | None = strawberry.field(
+        description="What the worker's completion answered (any JSON value), or null."
+    )
+    progress: JSON | None = strawberry.field(
+        description="The holder's last progress report (any JSON value), or null."
+    )
+    parent_task_id: strawberry.ID | None = strawberry.field(
+        description="The task whose completion published this one as a follow-up event."
+    )
+    follow_up_ids: strawberry.Private[list[str]]
+
+    @field
+    async def children(self, info: Info) -> list[Task]:
+        """The follow-up tasks this task's completion published that still exist, in publish
+        order (at most the server's max_page_size)."""
+        ctx = engine(info)
+        now = ctx.clock()
+        found = await resolvers.lineage.children(ctx, self.id, self.follow_up_ids)
+        return [Task.from_model(t, now) for t in found]
 
     @field
     def task_id(self) -> strawberry.ID:
@@ -91,6 +111,10 @@ class Task:
             lease_until=task.lease_until,
             fail_reason=task.fail_reason,
             failures=[Failure.from_model(failure) for failure in task.failures],
+            result=task.result,
+            progress=task.progress,
+            parent_task_id=_id_or_none(task.parent_task_id),
+            follow_up_ids=task.follow_ups,
         )
 
 

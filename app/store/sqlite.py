@@ -35,6 +35,7 @@ from app.store.sqlite_health import (
     refuse_orphaned_journal,
 )
 from app.store.sqlite_limits import Budgets
+from app.store.sqlite_migrate import add_task_columns
 from app.store.sqlite_queues import QueuesAndWorkers
 from app.store.sqlite_rows import (
     filter_sql,
@@ -159,6 +160,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
                 f"BEGIN IMMEDIATE; {SQL['schema']}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
             add_token_schema(conn)
+            add_task_columns(conn)
             add_counts(conn)
             add_stamps(conn)
         finally:
