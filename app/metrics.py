@@ -1,7 +1,7 @@
 """Prometheus metrics of one node, in its own registry (no global state): per-queue gauges
-(tasks by state, paused, latency) read from the store's counters at scrape time, counters
-fed by the engine's events, latency histograms of publish and claim, connected push
-workers."""
+(tasks by state, paused, latency, flow limits and the tasks they hold back) read from the
+store's counters at scrape time, counters fed by the engine's events, latency histograms of
+publish and claim, connected push workers."""
 
 from __future__ import annotations
 
@@ -38,6 +38,18 @@ class Metrics:
             "couchqueue_queue_latency_seconds",
             "How long the oldest ready task of the queue has waited since it became due",
             ["queue"],
+            registry=self.registry,
+        )
+        self.held_back = Gauge(
+            "couchqueue_tasks_held_back",
+            "Ready tasks a flow limit holds back now (limit: max_started or rate)",
+            ["queue", "limit"],
+            registry=self.registry,
+        )
+        self.limit = Gauge(
+            "couchqueue_queue_limit",
+            "A queue's flow limit (max_started; rate: claims per rate_period_seconds)",
+            ["queue", "limit"],
             registry=self.registry,
         )
         self.events = Counter(
@@ -92,6 +104,8 @@ class Metrics:
         self.tasks.clear()
         self.paused.clear()
         self.latency_seconds.clear()
+        self.held_back.clear()
+        self.limit.clear()
         for status in await all_queue_status(ctx):
             name = status.queue.name
             counts = status.counts
@@ -99,6 +113,20 @@ class Metrics:
                 self.tasks.labels(name, state).set(getattr(counts, state))
             self.paused.labels(name).set(1 if status.queue.paused else 0)
             self.latency_seconds.labels(name).set(status.latency)
+            limits = status.limits
+            if limits is not None:
+                self.held_back.labels(name, "max_started").set(limits.held_by_max_started)
+                self.held_back.labels(name, "rate").set(limits.held_by_rate)
+                for label, value in (
+                    ("max_started", limits.max_started),
+                    ("rate", limits.rate_limit),
+                    (
+                        "rate_period_seconds",
+                        limits.rate_period_seconds if limits.rate_limit else None,
+                    ),
+                ):
+                    if value is not None:
+                        self.limit.labels(name, label).set(value)
         # Long-poll claims wait as the notifier's subscribers too: not push subscriptions.
         self.push_workers.set(self._subscribers() - ctx.waiters.subscribed)
         self.waiting_claims.set(ctx.waiters.count)

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from resolvers import status
+from resolvers.flow_limits import LimitStatus
 from resolvers.models import Failure, PublishResult, QueueSettings, Task, Worker
 
 
@@ -85,6 +86,9 @@ def render_settings(settings: QueueSettings) -> dict[str, Any]:
             "max": retry.max,
             "jitter": retry.jitter,
         },
+        "maxStarted": settings.max_started,
+        "rateLimit": settings.rate_limit,
+        "ratePeriodSeconds": settings.rate_period_seconds,
     }
 
 
@@ -99,4 +103,16 @@ def render_queue_status(state: status.QueueStatus) -> dict[str, Any]:
         "workers": state.workers,
         "interests": state.queue.interests,
         "settings": render_settings(state.queue.settings),
+        "limits": None if state.limits is None else render_limits(state.limits),
+    }
+
+
+def render_limits(limits: LimitStatus) -> dict[str, Any]:
+    return {
+        "maxStarted": limits.max_started,
+        "started": limits.started,
+        "rateLimit": limits.rate_limit,
+        "ratePeriodSeconds": limits.rate_period_seconds,
+        "rateUsed": limits.rate_used,
+        "heldBack": {"maxStarted": limits.held_by_max_started, "rate": limits.held_by_rate},
     }

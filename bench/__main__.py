@@ -29,6 +29,7 @@ BENCHMARKS = [
     "stores",
     "counts",
     "push_scale",
+    "flow_limits",
 ]
 EVERY = [*BENCHMARKS, "ceiling", "claim_depth"]
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, WorkerNotFound
+from resolvers.flow_limits import freed_lanes
 from resolvers.models import (
     Failure,
     Task,
@@ -170,6 +171,7 @@ async def _count_deliveries(
             observe(ctx, "failed", task.queue, now, task=task)
         else:
             lanes.add(after.lane)
+        lanes.update(freed_lanes(snapshot.limits, [task]))
     if lanes:
         ctx.notifier.lanes_changed(lanes)
     return moved

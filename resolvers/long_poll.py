@@ -24,6 +24,7 @@ from typing import Any
 
 from resolvers.context import Context
 from resolvers.errors import LimitExceeded, StoreUnavailable, WorkerNotFound
+from resolvers.flow_limits import reopens_at
 from resolvers.handoff import Offer
 from resolvers.leases import touch
 from resolvers.models import Task, Worker, worker_lane
@@ -103,10 +104,12 @@ async def _wait(ctx: Context, wid: str, seconds: float, param: str) -> Task | No
         wakeup.offer = offer
         try:
             first = True
+            held_back: dict[str, str] = {}
             while True:
                 # A publish still writing a task for this waiter: wait for it, not claim more.
                 if not offer.pending and (first or await _maybe_ready(ctx, lanes)):
-                    task = await _claim_one(ctx, wid)
+                    held_back.clear()
+                    task = await _claim_one(ctx, wid, held_back)
                     if task is not None:
                         return task
                     # A claim is a sign of life (tasks.claim touches the worker).
@@ -117,7 +120,7 @@ async def _wait(ctx: Context, wid: str, seconds: float, param: str) -> Task | No
                     return None
                 await _stay_alive(ctx, worker, keepalive, param)
                 offer.stand(1)
-                await wakeup.wait(await _idle_time(ctx, lanes, min(left, keepalive)))
+                await wakeup.wait(await _idle_time(ctx, lanes, min(left, keepalive), held_back))
                 handed = offer.withdraw()
                 if handed:
                     return handed[0]
@@ -127,10 +130,10 @@ async def _wait(ctx: Context, wid: str, seconds: float, param: str) -> Task | No
                 await asyncio.shield(give_back(ctx, wid, [task.task_id for task in held]))
 
 
-async def _claim_one(ctx: Context, wid: str) -> Task | None:
+async def _claim_one(ctx: Context, wid: str, held_back: dict[str, str]) -> Task | None:
     """One claim as tasks.claim makes it, that a cancellation cannot leave half done: the
     store's claim completes, and what it took goes back."""
-    job = asyncio.ensure_future(claim(ctx, wid))
+    job = asyncio.ensure_future(claim(ctx, wid, held_back))
     try:
         return await asyncio.shield(job)
     except asyncio.CancelledError:
@@ -166,11 +169,18 @@ async def _maybe_ready(ctx: Context, lanes: list[str]) -> bool:
     return due is not None and due <= ctx.clock()
 
 
-async def _idle_time(ctx: Context, lanes: list[str], longest: float) -> float:
-    """How long to sleep unless woken: at most ``longest``, and until the earliest delayed
-    task of the lanes comes due."""
+async def _idle_time(
+    ctx: Context, lanes: list[str], longest: float, held_back: dict[str, str]
+) -> float:
+    """How long to sleep unless woken: at most ``longest``, until the earliest delayed task
+    of the lanes comes due, and until a rate limit that held the last claim back opens."""
     due = await ctx.store.earliest_run_at(lanes)
     now = ctx.clock()
+    if held_back:
+        limits = (await ctx.queue_cache.current(ctx.store)).limits
+        reopen = reopens_at(limits, held_back, now)
+        if reopen is not None:
+            longest = min(longest, max(reopen - now, 0.0))
     if due is None or due <= now:
         return longest
     return min(longest, due - now)

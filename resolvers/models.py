@@ -143,6 +143,34 @@ class QueueSettings:
     lease_seconds: float = 300.0
     max_deliveries: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Flow control, across every node and worker (None: no limit): at most max_started of the
+    # queue's tasks started at once, and at most rate_limit claims per rate_period_seconds.
+    max_started: int | None = None
+    rate_limit: int | None = None
+    rate_period_seconds: float = 1.0
+
+    def limits(self) -> QueueLimits | None:
+        """The queue's flow limits for a claim, or None when it has none."""
+        if self.max_started is None and self.rate_limit is None:
+            return None
+        return QueueLimits(self.max_started, self.rate_limit, self.rate_period_seconds)
+
+
+@dataclass(slots=True, frozen=True)
+class QueueLimits:
+    """What a store enforces inside a claim for one queue (see Store.claim_task). The rate is
+    counted in fixed windows of ``rate_period`` seconds from the epoch: window n is
+    [n * rate_period, (n + 1) * rate_period), the same on every node."""
+
+    max_started: int | None
+    rate_limit: int | None
+    rate_period: float
+
+    def window(self, now: float) -> int:
+        return int(now // self.rate_period)
+
+    def window_end(self, now: float) -> float:
+        return (self.window(now) + 1) * self.rate_period
 
 
 @dataclass(slots=True)
@@ -251,6 +279,11 @@ class ClaimRequest:
     lease_seconds: dict[str, float]
     default_lease_seconds: float
     skip_queues: frozenset[str] = frozenset()
+    # Queues with flow limits (QueueSettings.limits), enforced inside the claim.
+    limits: dict[str, QueueLimits] = field(default_factory=dict)
+    # Filled by the store: the queues a limit held back during this claim, and by which
+    # ("started" or "rate"), so a waiting subscriber knows to look again when it lifts.
+    held_back: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

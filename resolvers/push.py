@@ -37,6 +37,7 @@ from typing import Any
 
 from resolvers.context import Context
 from resolvers.errors import WorkerNotFound
+from resolvers.flow_limits import reopens_at
 from resolvers.handoff import Offer
 from resolvers.leases import abandoned, touch
 from resolvers.models import CHANGED, Event, Task, worker_lane
@@ -199,11 +200,15 @@ async def _claim_ready(
     due = await ctx.store.earliest_run_at(lanes)
     if due is None or due > ctx.clock():
         return _Look([], due)
+    held_back: dict[str, str] = {}
     with ctx.instruments.timed("claim"):
-        claimed = await claim_for(ctx, await registered(ctx, wid, param), wanted)
+        claimed = await claim_for(ctx, await registered(ctx, wid, param), wanted, held_back)
     held.update(task.task_id for task in claimed)
     if len(claimed) < wanted:
-        return _Look(claimed, None if claimed else due)
+        # Held back by a rate limit: look again when its window opens, not before.
+        limits = (await ctx.queue_cache.current(ctx.store)).limits
+        reopen = reopens_at(limits, held_back, ctx.clock()) if held_back else None
+        return _Look(claimed, reopen if reopen is not None else None if claimed else due)
     due = await ctx.store.earliest_run_at(lanes)
     if due is not None and due <= ctx.clock():
         ctx.notifier.lanes_changed(lanes)

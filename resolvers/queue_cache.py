@@ -16,10 +16,10 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from resolvers.interest_index import InterestIndex
-from resolvers.models import JsonObject, Queue, QueueSettings
+from resolvers.models import JsonObject, Queue, QueueLimits, QueueSettings
 from resolvers.store import Store
 
 
@@ -29,6 +29,8 @@ class QueueSnapshot:
     queues: dict[str, Queue]
     interests: InterestIndex
     paused: frozenset[str]
+    # The queues with flow limits (maxStarted, rateLimit), by name.
+    limits: dict[str, QueueLimits] = field(default_factory=dict)
 
     def interested(self, data: JsonObject) -> list[str]:
         """The queues whose interests match an event's data, in name order."""
@@ -86,6 +88,9 @@ class QueueCache:
                 queues={q.name: q for q in queues},
                 interests=index,
                 paused=frozenset(q.name for q in queues if q.paused),
+                limits={
+                    q.name: limits for q in queues if (limits := q.settings.limits()) is not None
+                },
             )
             self._snapshot = snapshot
             self._checked_at = checked_at

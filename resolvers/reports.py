@@ -8,6 +8,7 @@ from typing import Any
 
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError, InvalidInput, NotTaskHolder, TaskNotFound
+from resolvers.flow_limits import freed_lanes
 from resolvers.leases import touch
 from resolvers.models import (
     Failure,
@@ -250,6 +251,9 @@ async def _after_reports(
     for done, also, counted in written:
         observe(ctx, counted, done.queue, now, task=done, worker_id=worker_id)
         lanes.update(t.lane for t in (done, *also) if t.state is TaskState.QUEUED)
+    # A slot freed under maxStarted: the queue's waiting workers may have a task now.
+    limits = (await ctx.queue_cache.current(ctx.store)).limits
+    lanes.update(freed_lanes(limits, (done for done, _, _ in written)))
     ctx.notifier.worker_changed(worker_id)
     if ctx.policies.completed_retention_seconds <= 0:
         completed = tuple(d.task_id for d, _, _ in written if d.state is TaskState.COMPLETED)

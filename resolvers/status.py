@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolvers.context import Context
+from resolvers.flow_limits import LimitStatus, limit_status
 from resolvers.models import Queue, TaskCounts, TaskFilter, TaskState, worker_lane
 from resolvers.queues import list_queues
 from resolvers.validation import queue_name
@@ -36,6 +37,8 @@ class QueueStatus:
     # Seconds the oldest ready task of the queue's own lane has been ready (Sidekiq's
     # latency); 0 when none is ready. Copies waiting in workers' own lanes are not in it.
     latency: float = 0.0
+    # The queue's flow limits and what they hold back now; None when it has none.
+    limits: LimitStatus | None = None
 
     @property
     def length(self) -> int:
@@ -89,8 +92,19 @@ async def all_queue_status(ctx: Context) -> list[QueueStatus]:
 async def _status_of(ctx: Context, queue: Queue, workers: int) -> QueueStatus:
     now = ctx.clock()
     counts = await ctx.store.count_tasks(TaskFilter(queue=queue.name), now)
+    limits = queue.settings.limits()
+    limited = None
+    if limits is not None:
+        used = 0
+        if limits.rate_limit is not None:
+            used = await ctx.store.claims_in_window(queue.name, limits, now)
+        limited = limit_status(limits, counts, used)
     return QueueStatus(
-        queue=queue, counts=counts, workers=workers, latency=await latency(ctx, queue.name, now)
+        queue=queue,
+        counts=counts,
+        workers=workers,
+        latency=await latency(ctx, queue.name, now),
+        limits=limited,
     )
 
 

@@ -24,6 +24,7 @@ from resolvers.models import (
     ClaimRequest,
     Interests,
     Queue,
+    QueueLimits,
     QueueSettings,
     Replaced,
     Schedule,
@@ -150,6 +151,15 @@ class Store(Protocol):
         the same identity. The task taken becomes STARTED with worker_id, started_at=now and
         lease_until=now + lease_seconds.get(queue, default_lease_seconds), version changed.
         Two concurrent claims, in any processes, never take the same task.
+
+        ``limits`` (flow limits per queue) are part of the same atomic step, across every
+        process: a queue with ``max_started`` is skipped while that many of its tasks (in any
+        lane) are STARTED, one with ``rate_limit`` once that many of its tasks were claimed in
+        the rate window holding ``now`` (QueueLimits.window); the queues skipped for a limit
+        are named in ``request.held_back``, with the limit. A slot is freed when its task
+        leaves STARTED by any write (report, release, lease expiry, deletion), and a task of a
+        queue with ``max_started`` leaving STARTED changes the queue's lane stamp
+        (change_stamps). A claim the caller abandons may use up a rate token it did not take.
         """
 
     async def claim_tasks(self, request: ClaimRequest, limit: int) -> list[Task]:
@@ -212,6 +222,10 @@ class Store(Protocol):
         when an idle push subscriber should look again for delayed tasks, and, when it is
         past, since when a queue's oldest ready task has waited (its latency). An index probe
         per lane, cheap whatever the lanes' depth."""
+
+    async def claims_in_window(self, queue: str, limits: QueueLimits, now: float) -> int:
+        """How many claims of the queue its rate limit counted in the window holding ``now``
+        (0 without a rate limit): what status and /metrics show."""
 
     async def expired_tasks(self, now: float, limit: int) -> list[Task]:
         """Up to ``limit`` STARTED tasks whose lease_until <= now, oldest lease first. A plain

@@ -37,13 +37,16 @@ from resolvers.validation import (
 WAITING = (TaskState.QUEUED,)
 
 
-async def claim(ctx: Context, worker_id: Any) -> Task | None:
+async def claim(
+    ctx: Context, worker_id: Any, held_back: dict[str, str] | None = None
+) -> Task | None:
     """The worker's next task, now started under a lease: its own queue first, then its queues
-    in the order it registered them, oldest ready task first. None if there is none."""
+    in the order it registered them, oldest ready task first. None if there is none.
+    ``held_back`` receives the queues a flow limit held back (see claim_for)."""
     with ctx.instruments.timed("claim"):
         wid = identifier(worker_id, "workerId")
         worker = await registered(ctx, wid, "workerId")
-        claimed = await claim_for(ctx, worker, 1)
+        claimed = await claim_for(ctx, worker, 1, held_back)
         await touch(ctx, worker)
         return claimed[0] if claimed else None
 
@@ -56,11 +59,16 @@ async def registered(ctx: Context, worker_id: str, param: str) -> Worker:
     return worker
 
 
-async def claim_for(ctx: Context, worker: Worker, limit: int) -> list[Task]:
+async def claim_for(
+    ctx: Context, worker: Worker, limit: int, held_back: dict[str, str] | None = None
+) -> list[Task]:
     """Up to ``limit`` of the worker's next tasks (see claim), taken together. The caller
-    records the worker's sign of life (see leases.touch)."""
+    records the worker's sign of life (see leases.touch). ``held_back`` receives the queues a
+    flow limit held back, and by which (a waiting worker's cue to look again later)."""
     request = claim_request(ctx, worker, await ctx.queue_cache.current(ctx.store))
     claimed = await ctx.store.claim_tasks(request, limit)
+    if held_back is not None:
+        held_back.update(request.held_back)
     observe_claimed(ctx, request, claimed)
     return claimed
 
@@ -77,6 +85,7 @@ def claim_request(ctx: Context, worker: Worker, snapshot: QueueSnapshot) -> Clai
         lease_seconds=snapshot.lease_seconds(worker.queues),
         default_lease_seconds=ctx.limits.default_lease_seconds,
         skip_queues=snapshot.paused,
+        limits={q: snapshot.limits[q] for q in worker.queues if q in snapshot.limits},
     )
 
 

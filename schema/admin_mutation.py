@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from contextlib import suppress
+from typing import Any
 
 import strawberry
 
@@ -60,12 +61,19 @@ class AdminMutation:
         backoff_factor: float | None = None,
         backoff_max: float | None = None,
         backoff_jitter: float | None = None,
+        max_started: int | None = strawberry.UNSET,
+        rate_limit: int | None = strawberry.UNSET,
+        rate_period_seconds: float | None = strawberry.UNSET,
     ) -> Queue:
         """Change a queue's delivery settings; what is not given stays as it is. leaseSeconds:
         1 to 86400. maxDeliveries: 1 to 1000. retryLimit: retries of a reported failure, 0 to
         1000. retryDelays: seconds before each retry (the last repeats); an empty list means
         exponential backoff again: min(backoffMax, backoffBase * backoffFactor ^ n), spread by
-        +/- backoffJitter (0 to 1)."""
+        +/- backoffJitter (0 to 1). Flow limits, across every node and worker (null removes
+        one; not given: unchanged): maxStarted, at most that many of the queue's tasks started
+        at once (1 to 10000); rateLimit, at most that many claims per ratePeriodSeconds (0.1
+        to 86400, default 1; windows aligned on the epoch). A claim a limit stops moves on to
+        the worker's next queue, as for a paused queue."""
         given, _ = renamed("queue", queue, "name", name)
         record = await resolvers.queues.configure_queue(
             engine(info),
@@ -78,6 +86,9 @@ class AdminMutation:
             backoff_factor=backoff_factor,
             backoff_max=backoff_max,
             backoff_jitter=backoff_jitter,
+            max_started=_given(max_started),
+            rate_limit=_given(rate_limit),
+            rate_period_seconds=_given(rate_period_seconds),
         )
         return Queue.from_model(record)
 
@@ -183,3 +194,8 @@ class AdminMutation:
     async def delete_schedule(self, info: Info, name: str) -> bool:
         """Delete a schedule; true when done."""
         return await resolvers.schedules.delete_schedule(engine(info), name)
+
+
+def _given(value: Any) -> Any:
+    """An argument left out (UNSET) is KEEP for the rules: explicit null removes a limit."""
+    return resolvers.queues.KEEP if value is strawberry.UNSET else value

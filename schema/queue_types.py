@@ -8,7 +8,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import models, status
+from resolvers import flow_limits, models, status
 from schema.declare import field, object_type
 
 
@@ -51,6 +51,20 @@ class QueueSettings:
         description="Deliveries after which a task whose lease keeps expiring is failed."
     )
     retry: RetryPolicy = strawberry.field(description="What happens to a reported failure.")
+    max_started: int | None = strawberry.field(
+        default=None,
+        description="At most this many of the queue's tasks started at once, across every "
+        "node and worker; null: no limit.",
+    )
+    rate_limit: int | None = strawberry.field(
+        default=None,
+        description="At most this many claims per ratePeriodSeconds, across every node and "
+        "worker; null: no limit.",
+    )
+    rate_period_seconds: float = strawberry.field(
+        default=1.0,
+        description="The rate limit's window in seconds (windows aligned on the epoch).",
+    )
 
     @classmethod
     def from_model(cls, settings: models.QueueSettings) -> QueueSettings:
@@ -58,6 +72,9 @@ class QueueSettings:
             lease_seconds=settings.lease_seconds,
             max_deliveries=settings.max_deliveries,
             retry=RetryPolicy.from_model(settings.retry),
+            max_started=settings.max_started,
+            rate_limit=settings.rate_limit,
+            rate_period_seconds=settings.rate_period_seconds,
         )
 
 
@@ -112,6 +129,38 @@ class TaskCounts:
 
 
 @object_type
+class HeldBack:
+    """Ready tasks a flow limit holds back now: all of the queue's ready tasks while the limit
+    binds, else 0."""
+
+    max_started: int = strawberry.field(description="While maxStarted tasks are started.")
+    rate: int = strawberry.field(description="While the rate window's claims are used up.")
+
+
+@object_type
+class QueueLimits:
+    """A queue's flow limits, counted across every node and worker, and their use now."""
+
+    max_started: int | None = strawberry.field(description="null: no limit.")
+    started: int = strawberry.field(description="The queue's tasks started now.")
+    rate_limit: int | None = strawberry.field(description="null: no limit.")
+    rate_period_seconds: float
+    rate_used: int = strawberry.field(description="Claims counted in the current window.")
+    held_back: HeldBack
+
+    @classmethod
+    def from_model(cls, limits: flow_limits.LimitStatus) -> QueueLimits:
+        return cls(
+            max_started=limits.max_started,
+            started=limits.started,
+            rate_limit=limits.rate_limit,
+            rate_period_seconds=limits.rate_period_seconds,
+            rate_used=limits.rate_used,
+            held_back=HeldBack(max_started=limits.held_by_max_started, rate=limits.held_by_rate),
+        )
+
+
+@object_type
 class QueueStatus(Queue):
     """A queue with its task counts and number of workers."""
 
@@ -132,6 +181,11 @@ class QueueStatus(Queue):
         description="False for a queue deleted or never created: its view is answered, with "
         "the tasks that still carry its name.",
     )
+    limits: QueueLimits | None = strawberry.field(
+        default=None,
+        description="Its flow limits (maxStarted, rateLimit) and what they hold back now; "
+        "null when it has none.",
+    )
 
     @classmethod
     def from_status(cls, queue_status: status.QueueStatus) -> QueueStatus:
@@ -147,6 +201,9 @@ class QueueStatus(Queue):
             workers=queue_status.workers,
             latency_seconds=queue_status.latency,
             exists=queue_status.exists,
+            limits=None
+            if queue_status.limits is None
+            else QueueLimits.from_model(queue_status.limits),
         )
 
 

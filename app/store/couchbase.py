@@ -38,6 +38,7 @@ from app.store.couchbase_codec import (
 )
 from app.store.couchbase_index import Index
 from app.store.couchbase_kv import CouchbaseConfig, Kv, path
+from app.store.couchbase_limits import Limits
 from app.store.couchbase_meta import Meta
 from app.store.couchbase_scan import Scanner
 from app.store.couchbase_tasks import Tasks
@@ -47,6 +48,7 @@ from resolvers.models import (
     ClaimRequest,
     Interests,
     Queue,
+    QueueLimits,
     QueueSettings,
     Replaced,
     Schedule,
@@ -84,7 +86,11 @@ class CouchbaseStore(Tokens):
         self.kv = kv
         self.index = Index(kv)
         self.tasks = Tasks(kv, self.index)
-        self.claimer = Claimer(self.tasks, lambda wid: self._worker_queues.get(wid, []))
+        self.limits = Limits(kv, self._read_task)
+        self.tasks.limits = self.limits
+        self.claimer = Claimer(
+            self.tasks, lambda wid: self._worker_queues.get(wid, []), self.limits
+        )
         self.scanner = Scanner(self.tasks, self.queue_names)
         # Worker queues never change after registration: cached per process.
         self._worker_queues: dict[str, list[str]] = {}
@@ -123,7 +129,13 @@ class CouchbaseStore(Tokens):
 
     async def list_queues(self) -> list[Queue]:
         records = await _guard(self._queue_records())
-        return [queue_from_doc(name, records[name]) for name in sorted(records)]
+        queues = [queue_from_doc(name, records[name]) for name in sorted(records)]
+        self.limits.note_queues(queues)
+        return queues
+
+    async def _read_task(self, task_id: str) -> Task | None:
+        stored = await self.tasks.read(task_id)
+        return None if stored is None else stored.task
 
     async def _change_queues(self, change: Callable[[dict[str, Any]], T | None]) -> T | None:
         """Read-modify-write of the queues document by CAS, retried with jitter. ``change``
@@ -371,6 +383,9 @@ class CouchbaseStore(Tokens):
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
         return await _guard(self.claimer.earliest_run_at(lanes))
+
+    async def claims_in_window(self, queue: str, limits: QueueLimits, now: float) -> int:
+        return await _guard(self.limits.claims_in_window(queue, limits, now))
 
     async def expired_tasks(self, now: float, limit: int) -> list[Task]:
         return await _guard(self.tasks.expired(now, limit))

@@ -25,6 +25,7 @@ from typing import Any
 
 from app.store.couchbase_codec import DELAYED, READY, bucket_of, entry_state
 from app.store.couchbase_index import Directory, Place, Stream
+from app.store.couchbase_limits import Limits
 from app.store.couchbase_tasks import Stored, Tasks
 from resolvers.models import WORKER_LANE_PREFIX, ClaimRequest, Task, TaskState
 
@@ -46,10 +47,11 @@ Candidate = tuple[float, int, str, dict[str, Any], Place]
 
 
 class Claimer:
-    def __init__(self, tasks: Tasks, cached_queues: CachedQueues) -> None:
+    def __init__(self, tasks: Tasks, cached_queues: CachedQueues, limits: Limits) -> None:
         self.tasks = tasks
         self.index = tasks.index
         self.cached_queues = cached_queues
+        self.limits = limits
         # Tasks this process is moving right now: its other claims pass them by, so concurrent
         # claims in one process never race each other for the same task.
         self._trying: set[str] = set()
@@ -85,7 +87,7 @@ class Claimer:
         if missing:
             dirs.update(await self.index.directories(missing))
         for lane in request.lanes:
-            usable = [q for q in per_lane[lane] if q not in skip]
+            usable = [q for q in per_lane[lane] if q not in skip and q not in request.held_back]
             if usable and (task := await self._claim_lane(lane, usable, dirs, request)):
                 return task
         return None
@@ -102,6 +104,8 @@ class Claimer:
     ) -> Task | None:
         blocked: set[str] = set()
         for round_no in range(ROUNDS):
+            if all(q in request.held_back for q in queues):
+                return None  # flow limits hold back every queue of the lane
             if round_no:
                 await asyncio.sleep(random.uniform(0, 0.002 * round_no))
                 dirs = {**dirs, **await self.index.directories(queues)}
@@ -120,7 +124,9 @@ class Claimer:
                         (entry["r"], entry["s"], ticket, entry, Place(stream, chunk, ticket))
                         for (stream, chunk), found in zip(window, contents, strict=True)
                         for ticket, entry in found.items()
-                        if entry.get("r", 0) <= request.now and entry.get("i") not in blocked
+                        if entry.get("r", 0) <= request.now
+                        and entry.get("i") not in blocked
+                        and stream.queue not in request.held_back
                     ),
                     key=lambda c: (c[0], c[1]),
                 )
@@ -160,6 +166,8 @@ class Claimer:
                 task_id = entry["t"]
                 if task_id in self._trying or entry.get("i") in blocked:
                     continue
+                if place.stream.queue in request.held_back:
+                    continue
                 self._trying.add(task_id)
                 try:
                     stored = await self.tasks.read(task_id)
@@ -171,10 +179,15 @@ class Claimer:
                         live = live or stored is not None
                         continue
                     assert stored is not None
+                    grant = await self.limits.admit(stored.task, request)
+                    if grant is None:
+                        continue  # a flow limit holds its queue back
                     started = _started(stored.task, request)
                     outcome = await self.tasks.move(
                         stored, started, functools.partial(self._give_back, stored, started)
                     )
+                    if outcome != "done":
+                        await self.limits.refund(grant)
                 finally:
                     self._trying.discard(task_id)
                 self._losses *= 1 - AVERAGE_WEIGHT
@@ -213,8 +226,12 @@ class Claimer:
                 strict=True,
             )
         )
+        freed = await self.limits.freed_stamps(queues)
         return {
-            lane: _stamp(queues_version, [cas[q] for q in sorted(qs)])
+            lane: _stamp(
+                queues_version,
+                [cas[q] for q in sorted(qs)] + [freed[q] for q in sorted(qs) if q in freed],
+            )
             for lane, qs in per_lane.items()
         }
 

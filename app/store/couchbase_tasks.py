@@ -40,6 +40,7 @@ from app.store.couchbase_codec import (
 )
 from app.store.couchbase_index import Index, Place, Stream
 from app.store.couchbase_kv import Kv, path
+from app.store.couchbase_limits import Limits
 from resolvers.errors import StoreUnavailable
 from resolvers.models import Replaced, Task, TaskState
 
@@ -72,6 +73,8 @@ class Tasks:
         self.kv = kv
         self.index = index
         self._noted: set[tuple[str, str]] = set()
+        # Flow limits: a started task's slot is given back when it leaves STARTED.
+        self.limits: Limits | None = None
 
     def key(self, task_id: str) -> str:
         return self.kv.key("task", task_id)
@@ -287,6 +290,10 @@ class Tasks:
         if task.state is TaskState.QUEUED and task.singularly_enqueue and task.identity is not None:
             jobs.append(self._drop_gate(self.unique_key(task), task.task_id, ticket))
         await asyncio.gather(*jobs)
+        if self.limits is not None and old.doc.get("x") == STARTED:
+            # After the started set forgot the stay: a claim the free slot lets in never
+            # makes the queue's started count pass its maxStarted.
+            await self.limits.release(task)
 
     async def delete(self, old: Stored) -> bool:
         return await self.index.finisher.finish(self._delete(old))

@@ -34,6 +34,7 @@ from app.store.sqlite_health import (
     probe,
     refuse_orphaned_journal,
 )
+from app.store.sqlite_limits import Budgets
 from app.store.sqlite_migrate import add_task_columns
 from app.store.sqlite_queues import QueuesAndWorkers
 from app.store.sqlite_rows import (
@@ -46,6 +47,7 @@ from app.store.sqlite_tokens import Tokens, add_token_schema
 from resolvers.errors import StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
+    QueueLimits,
     Replaced,
     Task,
     TaskChange,
@@ -333,6 +335,10 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
         row = self._peek("earliest_run_at", {"lanes": orjson.dumps(list(lanes)).decode()})
         return None if row is None or row[0] is None else float(row[0])
 
+    async def claims_in_window(self, queue: str, limits: QueueLimits, now: float) -> int:
+        row = self._peek("rate_used", {"queue": queue, "window": limits.window(now)})
+        return 0 if row is None else int(row[0])
+
     async def delete_tasks(self, where: TaskFilter) -> int:
         if not where.states:
             raise ValueError("delete_tasks needs the states to delete")
@@ -386,7 +392,9 @@ def _insert(conn: sqlite3.Connection, task: Task) -> bool:
 
 
 def _claim(conn: sqlite3.Connection, request: ClaimRequest, limit: int) -> list[Task]:
-    lookup = {"now": request.now, "skip_queues": orjson.dumps(sorted(request.skip_queues)).decode()}
+    budgets = Budgets(conn, request) if request.limits else None
+    skip = set(request.skip_queues).union(budgets.closed() if budgets else ())
+    lookup = {"now": request.now, "skip_queues": orjson.dumps(sorted(skip)).decode()}
     claim = {
         "worker_id": request.worker_id,
         "now": request.now,
@@ -401,7 +409,13 @@ def _claim(conn: sqlite3.Connection, request: ClaimRequest, limit: int) -> list[
                 break
             # In the same transaction, so the task found is still queued.
             row = conn.execute(SQL["claim_seq"], {**claim, "seq": found[0]}).fetchone()
-            claimed.append(task_from_row(row))
+            task = task_from_row(row)
+            claimed.append(task)
+            if budgets is not None and budgets.take(task):
+                skip.add(task.queue)
+                lookup["skip_queues"] = orjson.dumps(sorted(skip)).decode()
+    if budgets is not None:
+        budgets.record(conn)
     return claimed
 
 

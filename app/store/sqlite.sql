@@ -74,6 +74,12 @@ CREATE INDEX IF NOT EXISTS tasks_by_lease ON tasks (lease_until) WHERE state = '
 -- Retention: finished tasks by state and age.
 CREATE INDEX IF NOT EXISTS tasks_finished ON tasks (state, finished_at)
     WHERE state IN ('completed', 'failed');
+-- Rate limits (QueueSettings.rate_limit): claims counted in the queue's current window only.
+CREATE TABLE IF NOT EXISTS queue_rates (
+    queue TEXT PRIMARY KEY,
+    window INTEGER NOT NULL,
+    used INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS schedules (
     name TEXT PRIMARY KEY,
     body TEXT NOT NULL,
@@ -185,6 +191,19 @@ SET state = 'started', worker_id = :worker_id, started_at = :now, version = vers
         (SELECT value FROM json_each(:leases) WHERE key = tasks.queue), :default_lease)
 WHERE seq = :seq AND state = 'queued'
 RETURNING *;
+
+-- name: started_in_queue
+-- maxStarted: the queue's started tasks, from its counters (every lane of the queue).
+SELECT coalesce(sum(n), 0) FROM task_counts WHERE queue = :queue AND state = 'started';
+
+-- name: rate_used
+SELECT used FROM queue_rates WHERE queue = :queue AND window = :window;
+
+-- name: rate_add
+INSERT INTO queue_rates (queue, window, used) VALUES (:queue, :window, :n)
+ON CONFLICT (queue) DO UPDATE SET
+    used = CASE WHEN window = excluded.window THEN used + excluded.used ELSE excluded.used END,
+    window = excluded.window;
 
 -- name: replace_task
 UPDATE tasks
@@ -513,6 +532,25 @@ BEGIN
     UPDATE lane_stamps_clock SET changes = changes + 1 WHERE id = 0;
     INSERT INTO lane_stamps (lane, stamp)
     VALUES (new.lane, (SELECT changes FROM lane_stamps_clock WHERE id = 0))
+    ON CONFLICT (lane) DO UPDATE SET stamp = excluded.stamp;
+END;
+
+-- name: stamps_drop_slot
+DROP TRIGGER IF EXISTS lane_stamps_slot;
+
+-- name: stamps_on_slot
+-- A started task of a queue at its maxStarted leaving 'started' frees a slot: the queue's lane
+-- may have a claimable task again. Only at the limit (the started count is read before or
+-- after task_counts_update ran: either way at least maxStarted - 1), so a limit that does not
+-- bind costs a completion no stamp write.
+CREATE TRIGGER lane_stamps_slot AFTER UPDATE OF state ON tasks
+WHEN old.state = 'started' AND new.state IS NOT 'started'
+  AND (SELECT coalesce(sum(n), 0) FROM task_counts WHERE queue = old.queue AND state = 'started')
+      + 1 >= (SELECT json_extract(settings, '$.max_started') FROM queues WHERE name = old.queue)
+BEGIN
+    UPDATE lane_stamps_clock SET changes = changes + 1 WHERE id = 0;
+    INSERT INTO lane_stamps (lane, stamp)
+    VALUES (old.queue, (SELECT changes FROM lane_stamps_clock WHERE id = 0))
     ON CONFLICT (lane) DO UPDATE SET stamp = excluded.stamp;
 END;
 

@@ -23,8 +23,10 @@ STAMPS_OBJECTS = (
     "stamps_drop_insert",
     "stamps_drop_update",
     "stamps_drop_worker_delete",
+    "stamps_drop_slot",
     "stamps_on_insert",
     "stamps_on_update",
+    "stamps_on_slot",
     "stamps_on_worker_delete",
 )
 assert WORKER_LANE_PREFIX == "@", "stamps_on_worker_delete spells the worker lane's prefix"

@@ -19,11 +19,16 @@ SCHEDULE_FIELDS = (
     "name cron timezone publisher data scope singularlyEnqueue singularlyRun uniqueKey enabled "
     "nextRunAt lastRunAt createdAt"
 )
-SETTINGS_FIELDS = "leaseSeconds maxDeliveries retry { limit delays base factor max jitter }"
+SETTINGS_FIELDS = (
+    "leaseSeconds maxDeliveries retry { limit delays base factor max jitter } "
+    "maxStarted rateLimit ratePeriodSeconds"
+)
 STATS_FIELDS = "queue minute published started completed failed retried leaseExpired"
 QUEUE_FIELDS = (
     "name exists length paused workers interests latencySeconds "
-    "counts { scheduled queued started completed failed }"
+    "counts { scheduled queued started completed failed } "
+    "limits { maxStarted started rateLimit ratePeriodSeconds rateUsed "
+    "heldBack { maxStarted rate } }"
 )
 
 
@@ -85,6 +90,9 @@ class AdminOperations:
             "backoffFactor": "Float",
             "backoffMax": "Float",
             "backoffJitter": "Float",
+            "maxStarted": "Int",
+            "rateLimit": "Int",
+            "ratePeriodSeconds": "Float",
         }
         declared = "".join(f", ${k}: {names[k]}" for k in settings)
         passed = "".join(f", {k}: ${k}" for k in settings)

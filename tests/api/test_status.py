@@ -156,6 +156,7 @@ async def test_an_unknown_queue_answers_its_view_in_every_status_option(
         "workers": 0,
         "interests": None,
         "latencySeconds": 0,
+        "limits": None,
     }
     assert await api.failed("welcome") == []
     assert await api.interests("welcome") == {}

@@ -6,7 +6,9 @@ const TASK_ROW = `fragment TaskRow on Task {
 
 const COUNTS = "scheduled queued started completed failed waiting";
 
-const SETTINGS = "settings { leaseSeconds maxDeliveries retry { limit delays base factor max jitter } }";
+const SETTINGS = "settings { leaseSeconds maxDeliveries retry { limit delays base factor max jitter } "
+  + "maxStarted rateLimit ratePeriodSeconds }";
+const LIMITS = "limits { maxStarted started rateLimit ratePeriodSeconds rateUsed heldBack { maxStarted rate } }";
 
 export const NAV = `query Nav { status { workers counts { failed } } }`;
 
@@ -25,6 +27,7 @@ export const STATS = `query Stats($queue: String, $since: Float, $until: Float) 
 export const QUEUE = `query Queue($name: String!) {
   queue(queue: $name) {
     name exists paused interests createdAt workers length latencySeconds counts { ${COUNTS} }
+    ${LIMITS}
     ${SETTINGS}
   }
 }`;
@@ -86,10 +89,12 @@ export const SET_INTERESTS = `mutation SetInterests($queue: String!, $interests:
 export const DELETE_INTERESTS = `mutation DeleteInterests($queue: String!) { deleteInterests(queue: $queue) }`;
 export const CONFIGURE_QUEUE = `mutation ConfigureQueue($name: String!, $leaseSeconds: Float,
     $maxDeliveries: Int, $retryLimit: Int, $retryDelays: [Float!], $backoffBase: Float,
-    $backoffFactor: Float, $backoffMax: Float, $backoffJitter: Float) {
+    $backoffFactor: Float, $backoffMax: Float, $backoffJitter: Float, $maxStarted: Int,
+    $rateLimit: Int, $ratePeriodSeconds: Float) {
   configureQueue(queue: $name, leaseSeconds: $leaseSeconds, maxDeliveries: $maxDeliveries,
       retryLimit: $retryLimit, retryDelays: $retryDelays, backoffBase: $backoffBase,
-      backoffFactor: $backoffFactor, backoffMax: $backoffMax, backoffJitter: $backoffJitter) {
+      backoffFactor: $backoffFactor, backoffMax: $backoffMax, backoffJitter: $backoffJitter,
+      maxStarted: $maxStarted, rateLimit: $rateLimit, ratePeriodSeconds: $ratePeriodSeconds) {
     name ${SETTINGS}
   }
 }`;

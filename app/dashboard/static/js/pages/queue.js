@@ -107,6 +107,7 @@ export async function mount({ root, params, query, feed }) {
       h("div", { class: "tile", title: "How long the oldest ready task has waited" },
         h("span", { class: "tile-value", "data-count": "latency" }, age(q.latencySeconds)),
         h("span", { class: "tile-label" }, "latency")),
+      limitTiles(q.limits),
     );
   }
 
@@ -180,4 +181,29 @@ export async function mount({ root, params, query, feed }) {
     clearInterval(tick);
     chart.dispose();
   };
+}
+
+// Flow limits: each limit's use now, and the ready tasks it holds back (cluster-wide).
+function limitTiles(limits) {
+  if (!limits) return null;
+  const tiles = [];
+  if (limits.maxStarted !== null) {
+    const held = limits.heldBack.maxStarted;
+    tiles.push(h("div", {
+      class: `tile ${held ? "tile-warn" : ""}`,
+      title: `At most ${num(limits.maxStarted)} started at once; ${num(held)} ready tasks held back`,
+    },
+      h("span", { class: "tile-value", "data-count": "max-started" }, `${num(limits.started)} / ${num(limits.maxStarted)}`),
+      h("span", { class: "tile-label" }, held ? `max started · ${num(held)} held` : "max started")));
+  }
+  if (limits.rateLimit !== null) {
+    const held = limits.heldBack.rate;
+    tiles.push(h("div", {
+      class: `tile ${held ? "tile-warn" : ""}`,
+      title: `At most ${num(limits.rateLimit)} claims per ${limits.ratePeriodSeconds} s; ${num(held)} ready tasks held back`,
+    },
+      h("span", { class: "tile-value", "data-count": "rate" }, `${num(limits.rateUsed)} / ${num(limits.rateLimit)}`),
+      h("span", { class: "tile-label" }, `per ${limits.ratePeriodSeconds} s${held ? ` · ${num(held)} held` : ""}`)));
+  }
+  return tiles;
 }

@@ -1,4 +1,4 @@
-// A queue's delivery settings: lease, deliveries before failing, retry policy.
+// A queue's delivery settings: lease, deliveries before failing, retry policy, flow limits.
 
 import { gql } from "../api.js";
 import { errorText, flash } from "../feedback.js";
@@ -15,6 +15,12 @@ const NUMBERS = [
   ["backoffMax", "Backoff max (s)", "Ceiling of the delay.", { min: 0 }],
   ["backoffJitter", "Backoff jitter", "Spread, a fraction from 0 to 1.", { min: 0, max: 1 }],
 ];
+// Flow limits: empty means no limit (sent as null, which removes it).
+const LIMITS = [
+  ["maxStarted", "Max started", "At most this many of its tasks started at once, on every node (empty: no limit).", { min: 1, max: 10000, step: 1 }],
+  ["rateLimit", "Rate limit", "At most this many claims per rate period, on every node (empty: no limit).", { min: 1, max: 1000000, step: 1 }],
+  ["ratePeriodSeconds", "Rate period (s)", "The rate limit's window, 0.1–86400 (empty: 1 s).", { min: 0.1, max: 86400 }],
+];
 
 function current(settings) {
   const r = settings.retry;
@@ -22,6 +28,8 @@ function current(settings) {
     leaseSeconds: settings.leaseSeconds, maxDeliveries: settings.maxDeliveries,
     retryLimit: r.limit, backoffBase: r.base, backoffFactor: r.factor, backoffMax: r.max,
     backoffJitter: r.jitter, retryDelays: r.delays ? r.delays.join(", ") : "",
+    maxStarted: settings.maxStarted ?? "", rateLimit: settings.rateLimit ?? "",
+    ratePeriodSeconds: settings.ratePeriodSeconds,
   };
 }
 
@@ -38,6 +46,9 @@ export function settingsForm(queue) {
   for (const [key, , , limits] of NUMBERS) {
     inputs[key] = h("input", { type: "number", name: key, step: "any", ...limits, required: true, readonly: !canAct() });
   }
+  for (const [key, , , limits] of LIMITS) {
+    inputs[key] = h("input", { type: "number", name: key, step: "any", ...limits, readonly: !canAct() });
+  }
   inputs.retryDelays = h("input", { type: "text", name: "retryDelays", inputmode: "decimal", placeholder: "e.g. 10, 60, 600", readonly: !canAct() });
   const error = h("p", { id: "settings-error", class: "field-error", role: "alert" });
   const save = h("button", { type: "submit", class: "btn btn-primary" }, "Save settings");
@@ -47,7 +58,8 @@ export function settingsForm(queue) {
     h("div", { class: "grid" },
       NUMBERS.slice(0, 3).map(([key, label, hint]) => field(label, inputs[key], hint)),
       field("Retry delays (s)", inputs.retryDelays, "Seconds before each retry, the last repeating; empty: exponential backoff below."),
-      NUMBERS.slice(3).map(([key, label, hint]) => field(label, inputs[key], hint))),
+      NUMBERS.slice(3).map(([key, label, hint]) => field(label, inputs[key], hint)),
+      LIMITS.map(([key, label, hint]) => field(label, inputs[key], hint))),
     error,
     canAct() ? h("div", { class: "actions" }, save) : null,
   );
@@ -66,6 +78,11 @@ export function settingsForm(queue) {
         variables[key] = Number(raw);
       }
       variables.retryDelays = readDelays(inputs.retryDelays.value);
+      for (const [key, label] of LIMITS) {
+        const raw = inputs[key].value.trim();
+        variables[key] = raw === "" ? null : Number(raw);
+        if (raw !== "" && !Number.isFinite(variables[key])) throw new Error(`${label}: a number is needed.`);
+      }
     } catch (err) {
       fill(error, err.message);
       return;
