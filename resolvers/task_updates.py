@@ -34,7 +34,9 @@ def finished(task: Task) -> bool:
     return task.dropped or task.state in FINISHED_STATES
 
 
-async def follow_task(ctx: Context, task_id: Any, param: str = "taskId") -> AsyncGenerator[Task, None]:
+async def follow_task(
+    ctx: Context, task_id: Any, param: str = "taskId"
+) -> AsyncGenerator[Task, None]:
     """The task now, then as it is after each change (progress, state, result), ending after
     a finished state. TaskNotFound if it does not exist, or is removed meanwhile."""
     tid = identifier(task_id, param)
