@@ -29,6 +29,9 @@ def render_task(task: Task, now: float) -> dict[str, Any]:
         "leaseUntil": task.lease_until,
         "failReason": task.fail_reason,
         "failures": [render_failure(failure) for failure in task.failures],
+        "result": task.result,
+        "progress": task.progress,
+        "parentTaskId": task.parent_task_id,
     }
 
 

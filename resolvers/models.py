@@ -85,6 +85,14 @@ class Task:
     fail_reason: str | None = None
     # Every failed delivery, oldest first; fail_reason is the last one's reason.
     failures: list[Failure] = field(default_factory=list)
+    # What the worker's completion answered, and its last progress report (JSON values).
+    result: Any = None
+    progress: Any = None
+    # The task whose completion published this one as a follow-up event.
+    parent_task_id: str | None = None
+    # The ids of the follow-ups its completion published (derived, see resolvers/follow_ups.py);
+    # those that still exist are its children.
+    follow_ups: list[str] = field(default_factory=list)
     # Assigned by the store: publish order, and a version that changes with every write.
     seq: int = 0
     version: int = 0

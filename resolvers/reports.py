@@ -38,6 +38,9 @@ def fresh_copy(task: Task, now: float) -> Task:
         attempts=0,
         fail_reason=None,
         failures=[],
+        result=None,
+        progress=None,
+        follow_ups=[],
         seq=0,
         version=0,
     )

@@ -64,6 +64,15 @@ class Task:
     failures: list[Failure] = strawberry.field(
         description="Every failed delivery, oldest first; failReason is the last one's reason."
     )
+    result: JSON | None = strawberry.field(
+        description="What the worker's completion answered (any JSON value), or null."
+    )
+    progress: JSON | None = strawberry.field(
+        description="The holder's last progress report (any JSON value), or null."
+    )
+    parent_task_id: strawberry.ID | None = strawberry.field(
+        description="The task whose completion published this one as a follow-up event."
+    )
 
     @field
     def task_id(self) -> strawberry.ID:
@@ -91,6 +100,9 @@ class Task:
             lease_until=task.lease_until,
             fail_reason=task.fail_reason,
             failures=[Failure.from_model(failure) for failure in task.failures],
+            result=task.result,
+            progress=task.progress,
+            parent_task_id=_id_or_none(task.parent_task_id),
         )
 
 

@@ -94,6 +94,7 @@ def task_from_doc(doc: dict[str, Any], cas: int) -> Task:
     fields["state"] = TaskState(doc["state"])
     fields["failures"] = [Failure(reason, at) for reason, at in doc.get("failures") or []]
     fields["data"] = doc.get("data") or {}
+    fields["follow_ups"] = list(doc.get("follow_ups") or [])
     task = Task(**fields)
     task.version = cas
     return task

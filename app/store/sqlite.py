@@ -34,6 +34,7 @@ from app.store.sqlite_health import (
     probe,
     refuse_orphaned_journal,
 )
+from app.store.sqlite_migrate import add_task_columns
 from app.store.sqlite_queues import QueuesAndWorkers
 from app.store.sqlite_rows import (
     filter_sql,
@@ -157,6 +158,7 @@ class SqliteStore(QueuesAndWorkers, SchedulesAndStats, Tokens):
                 f"BEGIN IMMEDIATE; {SQL['schema']}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
             add_token_schema(conn)
+            add_task_columns(conn)
             add_counts(conn)
             add_stamps(conn)
         finally:

@@ -151,11 +151,13 @@ DELETE FROM worker_queues WHERE worker_id = :worker_id;
 INSERT INTO tasks (
     task_id, event_id, queue, lane, publisher, data, run_at, created_at, scope,
     singularly_enqueue, singularly_run, identity, state, worker_id, attempts,
-    started_at, finished_at, lease_until, fail_reason, failures, version
+    started_at, finished_at, lease_until, fail_reason, failures, result, progress,
+    parent_task_id, follow_ups, version
 ) VALUES (
     :task_id, :event_id, :queue, :lane, :publisher, :data, :run_at, :created_at, :scope,
     :singularly_enqueue, :singularly_run, :identity, :state, :worker_id, :attempts,
-    :started_at, :finished_at, :lease_until, :fail_reason, :failures, 1
+    :started_at, :finished_at, :lease_until, :fail_reason, :failures, :result, :progress,
+    :parent_task_id, :follow_ups, 1
 )
 ON CONFLICT DO NOTHING
 RETURNING seq, version;
@@ -188,7 +190,8 @@ RETURNING *;
 UPDATE tasks
 SET state = :state, worker_id = :worker_id, run_at = :run_at, attempts = :attempts,
     started_at = :started_at, finished_at = :finished_at, lease_until = :lease_until,
-    fail_reason = :fail_reason, failures = :failures, version = version + 1
+    fail_reason = :fail_reason, failures = :failures, result = :result, progress = :progress,
+    follow_ups = :follow_ups, version = version + 1
 WHERE task_id = :task_id AND version = :expected_version
 RETURNING version;
 
@@ -263,6 +266,21 @@ SELECT min((
 -- name: health_probe
 INSERT INTO health (id, probes) VALUES (1, 1)
 ON CONFLICT (id) DO UPDATE SET probes = probes + 1;
+
+-- Results, progress and follow-ups (issue 16): columns added to a file made before them (same
+-- schema version: older code ignores them), each once (sqlite_migrate.py).
+
+-- name: add_column_result
+ALTER TABLE tasks ADD COLUMN result TEXT;
+
+-- name: add_column_progress
+ALTER TABLE tasks ADD COLUMN progress TEXT;
+
+-- name: add_column_parent_task_id
+ALTER TABLE tasks ADD COLUMN parent_task_id TEXT;
+
+-- name: add_column_follow_ups
+ALTER TABLE tasks ADD COLUMN follow_ups TEXT;
 
 -- name: tokens_schema
 CREATE TABLE IF NOT EXISTS tokens (

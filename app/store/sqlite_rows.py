@@ -45,6 +45,10 @@ def task_from_row(row: sqlite3.Row) -> Task:
         lease_until=row["lease_until"],
         fail_reason=row["fail_reason"],
         failures=[Failure(**f) for f in orjson.loads(row["failures"])],
+        result=_json_or_none(row["result"]),
+        progress=_json_or_none(row["progress"]),
+        parent_task_id=row["parent_task_id"],
+        follow_ups=orjson.loads(row["follow_ups"]) if row["follow_ups"] else [],
         seq=row["seq"],
         version=row["version"],
     )
@@ -72,7 +76,20 @@ def task_params(task: Task) -> dict[str, Any]:
         "lease_until": task.lease_until,
         "fail_reason": task.fail_reason,
         "failures": orjson.dumps(task.failures).decode(),
+        "result": _json_text(task.result),
+        "progress": _json_text(task.progress),
+        "parent_task_id": task.parent_task_id,
+        "follow_ups": orjson.dumps(task.follow_ups).decode() if task.follow_ups else None,
     }
+
+
+def _json_text(value: Any) -> str | None:
+    # None (no value) is NULL; a JSON null is then the same as no value.
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _json_or_none(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
 
 
 def queue_from_row(row: sqlite3.Row) -> Queue:

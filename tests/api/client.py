@@ -12,7 +12,8 @@ import httpx
 
 TASK_FIELDS = (
     "taskId eventId queue workerId publisher data runAt scope singularlyEnqueue singularlyRun "
-    "state attempts createdAt startedAt finishedAt leaseUntil failReason failures { reason at }"
+    "state attempts createdAt startedAt finishedAt leaseUntil failReason failures { reason at } "
+    "result progress parentTaskId"
 )
 SCHEDULE_FIELDS = (
     "name cron timezone publisher data scope singularlyEnqueue singularlyRun uniqueKey enabled "
