@@ -7,7 +7,7 @@ websocket or polled over HTTP. Depends only on httpx and websockets.
 
     def send_mail(task):                       # or `async def`
         task.report_progress({"step": 1})      # optional: seen by taskUpdates subscribers
-        ...                                    # return: complete (the value: its result); raise: fail
+        return {"sent": True}                  # complete, with this result; raise: fail
 
     Worker("http://127.0.0.1:8080", ["welcome"], send_mail, concurrency=4).run_forever()
 """
