@@ -1,0 +1,96 @@
+"""Waiting for outcomes from the client, end to end against a real server: publish(wait=) on the
+async and sync publishers answers the finished task of every copy (one per interested queue),
+from a poll worker and a push worker, or raises WaitTimeout naming the copies not finished."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from couchqueue_client import AsyncPublisher, Publisher, Task, TaskFailed, WaitTimeout
+from tests.client.helpers import ServerApi, quick_worker, running
+from tests.nodes.server import ServerNode
+
+
+async def _second_queue(api: ServerApi, queue: str) -> str:
+    """Another queue taking the same events as ``queue``: each publish makes two copies."""
+    other = f"q-{uuid.uuid4().hex[:10]}"
+    body = {"queue": other, "interests": {"to": f"^{queue}$"}}
+    reply = await api.client.put("/interest", json=body)
+    assert reply.status_code == 200, reply.text
+    return other
+
+
+def double(task: Task) -> int:
+    return int(task.data["n"]) * 2
+
+
+async def refuse(task: Task) -> None:
+    raise TaskFailed("no thanks")
+
+
+@pytest.mark.parametrize("mode", ["push", "poll"])
+async def test_publish_wait_answers_the_finished_task_of_every_copy(
+    server: ServerNode, api: ServerApi, queue: str, mode: Any
+) -> None:
+    other = await _second_queue(api, queue)
+    async with (
+        running(quick_worker(server.url, queue, double, mode)),
+        running(quick_worker(server.url, other, refuse, mode)),
+        AsyncPublisher(server.url) as publisher,
+    ):
+        tasks = await publisher.publish({"to": queue, "n": 21}, wait=10)
+    by_queue = {task.queue: task for task in tasks}
+    assert set(by_queue) == {queue, other}
+    assert by_queue[queue].state == "completed" and by_queue[queue].finished
+    assert by_queue[other].state == "failed"
+    assert by_queue[other].fail_reason == "no thanks"
+    assert all(task.finished_at is not None for task in tasks)
+
+
+async def test_the_sync_publisher_waits_too(server: ServerNode, api: ServerApi, queue: str) -> None:
+    async with running(quick_worker(server.url, queue, double, "poll")):
+        with Publisher(server.url) as publisher:
+            tasks = await asyncio.to_thread(publisher.publish, {"to": queue, "n": 1}, wait=10)
+    assert [task.state for task in tasks] == ["completed"]
+
+
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+async def test_a_wait_that_runs_out_names_the_unfinished_copies(
+    server: ServerNode, api: ServerApi, queue: str, sync: bool
+) -> None:
+    other = await _second_queue(api, queue)
+    # Only the first queue has a worker: its copy finishes, the other's waits.
+    async with running(quick_worker(server.url, queue, double, "push")):
+        started = time.monotonic()
+        with pytest.raises(WaitTimeout) as late:
+            if sync:
+                with Publisher(server.url) as publisher:
+                    await asyncio.to_thread(publisher.publish, {"to": queue, "n": 2}, wait=0.5)
+            else:
+                async with AsyncPublisher(server.url) as publisher:
+                    await publisher.publish({"to": queue, "n": 2}, wait=0.5)
+    assert 0.5 <= time.monotonic() - started < 5
+    assert [(t.queue, t.state) for t in late.value.pending] == [(other, "queued")]
+    assert [(t.queue, t.state) for t in late.value.finished] == [(queue, "completed")]
+    assert late.value.pending[0].task_id in str(late.value)
+    assert isinstance(late.value, TimeoutError)
+
+
+async def test_wait_for_takes_task_ids_published_earlier(
+    server: ServerNode, api: ServerApi, queue: str
+) -> None:
+    async with AsyncPublisher(server.url) as publisher:
+        published = await publisher.publish({"to": queue, "n": 3})
+        async with running(quick_worker(server.url, queue, double, "push")):
+            [task] = await publisher.wait_for([t.task_id for t in published.tasks], 10)
+    assert (task.task_id, task.state) == (published.tasks[0].task_id, "completed")
+
+
+async def test_an_event_no_queue_takes_has_nothing_to_wait_for(server: ServerNode) -> None:
+    async with AsyncPublisher(server.url) as publisher:
+        assert await publisher.publish({"to": "nobody-listens"}, wait=5) == []
