@@ -246,6 +246,8 @@ async def report_task(ctx: Context, p: Params) -> Any:
         state=p.text("state"),
         fail_reason=p.text("failReason"),
         re_enqueue=p.flag("reEnqueue"),
+        result=p.any_json("result"),
+        publish=p.json("publish"),
     )
     return render_task(task, ctx.clock())
 

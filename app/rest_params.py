@@ -33,8 +33,10 @@ class Params:
     resolvers. An empty string counts as absent.
     """
 
-    def __init__(self, values: dict[str, Any]) -> None:
+    def __init__(self, values: dict[str, Any], typed: frozenset[str] = frozenset()) -> None:
         self.values = values
+        # The names whose values came from a JSON body: already JSON values, not text.
+        self.typed = typed
         # Returns when the client has gone, for handlers that wait (long-poll claims).
         self.hung_up: Callable[[], Awaitable[object]] | None = None
 
@@ -53,9 +55,13 @@ class Params:
         # Most publishes carry a JSON body and no query string: skip parsing an empty one.
         query: bytes = scope.get("query_string", b"")
         values = _read_urlencoded(query, "query") if query else {}
+        typed: frozenset[str] = frozenset()
         if body:
-            values.update(_read_body(content_type, body, list_as))
-        return cls(values)
+            from_body = _read_body(content_type, body, list_as)
+            values.update(from_body)
+            if _is_json(content_type):
+                typed = frozenset(from_body)
+        return cls(values, typed)
 
     def has(self, name: str) -> bool:
         return name in self.values
@@ -73,6 +79,13 @@ class Params:
             return orjson.loads(value)
         except orjson.JSONDecodeError as exc:
             raise MalformedJson(f"{name} is not valid JSON: {exc}", param=name) from None
+
+    def any_json(self, name: str) -> Any:
+        """Any JSON value (a result, a progress report): as given in a JSON body, where a
+        string is a string; parsed from JSON text in a query string or a form."""
+        if name in self.typed:
+            return self.values.get(name)
+        return self.json(name)
 
     def flag(self, name: str) -> bool | None:
         value = self.text(name)
@@ -108,7 +121,7 @@ class Params:
 def _read_body(header: str, body: bytes, list_as: str | None) -> dict[str, Any]:
     # The size limit is enforced for every route by app.body_limit, as the body is received.
     content_type = header.split(";")[0].strip().lower()
-    is_json = content_type == "application/json" or content_type.endswith("+json")
+    is_json = _is_json(header)
     # Not text/plain, nor no type at all: a browser sends those cross-site without asking.
     if not is_json and content_type not in _FORM_TYPES:
         given = repr(content_type) if content_type else "none"
@@ -133,6 +146,11 @@ def _read_body(header: str, body: bytes, list_as: str | None) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise InvalidInput("a JSON body must be an object of parameters", param="body")
     return values
+
+
+def _is_json(header: str) -> bool:
+    content_type = header.split(";")[0].strip().lower()
+    return content_type == "application/json" or content_type.endswith("+json")
 
 
 def _read_urlencoded(raw: bytes, where: str) -> dict[str, Any]:

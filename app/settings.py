@@ -33,6 +33,7 @@ class Settings:
     max_queues_per_worker: int = setting(100, "queues one worker may take")
     max_page_size: int = setting(1000, "most items one listing returns")
     max_batch: int = setting(1000, "most events (PUT /tasks) or reports (POST /tasks) in one batch")
+    max_follow_ups: int = setting(100, "most follow-up events (publish=[...]) of one completion")
     max_name_length: int = setting(200, "longest queue, worker, publisher or schedule name")
     max_regex_length: int = setting(1024, "longest interest regex")
     max_reason_length: int = setting(10_000, "longest fail reason kept (and reason filter)")
@@ -165,6 +166,7 @@ class Settings:
             max_queues_per_worker=self.max_queues_per_worker,
             max_page_size=self.max_page_size,
             max_batch=self.max_batch,
+            max_follow_ups=self.max_follow_ups,
             max_name_length=self.max_name_length,
             max_regex_length=self.max_regex_length,
             max_reason_length=self.max_reason_length,

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError, InvalidInput, LimitExceeded, MissingParameter
 from resolvers.models import PublishInput, PublishResult, Task
-from resolvers.publish import publish_events, validate_event
+from resolvers.publish import event_from_item, publish_events
 from resolvers.reports import ReportItem, report_item, report_items
 from resolvers.validation import identifier
 
@@ -45,17 +45,6 @@ def _of_item(error: CouchQueueError, param: str, index: int) -> CouchQueueError:
     return type(error)(f"{where}: {error.message}", param=error.param)
 
 
-_EVENT_FIELDS = {
-    "publisher": "publisher",
-    "data": "data",
-    "runAt": "run_at",
-    "scope": "scope",
-    "singularlyEnqueue": "singularly_enqueue",
-    "singularlyRun": "singularly_run",
-    "uniqueKey": "unique_key",
-}
-
-
 async def publish_many(
     ctx: Context, events: Any, param: str = "tasks"
 ) -> list[Outcome[PublishResult]]:
@@ -64,14 +53,7 @@ async def publish_many(
     valid: list[tuple[int, PublishInput]] = []
     for index, item in enumerate(_items(events, ctx, param)):
         try:
-            if not isinstance(item, dict):
-                raise InvalidInput(f"{param}[{index}] must be an object", param=param)
-            unknown = sorted(set(item) - set(_EVENT_FIELDS))
-            if unknown:
-                raise InvalidInput(f"{param}[{index}] has unknown fields {unknown}", param=param)
-            # A field left out is absent (None), as it is from a single publish.
-            fields = {name: item.get(key) for key, name in _EVENT_FIELDS.items()}
-            valid.append((index, validate_event(ctx, **fields)))
+            valid.append((index, event_from_item(ctx, item, f"{param}[{index}]", param)))
             outcomes.append(Outcome())
         except CouchQueueError as error:
             outcomes.append(Outcome(error=_of_item(error, param, index)))
@@ -84,7 +66,8 @@ async def publish_many(
 async def report_many(
     ctx: Context, worker_id: Any, reports: Any, param: str = "reports"
 ) -> list[Outcome[Task]]:
-    """Report several tasks of one worker: each item {taskId, state, failReason, reEnqueue}.
+    """Report several tasks of one worker: each item {taskId, state, failReason, reEnqueue,
+    result, publish}.
     The valid ones are read and written together."""
     items = _items(reports, ctx, param)
     try:
@@ -103,6 +86,8 @@ async def report_many(
                 item.get("state"),
                 item.get("failReason"),
                 item.get("reEnqueue"),
+                result=item.get("result"),
+                publish=item.get("publish"),
             )
             valid.append((index, checked))
             outcomes.append(Outcome())

@@ -34,6 +34,7 @@ class Limits:
     default_lease_seconds: float = 300.0
     max_prefetch: int = 100
     max_batch: int = 1000
+    max_follow_ups: int = 100
     max_wait_seconds: float = 20.0
     max_waiting_claims: int = 1000
     max_task_waiters: int = 1000

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from resolvers.context import Context
-from resolvers.errors import InvalidInput, StoreUnavailable
+from resolvers.errors import CouchQueueError, InvalidInput, LimitExceeded, StoreUnavailable
 from resolvers.handoff import Offer
 from resolvers.ids import new_id
 from resolvers.models import (
@@ -65,6 +65,55 @@ def validate_event(
     )
 
 
+# An event as a JSON object (a batch item, a follow-up): its keys and validate_event's names.
+EVENT_FIELDS = {
+    "publisher": "publisher",
+    "data": "data",
+    "runAt": "run_at",
+    "scope": "scope",
+    "singularlyEnqueue": "singularly_enqueue",
+    "singularlyRun": "singularly_run",
+    "uniqueKey": "unique_key",
+}
+
+
+def event_from_item(ctx: Context, item: Any, where: str, param: str) -> PublishInput:
+    """Check an event given as a JSON object (``where`` names it in messages: "tasks[3]")."""
+    if not isinstance(item, dict):
+        raise InvalidInput(f"{where} must be an object", param=param)
+    unknown = sorted(set(item) - set(EVENT_FIELDS))
+    if unknown:
+        raise InvalidInput(f"{where} has unknown fields {unknown}", param=param)
+    # A field left out is absent (None), as it is from a single publish.
+    return validate_event(ctx, **{name: item.get(key) for key, name in EVENT_FIELDS.items()})
+
+
+def follow_up_events(ctx: Context, value: Any, param: str = "publish") -> list[PublishInput]:
+    """The follow-up events of a completion: a list (None: none) of at most max_follow_ups
+    events, each an object of publish's parameters."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(f"{param} must be a list of events", param=param)
+    if len(value) > ctx.limits.max_follow_ups:
+        raise LimitExceeded(
+            f"{param} has {len(value)} events; at most {ctx.limits.max_follow_ups} follow a "
+            "completion",
+            param=param,
+        )
+    events = []
+    for index, item in enumerate(value):
+        where = f"{param}[{index}]"
+        try:
+            events.append(event_from_item(ctx, item, where, param))
+        except CouchQueueError as error:
+            if error.message.startswith(where):
+                raise
+            # The follow-up's own field is named in the message; the parameter is publish.
+            raise type(error)(f"{where}: {error.message}", param=param) from None
+    return events
+
+
 def identity_of(data: dict[str, Any], unique_key: str | None) -> str:
     """The identity singularlyEnqueue and singularlyRun compare: an explicit key, or a digest of
     the data's canonical JSON (sorted keys), so large data costs the indexes nothing."""
@@ -103,6 +152,41 @@ async def publish_events(ctx: Context, events: list[PublishInput]) -> list[Publi
 
 def _random_id(lane: str) -> str:
     return new_id()
+
+
+def derived_id(*parts: object) -> str:
+    """An id made from ``parts``, shaped as new_id's: the same parts, the same id."""
+    text = "\x00".join(str(part) for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+async def follow_up_copies(ctx: Context, parent_id: str, events: list[PublishInput]) -> list[Task]:
+    """The copies the follow-up events of a completion of ``parent_id`` make, unwritten: matched
+    as any publish is, each with parent_task_id, and ids derived from (parent, index, lane) so
+    that writing them twice (a retried completion) writes each once."""
+    copies: list[Task] = []
+    for index, event in enumerate(events):
+
+        def make_id(lane: str, index: int = index) -> str:
+            return derived_id(parent_id, index, lane)
+
+        plan = await _plan(ctx, event, derived_id(parent_id, index), make_id)
+        for task in plan.copies:
+            task.parent_task_id = parent_id
+        copies.extend(plan.copies)
+    return copies
+
+
+def observe_follow_ups(ctx: Context, copies: list[Task]) -> Counter[str]:
+    """Count the follow-ups a completion wrote (the store gave them a seq; one skipped, a
+    duplicate or written before, has none) as published; per lane, how many it gained."""
+    now = ctx.clock()
+    lanes: Counter[str] = Counter()
+    for task in copies:
+        if task.seq:
+            lanes[task.lane] += 1
+            observe(ctx, "published", task.queue, now, task=task)
+    return lanes
 
 
 @dataclass(slots=True)

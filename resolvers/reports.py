@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from resolvers.context import Context
@@ -12,6 +12,7 @@ from resolvers.ids import new_id
 from resolvers.leases import touch
 from resolvers.models import (
     Failure,
+    PublishInput,
     Replaced,
     RetryPolicy,
     Task,
@@ -20,9 +21,10 @@ from resolvers.models import (
     TaskState,
 )
 from resolvers.observe import observe
+from resolvers.publish import follow_up_copies, follow_up_events, observe_follow_ups
 from resolvers.retry import delay_before_retry
 from resolvers.tokens import check_owner_of
-from resolvers.validation import flag, identifier, required, text
+from resolvers.validation import flag, identifier, json_value, required, text
 
 # A report can race with a lease extension by the same worker (a heartbeat), which changes the
 # task's version but not its holder: re-read and try again, a few times at most.
@@ -47,22 +49,29 @@ def fresh_copy(task: Task, now: float) -> Task:
 
 
 def _outcome(
-    ctx: Context, policy: RetryPolicy, task: Task, state: str, reason: str | None, again: bool
+    ctx: Context, policy: RetryPolicy, task: Task, item: ReportItem, follow_ups: list[Task]
 ) -> tuple[Task, list[Task], str]:
     """(the task as reported, new tasks to write with it, the statistic to count)."""
     now = ctx.clock()
-    if state == "complete":
+    if item.state == "complete":
         done = dataclasses.replace(
-            task, state=TaskState.COMPLETED, finished_at=now, lease_until=None
+            task,
+            state=TaskState.COMPLETED,
+            finished_at=now,
+            lease_until=None,
+            result=item.result,
+            follow_ups=[t.task_id for t in follow_ups],
         )
-        return done, [fresh_copy(task, now)] if again else [], "completed"
+        again = [fresh_copy(task, now)] if item.again else []
+        return done, [*again, *follow_ups], "completed"
+    reason = item.reason
     failed = dataclasses.replace(
         task,
         attempts=task.attempts + 1,
         fail_reason=reason,
         failures=[*task.failures, Failure(reason, now)],
     )
-    if again:
+    if item.again:
         return failed.requeued(now), [], "retried"
     if failed.attempts <= policy.limit:
         delay = delay_before_retry(policy, failed.attempts, ctx.random())
@@ -79,6 +88,9 @@ class ReportItem:
     state: str
     reason: str | None
     again: bool
+    # A completion's result (JSON; None: none) and its follow-up events.
+    result: Any = None
+    publish: list[PublishInput] = field(default_factory=list)
 
 
 def report_item(
@@ -88,13 +100,26 @@ def report_item(
     fail_reason: Any = None,
     re_enqueue: Any = None,
     reason_param: str = "failReason",
+    result: Any = None,
+    publish: Any = None,
 ) -> ReportItem:
     tid = identifier(task_id, "taskId")
     required(state, "state")
     if state not in ("complete", "fail"):
         raise InvalidInput(f"state must be 'complete' or 'fail', not {state!r}", param="state")
     reason = text(fail_reason, reason_param, ctx.limits.max_reason_length, optional=True)
-    return ReportItem(tid, state, reason, flag(re_enqueue, "reEnqueue"))
+    if state != "complete":
+        for name, value in (("result", result), ("publish", publish)):
+            if value is not None:
+                raise InvalidInput(f"{name} is only taken with state=complete", param=name)
+    return ReportItem(
+        tid,
+        state,
+        reason,
+        flag(re_enqueue, "reEnqueue"),
+        None if result is None else json_value(result, ctx, "result"),
+        follow_up_events(ctx, publish),
+    )
 
 
 async def report(
@@ -106,6 +131,8 @@ async def report(
     fail_reason: Any = None,
     re_enqueue: Any = None,
     reason_param: str = "failReason",
+    result: Any = None,
+    publish: Any = None,
 ) -> Task:
     """A worker reports the task it holds as complete or fail.
 
@@ -116,9 +143,14 @@ async def report(
     A singularlyEnqueue task going back to a queue that already holds a waiting copy of the
     same work is dropped instead (that copy stands for it), and the answer says so: the task
     with ``dropped`` set (the state "dropped").
+
+    A completion may carry a ``result`` (kept with the completed task) and follow-up events
+    (``publish``), written with it: published if and only if the completion is, each once
+    however often the completion is retried. A completion repeated by the worker that made it
+    (a retry after a lost answer) answers the completed task and writes nothing.
     """
     wid = identifier(worker_id, "workerId")
-    item = report_item(ctx, task_id, state, fail_reason, re_enqueue, reason_param)
+    item = report_item(ctx, task_id, state, fail_reason, re_enqueue, reason_param, result, publish)
     [outcome] = await report_items(ctx, wid, [item])
     if isinstance(outcome, CouchQueueError):
         raise outcome
@@ -134,6 +166,8 @@ async def report_items(
     snapshot = await ctx.queue_cache.current(ctx.store)
     outcomes: list[Task | CouchQueueError | None] = [None] * len(items)
     written: list[tuple[Task, list[Task], str]] = []
+    follow_ups: dict[int, list[Task]] = {}
+    published: list[Task] = []
     pending = list(range(len(items)))
     for _ in range(REPORT_TRIES):
         found = await ctx.store.get_tasks([items[i].task_id for i in pending])
@@ -144,6 +178,8 @@ async def report_items(
             task = found.get(item.task_id)
             if task is None:
                 outcomes[i] = TaskNotFound(f"no task {item.task_id!r}", param="taskId")
+            elif _already_completed(task, worker_id, item):
+                outcomes[i] = task
             elif task.state is not TaskState.STARTED or task.worker_id != worker_id:
                 outcomes[i] = NotTaskHolder(
                     f"worker {worker_id!r} does not hold task {item.task_id!r} "
@@ -152,9 +188,9 @@ async def report_items(
                 )
             else:
                 policy = snapshot.settings(task.queue, ctx.queue_defaults()).retry
-                done, also, counted = _outcome(
-                    ctx, policy, task, item.state, item.reason, item.again
-                )
+                if i not in follow_ups:
+                    follow_ups[i] = await follow_up_copies(ctx, task.task_id, item.publish)
+                done, also, counted = _outcome(ctx, policy, task, item, follow_ups[i])
                 planned.append((i, done, also, counted))
                 changes.append(TaskChange(done, task.version, also))
         ok = await ctx.store.replace_tasks(changes) if changes else []
@@ -165,6 +201,7 @@ async def report_items(
                     done = dataclasses.replace(done, dropped=True)
                 outcomes[i] = done
                 written.append((done, also, counted))
+                published.extend(follow_ups[i])
             else:
                 pending.append(i)
         if not pending:
@@ -174,15 +211,27 @@ async def report_items(
             f"task {items[i].task_id!r} kept changing while it was reported", param="taskId"
         )
     if written:
-        await _after_reports(ctx, worker_id, written)
+        await _after_reports(ctx, worker_id, written, published)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
+def _already_completed(task: Task, worker_id: str, item: ReportItem) -> bool:
+    """Whether the report repeats the completion this worker made of the task."""
+    return (
+        item.state == "complete"
+        and task.state is TaskState.COMPLETED
+        and task.worker_id == worker_id
+    )
+
+
 async def _after_reports(
-    ctx: Context, worker_id: str, written: list[tuple[Task, list[Task], str]]
+    ctx: Context,
+    worker_id: str,
+    written: list[tuple[Task, list[Task], str]],
+    follow_ups: list[Task],
 ) -> None:
     now = ctx.clock()
-    lanes: set[str] = set()
+    lanes: set[str] = set(observe_follow_ups(ctx, follow_ups))
     for done, also, counted in written:
         observe(ctx, counted, done.queue, now, task=done, worker_id=worker_id)
         lanes.update(t.lane for t in (done, *also) if t.state is TaskState.QUEUED)

@@ -65,6 +65,12 @@ def json_object(value: Any, ctx: Context, param: str = "data") -> JsonObject:
     required(value, param)
     if not isinstance(value, dict):
         raise InvalidInput(f"{param} must be a JSON object", param=param)
+    json_value(value, ctx, param)
+    return value
+
+
+def json_value(value: Any, ctx: Context, param: str) -> Any:
+    """Any JSON value (a task's result or progress), at most max_data_bytes as JSON, as data."""
     try:
         size = len(orjson.dumps(value))
     except (TypeError, orjson.JSONEncodeError) as exc:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from resolvers import models
 from resolvers.batch import Outcome, publish_many, report_many
-from resolvers.errors import CouchQueueError
+from resolvers.errors import CouchQueueError, InvalidInput
 from schema.context import Info, engine
-from schema.declare import mutation, object_type, scalar_input_type
-from schema.inputs import PublishTaskInput
+from schema.declare import input_type, mutation, object_type, scalar_input_type
+from schema.inputs import PublishTaskInput, event_fields
 from schema.types import PublishResult, Task
 
 
@@ -46,6 +47,16 @@ class ReportOutcome:
     error: ItemError | None
 
 
+@input_type
+class CompletionInput:
+    """One completed task of a completeTasks batch, with its result and follow-up events."""
+
+    task_id: strawberry.ID
+    result: JSON | None = None
+    publish: list[PublishTaskInput] | None = None
+    re_enqueue: bool | None = None
+
+
 @scalar_input_type
 class FailureInput:
     """One failed task of a failTasks batch."""
@@ -55,15 +66,13 @@ class FailureInput:
     re_enqueue: bool | None = None
 
 
-def _event(item: PublishTaskInput) -> dict[str, Any]:
+def _completion(item: CompletionInput, re_enqueue: bool | None) -> dict[str, Any]:
     return {
-        "publisher": item.publisher,
-        "data": item.data,
-        "runAt": item.run_at,
-        "scope": item.scope,
-        "singularlyEnqueue": item.singularly_enqueue,
-        "singularlyRun": item.singularly_run,
-        "uniqueKey": item.unique_key,
+        "taskId": item.task_id,
+        "state": "complete",
+        "reEnqueue": re_enqueue if item.re_enqueue is None else item.re_enqueue,
+        "result": item.result,
+        "publish": None if item.publish is None else [event_fields(e) for e in item.publish],
     }
 
 
@@ -86,7 +95,7 @@ class BatchMutation:
         """Publish several events in one operation, written together; each is answered as a
         publishTask alone would be."""
         ctx = engine(info)
-        outcomes = await publish_many(ctx, [_event(item) for item in inputs], param="inputs")
+        outcomes = await publish_many(ctx, [event_fields(item) for item in inputs], param="inputs")
         now = ctx.clock()
         return [
             PublishOutcome(
@@ -101,13 +110,23 @@ class BatchMutation:
         self,
         info: Info,
         worker_id: strawberry.ID,
-        task_ids: list[strawberry.ID],
+        task_ids: list[strawberry.ID] | None = None,
         re_enqueue: bool | None = None,
+        completions: list[CompletionInput] | None = None,
     ) -> list[ReportOutcome]:
-        """Report several tasks the worker holds as done."""
+        """Report several tasks the worker holds as done: by ``taskIds``, or by
+        ``completions``, each with its result and follow-up events (as completeTask)."""
         ctx = engine(info)
-        items = [{"taskId": t, "state": "complete", "reEnqueue": re_enqueue} for t in task_ids]
-        return _reported(await report_many(ctx, worker_id, items, param="taskIds"), ctx.clock())
+        if (task_ids is None) == (completions is None):
+            raise InvalidInput("give taskIds or completions (one of them)", param="taskIds")
+        if completions is None:
+            assert task_ids is not None
+            items = [{"taskId": t, "state": "complete", "reEnqueue": re_enqueue} for t in task_ids]
+            param = "taskIds"
+        else:
+            items = [_completion(c, re_enqueue) for c in completions]
+            param = "completions"
+        return _reported(await report_many(ctx, worker_id, items, param=param), ctx.clock())
 
     @mutation
     async def fail_tasks(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -68,3 +70,16 @@ class ScheduleInput:
     )
     singularly_run: bool | None = strawberry.field(default=None, description="As in publishTask.")
     unique_key: str | None = strawberry.field(default=None, description="As in publishTask.")
+
+
+def event_fields(item: PublishTaskInput) -> dict[str, Any]:
+    """The event as an object of publish's parameters (a batch item, a follow-up)."""
+    return {
+        "publisher": item.publisher,
+        "data": item.data,
+        "runAt": item.run_at,
+        "scope": item.scope,
+        "singularlyEnqueue": item.singularly_enqueue,
+        "singularlyRun": item.singularly_run,
+        "uniqueKey": item.unique_key,
+    }

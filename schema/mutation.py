@@ -22,7 +22,7 @@ from schema.aliases import QueueName, WorkerIdAsId, renamed
 from schema.batch_mutation import BatchMutation
 from schema.context import Info, engine
 from schema.declare import mutation, object_type
-from schema.inputs import PublishTaskInput
+from schema.inputs import PublishTaskInput, event_fields
 from schema.queue_types import Queue
 from schema.tokens import TokenMutation
 from schema.types import PublishResult, Task, Worker
@@ -101,12 +101,23 @@ class Mutation(BatchMutation, AdminMutation, TokenMutation):
         worker_id: strawberry.ID,
         task_id: strawberry.ID,
         re_enqueue: bool | None = None,
+        result: JSON | None = None,
+        publish: list[PublishTaskInput] | None = None,
     ) -> Task:
         """Report the task the worker holds as done; with reEnqueue a fresh copy is queued
-        too."""
+        too. ``result`` (any JSON value) is kept with the completed task; ``publish``'s
+        follow-up events are published with the completion, once, and only if it is made
+        (a retried completion publishes nothing more). Repeated by the worker that made it,
+        it answers the completed task."""
         ctx = engine(info)
         task = await resolvers.reports.report(
-            ctx, worker_id=worker_id, task_id=task_id, state="complete", re_enqueue=re_enqueue
+            ctx,
+            worker_id=worker_id,
+            task_id=task_id,
+            state="complete",
+            re_enqueue=re_enqueue,
+            result=result,
+            publish=None if publish is None else [event_fields(e) for e in publish],
         )
         return Task.from_model(task, ctx.clock())
 

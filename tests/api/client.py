@@ -277,7 +277,15 @@ class GraphQLApi(AdminOperations):
             if not picked:
                 continue
             selection = f"{{ task {{ {TASK_FIELDS} }} error {{ code message param }} }}"
-            if state == "complete":
+            if state == "complete" and any("result" in r or "publish" in r for _, r in picked):
+                q = (
+                    f"mutation($w: ID!, $c: [CompletionInput!]!) {{ {field}(workerId: $w, "
+                    f"completions: $c) {selection} }}"
+                )
+                keys = ("taskId", "result", "publish", "reEnqueue")
+                completions = [{k: r[k] for k in keys if k in r} for _, r in picked]
+                found = await self.call(q, w=worker_id, c=completions)
+            elif state == "complete":
                 q = (
                     f"mutation($w: ID!, $t: [ID!]!) {{ {field}(workerId: $w, taskIds: $t) "
                     f"{selection} }}"
@@ -356,12 +364,19 @@ class GraphQLApi(AdminOperations):
 
     async def complete(self, worker_id: str, task_id: str, **options: Any) -> dict[str, Any]:
         q = (
-            "mutation($w: ID!, $t: ID!, $r: Boolean) { completeTask(workerId: $w, taskId: $t, "
-            f"reEnqueue: $r) {{ {TASK_FIELDS} }} }}"
+            "mutation($w: ID!, $t: ID!, $r: Boolean, $result: JSON, "
+            "$publish: [PublishTaskInput!]) { completeTask(workerId: $w, taskId: $t, "
+            f"reEnqueue: $r, result: $result, publish: $publish) {{ {TASK_FIELDS} }} }}"
         )
-        return (await self.call(q, w=worker_id, t=task_id, r=options.get("reEnqueue")))[
-            "completeTask"
-        ]
+        found = await self.call(
+            q,
+            w=worker_id,
+            t=task_id,
+            r=options.get("reEnqueue"),
+            result=options.get("result"),
+            publish=options.get("publish"),
+        )
+        return found["completeTask"]
 
     async def fail(
         self, worker_id: str, task_id: str, reason: str | None = None, **options: Any

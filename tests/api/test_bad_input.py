@@ -293,10 +293,17 @@ async def test_task_held_by_another_stays_with_its_holder(api: Api, world: World
     assert (task["state"], task["workerId"]) == ("started", world.holder)
 
 
-async def test_reporting_twice_is_refused(api: Api, world: World) -> None:
-    assert (await api.complete(world.holder, world.started))["state"] == "completed"
-    await refused(api, world, lambda a, w: a.complete(w.holder, w.started), NOT_HOLDER)
+async def test_reporting_twice_changes_nothing(api: Api, world: World) -> None:
+    """A completion repeated by its worker (a retry after a lost answer) answers the completed
+    task and writes nothing (issue 16: a retried completion publishes no follow-up twice); a
+    fail after it, or the completion by anyone else, is refused."""
+    done = await api.complete(world.holder, world.started)
+    assert done["state"] == "completed"
+    before = await snapshot(api, world)
+    assert await api.complete(world.holder, world.started) == done
+    assert await snapshot(api, world) == before
     await refused(api, world, lambda a, w: a.fail(w.holder, w.started), NOT_HOLDER)
+    await refused(api, world, lambda a, w: a.complete(w.other, w.started), NOT_HOLDER)
 
 
 # -- one transport only --------------------------------------------------------------------
