@@ -11,8 +11,16 @@ from typing import Any
 
 import pytest
 
-from couchqueue_client import AsyncPublisher, Publisher, Task, TaskFailed, WaitTimeout
-from tests.client.helpers import ServerApi, quick_worker, running
+from couchqueue_client import (
+    AsyncPublisher,
+    Done,
+    Event,
+    Publisher,
+    Task,
+    TaskFailed,
+    WaitTimeout,
+)
+from tests.client.helpers import ServerApi, eventually, quick_worker, running
 from tests.nodes.server import ServerNode
 
 
@@ -47,9 +55,42 @@ async def test_publish_wait_answers_the_finished_task_of_every_copy(
     by_queue = {task.queue: task for task in tasks}
     assert set(by_queue) == {queue, other}
     assert by_queue[queue].state == "completed" and by_queue[queue].finished
+    assert by_queue[queue].result == 42
     assert by_queue[other].state == "failed"
     assert by_queue[other].fail_reason == "no thanks"
     assert all(task.finished_at is not None for task in tasks)
+
+
+@pytest.mark.parametrize("mode", ["push", "poll"])
+async def test_a_handlers_result_and_follow_ups_reach_the_publisher_and_the_next_queue(
+    server: ServerNode, api: ServerApi, queue: str, mode: Any
+) -> None:
+    follow = f"q-{uuid.uuid4().hex[:10]}"
+    await api.interest(follow)
+    parents: list[tuple[str | None, Any]] = []
+
+    async def split(task: Task) -> Done:
+        n = int(task.data["n"])
+        events = [Event({"to": follow, "part": part}) for part in (1, 2)]
+        return Done(result={"doubled": n * 2}, publish=events)
+
+    def record(task: Task) -> str:
+        parents.append((task.parent_task_id, task.data["part"]))
+        return f"part {task.data['part']}"
+
+    async with (
+        running(quick_worker(server.url, queue, split, mode)),
+        running(quick_worker(server.url, follow, record, "poll")),
+        AsyncPublisher(server.url) as publisher,
+    ):
+        [task] = await publisher.publish({"to": queue, "n": 21}, wait=10)
+        assert (task.state, task.result) == ("completed", {"doubled": 42})
+        await eventually(lambda: _length(parents, 2))
+    assert sorted(parents) == [(task.task_id, 1), (task.task_id, 2)]
+
+
+async def _length(items: list[Any], n: int) -> bool:
+    return len(items) >= n
 
 
 async def test_the_sync_publisher_waits_too(server: ServerNode, api: ServerApi, queue: str) -> None:
