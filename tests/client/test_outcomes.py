@@ -135,3 +135,21 @@ async def test_wait_for_takes_task_ids_published_earlier(
 async def test_an_event_no_queue_takes_has_nothing_to_wait_for(server: ServerNode) -> None:
     async with AsyncPublisher(server.url) as publisher:
         assert await publisher.publish({"to": "nobody-listens"}, wait=5) == []
+
+
+async def test_a_result_the_server_refuses_fails_the_task_with_the_reason(
+    server: ServerNode, api: ServerApi, queue: str
+) -> None:
+    """Not left to come back at its lease's end, run again and be refused again."""
+
+    def too_big(task: Task) -> str:
+        return "x" * 300_000  # above the server's --max-data-bytes (256 KiB)
+
+    async with (
+        running(quick_worker(server.url, queue, too_big, "poll")),
+        AsyncPublisher(server.url) as publisher,
+    ):
+        [task] = await publisher.publish({"to": queue}, wait=10)
+    assert task.state == "failed" and task.result is None
+    assert task.fail_reason is not None
+    assert task.fail_reason.startswith("the server refused the handler's outcome: LIMIT_EXCEEDED")
