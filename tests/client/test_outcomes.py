@@ -22,6 +22,9 @@ from couchqueue_client import (
 )
 from tests.client.helpers import ServerApi, eventually, quick_worker, running
 from tests.nodes.server import ServerNode
+from tests.push.wsclient import GraphQLSocket
+
+UPDATES = "subscription($taskId: ID!) { taskUpdates(taskId: $taskId) { state progress result } }"
 
 
 async def _second_queue(api: ServerApi, queue: str) -> str:
@@ -153,3 +156,32 @@ async def test_a_result_the_server_refuses_fails_the_task_with_the_reason(
     assert task.state == "failed" and task.result is None
     assert task.fail_reason is not None
     assert task.fail_reason.startswith("the server refused the handler's outcome: LIMIT_EXCEEDED")
+
+
+@pytest.mark.parametrize("mode", ["push", "poll"])
+async def test_progress_a_handler_reports_is_seen_by_a_task_updates_subscriber(
+    server: ServerNode, api: ServerApi, queue: str, mode: Any
+) -> None:
+    """The handler goes on only once the subscriber has seen its progress."""
+    seen = asyncio.Event()
+
+    async def handler(task: Task) -> str:
+        task.report_progress({"done": 1, "of": 2})
+        await asyncio.wait_for(seen.wait(), 10)
+        return "all done"
+
+    updates: list[tuple[str, Any, Any]] = []
+    ws_url = server.url.replace("http://", "ws://") + "/graphql"
+    async with (
+        GraphQLSocket(ws_url) as socket,
+        running(quick_worker(server.url, queue, handler, mode)),
+    ):
+        task_id = await api.publish(queue)
+        await socket.subscribe(UPDATES, taskId=task_id)
+        while (message := await socket.next(within=10))["type"] != "complete":
+            task = message["payload"]["data"]["taskUpdates"]
+            updates.append((task["state"], task["progress"], task["result"]))
+            if task["progress"] == {"done": 1, "of": 2}:
+                seen.set()
+    assert ("started", {"done": 1, "of": 2}, None) in updates
+    assert updates[-1][0::2] == ("completed", "all done")
