@@ -27,17 +27,15 @@ from typing import Any, overload
 
 import httpx
 
-from couchqueue_client.errors import CouchQueueError, WaitTimeout
+from couchqueue_client.errors import CouchQueueError
 from couchqueue_client.http import DEFAULT_TIMEOUT, client_options, send, send_async
 from couchqueue_client.models import Event, PublishResult, Scope, Task, default_name
 from couchqueue_client.tls import verify_context
+from couchqueue_client.waiting import Waited, outcome, pause, result_request, task_ids
 from couchqueue_client.wire import Connection, SyncConnection, supports
 
 # Events per PUT /tasks request (the server accepts up to its max batch, 1000 by default).
 CHUNK = 500
-# The longest one GET /task/result asks to wait; a server allowing less (--max-wait-seconds)
-# answers sooner, and the wait goes on with another request.
-WAIT_STEP = 20.0
 
 EventLike = Event | Mapping[str, Any]
 # A queue's interests: "*" (every event) or {field: regex}, any field matching (OR).
@@ -79,41 +77,6 @@ class _Requests:
             else PublishResult.from_json(item)
             for item in answer
         ]
-
-
-Waited = PublishResult | Iterable[str]
-
-
-def task_ids(tasks: Waited) -> list[str]:
-    """The ids of a publish's copies, or the ids given."""
-    if isinstance(tasks, PublishResult):
-        return [task.task_id for task in tasks.tasks]
-    return [tasks] if isinstance(tasks, str) else list(tasks)
-
-
-def _result_request(task_id: str, left: float, usual: httpx.Timeout) -> dict[str, Any]:
-    """GET /task/result's arguments: a wait of up to ``left`` seconds (one step at most)."""
-    wait = max(0.0, min(left, WAIT_STEP))
-    timeout = httpx.Timeout(
-        connect=usual.connect,
-        read=None if usual.read is None else usual.read + wait,
-        write=usual.write,
-        pool=usual.pool,
-    )
-    return {"params": {"taskId": task_id, "waitSeconds": wait}, "timeout": timeout}
-
-
-def _pause(asked: float) -> float:
-    """Before asking again about an unfinished task: nothing after a long poll that waited,
-    a moment after one answered at once (a server that allows no wait)."""
-    return 0.0 if time.monotonic() - asked >= 0.5 else 0.2
-
-
-def _outcome(ids: list[str], last: dict[str, Task]) -> list[Task]:
-    pending = [last[tid] for tid in ids if not last[tid].finished]
-    if pending:
-        raise WaitTimeout(pending, [last[tid] for tid in ids if last[tid].finished])
-    return [last[tid] for tid in ids]
 
 
 def as_event(event: EventLike) -> Event:
@@ -214,13 +177,13 @@ class Publisher:
         for task_id in ids:
             while True:
                 asked = time.monotonic()
-                request = _result_request(task_id, deadline - asked, self._client.timeout)
+                request = result_request(task_id, deadline - asked, self._client.timeout)
                 task = Task.from_json(send(self._client, "GET", "/task/result", **request))
                 last[task_id] = task
                 if task.finished or time.monotonic() >= deadline:
                     break
-                time.sleep(_pause(asked))
-        return _outcome(ids, last)
+                time.sleep(pause(asked))
+        return outcome(ids, last)
 
     def set_interests(self, queue: str, interests: Interests) -> Interests:
         """Replace the queue's interests (creating the queue); answers them as stored."""
@@ -346,17 +309,17 @@ class AsyncPublisher:
         ids = task_ids(tasks)
         deadline = time.monotonic() + seconds
         found = await asyncio.gather(*(self._wait_one(task_id, deadline) for task_id in ids))
-        return _outcome(ids, dict(zip(ids, found, strict=True)))
+        return outcome(ids, dict(zip(ids, found, strict=True)))
 
     async def _wait_one(self, task_id: str, deadline: float) -> Task:
         while True:
             asked = time.monotonic()
-            request = _result_request(task_id, deadline - asked, self._client.timeout)
+            request = result_request(task_id, deadline - asked, self._client.timeout)
             answer = await send_async(self._client, "GET", "/task/result", **request)
             task = Task.from_json(answer)
             if task.finished or time.monotonic() >= deadline:
                 return task
-            await asyncio.sleep(_pause(asked))
+            await asyncio.sleep(pause(asked))
 
     async def set_interests(self, queue: str, interests: Interests) -> Interests:
         """Replace the queue's interests (creating the queue); answers them as stored."""
