@@ -20,6 +20,7 @@ from resolvers.store import Store
 from resolvers.task_updates import reread_watched
 from tests.api.client import ApiError, RestApi
 from tests.api.outcomes import GraphQLOutcome, Outcome, RestOutcome, live_node
+from tests.api.test_metrics import samples
 from tests.conftest import open_backend
 from tests.push.conftest import LiveServer
 
@@ -221,6 +222,16 @@ async def test_a_client_that_hangs_up_frees_its_wait(rest: RestApi, node: LiveSe
         waiting = await _waiting(ctx, outcome, task_id, 30)
         waiting.cancel()  # closes the connection (the socket) mid-wait
         await _until(lambda: ctx.task_watches.count == 0, within=3)
+
+
+async def test_metrics_count_the_open_waits(rest: RestApi, node: LiveServer) -> None:
+    _, task_id = await _started(rest)
+    waiting = await _waiting(engine(node), GraphQLOutcome(node), task_id, 30)
+    found = samples((await rest.http.get("/metrics")).text)
+    assert found[("couchqueue_task_waiters", ())] == 1
+    waiting.cancel()
+    await _until(lambda: engine(node).task_watches.count == 0)
+    assert samples((await rest.http.get("/metrics")).text)[("couchqueue_task_waiters", ())] == 0
 
 
 # -- another node's writes -----------------------------------------------------------------
