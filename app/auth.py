@@ -60,6 +60,7 @@ ROUTE_OPERATIONS: dict[tuple[str, str], str | None] = {
     ("DELETE", "/task"): "Mutation.deleteTasks",
     ("PUT", "/tasks"): "Mutation.publishTasks",
     ("POST", "/tasks"): "Mutation.completeTasks",
+    ("PUT", "/task/progress"): "Mutation.reportProgress",
     ("PUT", "/worker"): "Mutation.registerWorker",
     ("DELETE", "/worker"): "Mutation.deleteWorker",
     ("PUT", "/worker/heartbeat"): "Mutation.heartbeat",

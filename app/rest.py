@@ -29,6 +29,7 @@ from resolvers import (
     interests,
     leases,
     long_poll,
+    progress,
     publish,
     queues,
     reports,
@@ -252,6 +253,14 @@ async def report_task(ctx: Context, p: Params) -> Any:
     return render_task(task, ctx.clock())
 
 
+async def report_task_progress(ctx: Context, p: Params) -> Any:
+    """PUT /task/progress: the holder's progress report, which extends the task's lease."""
+    task = await progress.report_progress(
+        ctx, p.text("workerId"), p.text("taskId"), p.any_json("progress")
+    )
+    return render_task(task, ctx.clock())
+
+
 async def delete_tasks(ctx: Context, p: Params) -> Any:
     deleted = await tasks.delete_tasks(ctx, queue=p.text("queue"), worker_id=p.text("workerId"))
     return {"deleted": deleted}
@@ -345,6 +354,7 @@ routes: list[Route] = [
     Route("/tasks", Endpoint(report_tasks, list_as="reports"), methods=["POST"]),
     Route("/task", Endpoint(report_task), methods=["POST"]),
     Route("/task", Endpoint(delete_tasks), methods=["DELETE"]),
+    Route("/task/progress", Endpoint(report_task_progress), methods=["PUT"]),
     Route("/worker", Endpoint(register_worker), methods=["PUT"]),
     Route("/worker", Endpoint(delete_worker), methods=["DELETE"]),
     Route("/worker/heartbeat", Endpoint(heartbeat), methods=["PUT"]),

@@ -24,6 +24,7 @@ BENCHMARKS = [
     "end_to_end",
     "latency",
     "long_poll",
+    "follow_ups",
     "memory",
     "stores",
     "counts",

@@ -74,6 +74,7 @@ _WORKER_MUTATIONS = (
     "failTask",
     "completeTasks",
     "failTasks",
+    "reportProgress",
 )
 _ADMIN_MUTATIONS = (
     "deleteWorkers",

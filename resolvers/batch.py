@@ -68,7 +68,8 @@ async def report_many(
 ) -> list[Outcome[Task]]:
     """Report several tasks of one worker: each item {taskId, state, failReason, reEnqueue,
     result, publish}.
-    The valid ones are read and written together."""
+    The valid ones are read and written together; their follow-up events, all together, at most
+    max_batch (else the whole batch is refused)."""
     items = _items(reports, ctx, param)
     try:
         wid = identifier(worker_id, "workerId")
@@ -93,6 +94,14 @@ async def report_many(
             outcomes.append(Outcome())
         except CouchQueueError as error:
             outcomes.append(Outcome(error=_of_item(error, param, index)))
+    follow_ups = sum(len(item.publish) for _, item in valid)
+    if follow_ups > ctx.limits.max_batch:
+        # As many events as one PUT /tasks may publish, whichever items carry them.
+        raise LimitExceeded(
+            f"{param} carry {follow_ups} follow-up events; at most {ctx.limits.max_batch} in "
+            "one batch",
+            param=param,
+        )
     results = await report_items(ctx, wid, [item for _, item in valid]) if valid else []
     for (index, _), result in zip(valid, results, strict=True):
         if isinstance(result, CouchQueueError):

@@ -177,15 +177,13 @@ async def follow_up_copies(ctx: Context, parent_id: str, events: list[PublishInp
     return copies
 
 
-def observe_follow_ups(ctx: Context, copies: list[Task]) -> Counter[str]:
-    """Count the follow-ups a completion wrote (the store gave them a seq; one skipped, a
-    duplicate or written before, has none) as published; per lane, how many it gained."""
+def observe_follow_ups(ctx: Context, written: list[Task]) -> Counter[str]:
+    """Count the follow-ups a completion wrote as published; per lane, how many it gained."""
     now = ctx.clock()
     lanes: Counter[str] = Counter()
-    for task in copies:
-        if task.seq:
-            lanes[task.lane] += 1
-            observe(ctx, "published", task.queue, now, task=task)
+    for task in written:
+        lanes[task.lane] += 1
+        observe(ctx, "published", task.queue, now, task=task)
     return lanes
 
 

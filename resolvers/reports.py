@@ -23,7 +23,7 @@ from resolvers.models import (
 from resolvers.observe import observe
 from resolvers.publish import follow_up_copies, follow_up_events, observe_follow_ups
 from resolvers.retry import delay_before_retry
-from resolvers.tokens import check_owner_of
+from resolvers.tokens import authorize, check_owner_of
 from resolvers.validation import flag, identifier, json_value, required, text
 
 # A report can race with a lease extension by the same worker (a heartbeat), which changes the
@@ -161,13 +161,17 @@ async def report_items(
     ctx: Context, worker_id: str, items: list[ReportItem]
 ) -> list[Task | CouchQueueError]:
     """Reports of one worker (see report), read and written together; per item, the task as
-    written or the error that item alone got."""
+    written or the error that item alone got. Follow-up events are publishes: a caller that
+    sends some needs the publisher role too."""
     await check_owner_of(ctx, worker_id)
+    if any(item.publish for item in items):
+        authorize(ctx, "Mutation.publishTask")
     snapshot = await ctx.queue_cache.current(ctx.store)
     outcomes: list[Task | CouchQueueError | None] = [None] * len(items)
     written: list[tuple[Task, list[Task], str]] = []
     follow_ups: dict[int, list[Task]] = {}
     published: list[Task] = []
+    inserted: set[str] = set()
     pending = list(range(len(items)))
     for _ in range(REPORT_TRIES):
         found = await ctx.store.get_tasks([items[i].task_id for i in pending])
@@ -194,6 +198,9 @@ async def report_items(
                 planned.append((i, done, also, counted))
                 changes.append(TaskChange(done, task.version, also))
         ok = await ctx.store.replace_tasks(changes) if changes else []
+        # Written now (a store that writes them ahead of a compare-and-set it then loses
+        # skips them on the next try, as written already).
+        inserted.update(t.task_id for i, *_ in planned for t in follow_ups[i] if t.seq)
         pending = []
         for (i, done, also, counted), was_written in zip(planned, ok, strict=True):
             if was_written:
@@ -211,7 +218,9 @@ async def report_items(
             f"task {items[i].task_id!r} kept changing while it was reported", param="taskId"
         )
     if written:
-        await _after_reports(ctx, worker_id, written, published)
+        await _after_reports(
+            ctx, worker_id, written, [t for t in published if t.task_id in inserted]
+        )
     return [outcome for outcome in outcomes if outcome is not None]
 
 

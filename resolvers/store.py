@@ -179,9 +179,13 @@ class Store(Protocol):
         step, and DROPPED is returned: the waiting copy stands for the work, as a duplicate
         publish is skipped. The caller tells its client so; nothing else is lost.
 
-        ``also_insert`` are new tasks written with it (as by insert_tasks, uniqueness included);
-        a backend that cannot make both one step writes them first, so a crash between leaves a
-        duplicate at worst, never a lost task. A task returned to QUEUED is claimable again.
+        ``also_insert`` are new tasks written with it (as by insert_tasks, uniqueness included;
+        one whose id exists already is skipped), only if it is written: each written one gets
+        its ``seq``, a skipped one keeps seq 0. A backend that cannot make both one step
+        writes them first, so a crash between leaves them written ahead at worst, never a
+        lost task; a completion's follow-ups have ids derived from the completion, so a retry
+        finds them in place and duplicates none (docs/stores.md). A task returned to QUEUED
+        is claimable again.
         """
 
     async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[Replaced]:

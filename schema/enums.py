@@ -51,7 +51,8 @@ class EventKind(StrEnum):
     """What an event of the live feed tells. Tasks: published, started, completed, failed (to
     the failed queue), retried (back to wait after a failure), lease_expired, abandoned (its
     push worker vanished holding it). Queues: paused, resumed. Workers: worker_joined,
-    worker_left. changed: another node wrote to the store, look again."""
+    worker_left. changed: another node wrote to the store, look again. progress: the holder
+    reported progress on a task."""
 
     published = "published"
     started = "started"
@@ -65,6 +66,7 @@ class EventKind(StrEnum):
     worker_joined = "worker_joined"
     worker_left = "worker_left"
     changed = "changed"
+    progress = "progress"
 
 
 @enum_type

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 import resolvers.interests
 import resolvers.leases
 import resolvers.long_poll
+import resolvers.progress
 import resolvers.publish
 import resolvers.queues
 import resolvers.reports
@@ -119,6 +120,17 @@ class Mutation(BatchMutation, AdminMutation, TokenMutation):
             result=result,
             publish=None if publish is None else [event_fields(e) for e in publish],
         )
+        return Task.from_model(task, ctx.clock())
+
+    @mutation
+    async def report_progress(
+        self, info: Info, worker_id: strawberry.ID, task_id: strawberry.ID, progress: JSON
+    ) -> Task:
+        """The worker holding the task reports how far it has got (any JSON value, kept as
+        the task's progress until the next report); the task's lease is extended as by a
+        heartbeat naming it. Only the holder may report (NOT_TASK_HOLDER)."""
+        ctx = engine(info)
+        task = await resolvers.progress.report_progress(ctx, worker_id, task_id, progress)
         return Task.from_model(task, ctx.clock())
 
     @mutation

@@ -8,6 +8,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
+import resolvers.lineage
 import resolvers.workers
 from resolvers import models
 from schema.context import Info, engine
@@ -73,6 +74,16 @@ class Task:
     parent_task_id: strawberry.ID | None = strawberry.field(
         description="The task whose completion published this one as a follow-up event."
     )
+    follow_up_ids: strawberry.Private[list[str]]
+
+    @field
+    async def children(self, info: Info) -> list[Task]:
+        """The follow-up tasks this task's completion published that still exist, in publish
+        order (at most the server's max_page_size)."""
+        ctx = engine(info)
+        now = ctx.clock()
+        found = await resolvers.lineage.children(ctx, self.id, self.follow_up_ids)
+        return [Task.from_model(t, now) for t in found]
 
     @field
     def task_id(self) -> strawberry.ID:
@@ -103,6 +114,7 @@ class Task:
             result=task.result,
             progress=task.progress,
             parent_task_id=_id_or_none(task.parent_task_id),
+            follow_up_ids=task.follow_ups,
         )
 
 

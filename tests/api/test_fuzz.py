@@ -286,7 +286,7 @@ def value_for(name: str, world: World) -> st.SearchStrategy[Any]:
 # -- REST ------------------------------------------------------------------------------------
 
 EVENT = ["publisher", "data", "runAt", "scope", "singularlyEnqueue", "singularlyRun", "uniqueKey"]
-REPORT = ["taskId", "state", "failReason", "reEnqueue"]
+REPORT = ["taskId", "state", "failReason", "reEnqueue", "result", "publish"]
 STATUS = [
     "queue", "queues", "workerQueue", "interests", "workers", "failedQueue", "task",
     "publisher", "reason", "since", "until", "first", "after",
@@ -301,6 +301,7 @@ ROUTES: list[tuple[str, str, list[str]]] = [
     ("PUT", "/worker", ["queues", "name"]),
     ("DELETE", "/worker", ["workerId", "queue"]),
     ("PUT", "/worker/heartbeat", ["workerId", "taskIds"]),
+    ("PUT", "/task/progress", ["workerId", "taskId", "progress"]),
     ("PUT", "/interest", ["queue", "interests"]),
     ("DELETE", "/interest", ["queue"]),
     ("DELETE", "/queue", ["queue"]),

@@ -11,6 +11,7 @@ import pytest
 
 from resolvers.context import Context
 from resolvers.leases import reap_expired_leases
+from resolvers.stats import flush_stats
 from tests.api.client import Api, ApiError
 from tests.api.conftest import TEST_SETTINGS
 from tests.conftest import FakeClock
@@ -93,7 +94,7 @@ async def test_follow_ups_are_published_with_the_completion(api: Api) -> None:
     assert await api.claim(other) is None
 
 
-async def test_a_completion_retried_three_times_publishes_once(api: Api) -> None:
+async def test_a_completion_retried_three_times_publishes_once(api: Api, engine: Context) -> None:
     worker, task = await held_task(api)
     first = await api.complete(worker, task["taskId"], result=1, publish=NEXT)
     for _ in range(3):
@@ -104,6 +105,8 @@ async def test_a_completion_retried_three_times_publishes_once(api: Api) -> None
             first["finishedAt"],
         )
     assert (await api.queue("next"))["queued"] == 1
+    await flush_stats(engine)
+    assert [row["published"] for row in await api.stats(queue="next")] == [1]
 
 
 async def test_a_refused_completion_publishes_nothing(
@@ -190,3 +193,27 @@ async def test_a_batch_of_completions_carries_results_and_follow_ups(api: Api) -
     )
     assert again[0]["result"] == "a"
     assert (await api.queue("next"))["queued"] == 1
+
+
+async def test_a_batch_carries_at_most_max_batch_follow_ups_in_all(
+    api: Api, engine: Context
+) -> None:
+    """Each item within max_follow_ups, together over max_batch: the whole batch is refused,
+    nothing changed (a batch publishes no more events than a PUT /tasks may)."""
+    worker, task = await held_task(api)
+    await api.publish("pub", {"step": 1})
+    second = await api.claim(worker)
+    assert second is not None
+    per_item = engine.limits.max_follow_ups
+    items = engine.limits.max_batch // per_item + 1
+    reports = [
+        {"taskId": tid, "state": "complete", "publish": NEXT * per_item}
+        for tid in [task["taskId"], second["taskId"], *["x"] * (items - 2)]
+    ]
+    with pytest.raises(ApiError) as refused:
+        await api.report_many(worker, reports)
+    assert refused.value.code == "LIMIT_EXCEEDED"
+    if api.transport == "rest":
+        assert (refused.value.status, refused.value.param) == (400, "reports")
+    assert (await api.task(task["taskId"]))["state"] == "started"
+    assert (await api.queue("next"))["queued"] == 0

@@ -37,6 +37,7 @@ REST_CALLS: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/worker"): {"queues": '["q"]'},
     ("DELETE", "/worker"): {"workerId": W},
     ("PUT", "/worker/heartbeat"): {"workerId": W},
+    ("PUT", "/task/progress"): {"workerId": W, "taskId": T, "progress": "1"},
     ("PUT", "/interest"): {"queue": "q2", "interests": "*"},
     ("DELETE", "/interest"): {"queue": "q"},
     ("DELETE", "/queue"): {"queue": "q"},
@@ -111,6 +112,8 @@ GRAPHQL_CALLS: dict[str, str] = {
     "Mutation.claimTask": f'mutation {{ claimTask(workerId: "{W}") {{ taskId }} }}',
     "Mutation.completeTask": f'mutation {{ completeTask(workerId: "{W}", taskId: "{T}") '
     "{ taskId } }",
+    "Mutation.reportProgress": f'mutation {{ reportProgress(workerId: "{W}", taskId: "{T}", '
+    "progress: 1) { taskId } }",
     "Mutation.failTask": f'mutation {{ failTask(workerId: "{W}", taskId: "{T}") {{ taskId }} }}',
     "Mutation.deleteTasks": 'mutation { deleteTasks(queue: "q") }',
     "Mutation.setInterests": 'mutation { setInterests(queue: "q2", interests: "*") { name } }',

@@ -225,3 +225,21 @@ def test_insecure_no_auth_flag_is_parsed() -> None:
 
 
 __all__ = ["make_world"]
+
+
+async def test_follow_ups_need_the_publisher_role(world: World) -> None:
+    """A completion's follow-up events are publishes: a worker-only token may complete, but
+    not publish with it (issue 16)."""
+    wid, tid = world.worker_id, world.task_id
+    async with httpx.AsyncClient(base_url=world.server.http_url, timeout=10) as client:
+        worker = world.headers("worker")
+        claimed = await client.get("/task", params={"workerId": wid}, headers=worker)
+        assert claimed.json()["taskId"] == tid
+        before = await world.snapshot()
+        follow = {"workerId": wid, "taskId": tid, "state": "complete"}
+        follow["publish"] = [{"publisher": "p", "data": {"n": 2}}]
+        refused = await client.post("/task", json=follow, headers=worker)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN"
+        assert await world.snapshot() == before
+        done = await client.post("/task", json={**follow, "publish": []}, headers=worker)
+        assert done.json()["state"] == "completed"

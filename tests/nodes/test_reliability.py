@@ -288,7 +288,8 @@ async def test_kill_9_of_a_node_under_load_loses_no_acknowledged_task(
                     reply = await client.post(f"{url}/task", json=body)
                 except httpx.TransportError:
                     # The report may have been written; try again on the other node. If it
-                    # was, the answer is 409 (the task is no longer started).
+                    # was, the answer is the completed task (a completion repeated by its
+                    # worker); 409 if the lease ran out meanwhile and another worker has it.
                     lost_reply = True
                     url = other[url]
                     await asyncio.sleep(0.05)

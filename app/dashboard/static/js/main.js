@@ -151,7 +151,7 @@ async function start() {
   window.addEventListener("hashchange", () => route(true));
   feed.watch(showLive);
   feed.start();
-  onLive(feed, (e) => e.kind !== "published" && e.kind !== "started", refreshNav, { gap: 3000 });
+  onLive(feed, (e) => !["published", "started", "progress"].includes(e.kind), refreshNav, { gap: 3000 });
   // The page's own data first: the header's counts can wait for it.
   route(false).then(refreshNav);
 }

@@ -43,6 +43,7 @@ export const TASK = `query Task($id: ID!) {
   task(taskId: $id) {
     id eventId queue workerId publisher data runAt scope singularlyEnqueue singularlyRun state
     attempts createdAt startedAt finishedAt leaseUntil failReason failures { reason at }
+    result progress parentTaskId children { id queue state createdAt }
   }
 }`;
 

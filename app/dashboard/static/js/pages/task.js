@@ -4,7 +4,7 @@ import { gql } from "../api.js";
 import { actionButton, errorBox, flash } from "../feedback.js";
 import { duration, num, pretty, shortId } from "../format.js";
 import { DELETE_TASK, RETRY_FAILED, RUN_TASK_NOW, TASK } from "../queries.js";
-import { badge, fill, h, onLive, queueHref, queueLink, section, table, when } from "../ui.js";
+import { badge, fill, h, onLive, queueHref, queueLink, section, table, taskLink, when } from "../ui.js";
 
 function details(t) {
   const rows = [
@@ -13,6 +13,7 @@ function details(t) {
     ["Queue", queueLink(t.queue)],
     ["State", badge(t.state)],
     ["Publisher", t.publisher],
+    ["Parent", t.parentTaskId ? taskLink(t.parentTaskId) : "—"],
     ["Worker", t.workerId ? h("a", { href: "#/workers", class: "mono" }, t.workerId) : "—"],
     ["Scope", t.scope],
     ["Singularly", [t.singularlyEnqueue ? "enqueue" : null, t.singularlyRun ? "run" : null].filter(Boolean).join(", ") || "—"],
@@ -32,6 +33,20 @@ function details(t) {
  * inside its own box rather than stretching the page. */
 function trace(reason) {
   return h("pre", { class: "trace", tabindex: "0" }, reason);
+}
+
+const CHILD_COLUMNS = [
+  { label: "Task", class: "nowrap", cell: (c) => taskLink(c.id) },
+  { label: "Queue", cell: (c) => queueLink(c.queue) },
+  { label: "State", cell: (c) => badge(c.state) },
+  { label: "Published", class: "nowrap", cell: (c) => when(c.createdAt) },
+];
+
+/** A JSON value a worker reported (a result, a progress report), or a dash for none. */
+function reported(value) {
+  return value === null || value === undefined
+    ? h("p", { class: "muted" }, "—")
+    : h("pre", { class: "json", tabindex: "0" }, pretty(value));
 }
 
 const FAILURE_COLUMNS = [
@@ -80,6 +95,11 @@ export async function mount({ root, params, feed }) {
       h("div", { class: "columns" },
         section("Details", { id: "details" }, details(t)),
         section("Data", { id: "data" }, h("pre", { class: "json", tabindex: "0" }, pretty(t.data)))),
+      h("div", { class: "columns" },
+        section("Result", { id: "result" }, reported(t.result)),
+        section("Progress", { id: "progress" }, reported(t.progress))),
+      section(`Follow-ups (${t.children.length})`, { id: "children" },
+        table(CHILD_COLUMNS, t.children, { empty: "No follow-up tasks.", caption: "Follow-up tasks" })),
       section(`Failures (${failures.length})`, { id: "failures" },
         table(FAILURE_COLUMNS, failures, { empty: "No failed deliveries.", caption: "Failures" })));
   }
