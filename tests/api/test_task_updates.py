@@ -95,6 +95,24 @@ async def test_a_waiter_is_told_within_100ms_of_completion(
     await _until(lambda: engine(node).task_watches.count == 0)
 
 
+async def test_a_progress_report_is_told_within_100ms_and_the_result_at_the_end(
+    rest: RestApi, node: LiveServer
+) -> None:
+    worker, task_id = await _started(rest)
+    updates = GraphQLOutcome(node)
+    waiting = await _waiting(engine(node), updates, task_id, 10)
+    loop = asyncio.get_running_loop()
+    body = {"workerId": worker, "taskId": task_id, "progress": {"done": 3, "of": 4}}
+    await rest.call("PUT", "/task/progress", json=body)
+    reported_at = loop.time()
+    await _until(lambda: len(updates.updates) == 2)
+    assert loop.time() - reported_at < WITHIN
+    assert updates.updates[1]["progress"] == {"done": 3, "of": 4}
+    await rest.complete(worker, task_id, result=["a", 1])
+    last = await asyncio.wait_for(waiting, 3)
+    assert (last["state"], last["result"]) == ("completed", ["a", 1])
+
+
 async def test_a_finished_task_is_answered_at_once(rest: RestApi, outcome: Outcome) -> None:
     worker, task_id = await _started(rest)
     await rest.fail(worker, task_id, "broken")
