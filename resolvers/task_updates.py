@@ -43,7 +43,7 @@ async def follow_task(
     with ctx.task_watches.watch(tid, ctx.limits.max_task_waiters, param) as watch:
         task = await get_task(ctx, tid, param)
         while True:
-            watch.seen = seen(task)
+            watch.saw(task)
             yield task
             if finished(task):
                 return
@@ -110,7 +110,8 @@ async def _outcome(ctx: Context, task_id: Any, seconds: float, param: str) -> Ta
 async def reread_watched(ctx: Context) -> int:
     """One pass of the background duty: re-read every task watched on this node in one batch,
     and ring the watches whose task changed (on another node, typically). How many rang."""
-    task_ids = ctx.task_watches.task_ids()
-    if not task_ids:
+    marks = ctx.task_watches.marks()
+    if not marks:
         return 0
-    return ctx.task_watches.reread(await ctx.store.get_tasks(task_ids))
+    task_ids = list(dict.fromkeys(watch.task_id for watch, _ in marks))
+    return ctx.task_watches.reread(marks, await ctx.store.get_tasks(task_ids))

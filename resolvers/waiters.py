@@ -73,22 +73,33 @@ def seen(task: Task | None) -> Seen:
 class TaskWatch:
     """One wait for the next change of one task: rung by a change on this node (the task
     must be read again) or by the batched re-read of every watched task (which hands it the
-    task as read)."""
+    task as read, unless the waiter has seen the task since that read began)."""
 
-    __slots__ = ("_fresh", "_rung", "_waiter", "seen", "task_id")
+    __slots__ = ("_fresh", "_fresh_generation", "_rung", "_waiter", "generation", "seen", "task_id")
 
     def __init__(self, task_id: str) -> None:
         self.task_id = task_id
         self.seen: Seen = None
+        # How many times the waiter has seen the task: a re-read handed for an older count
+        # may be older than what it saw, and is read again instead.
+        self.generation = 0
         self._rung = False
         self._fresh: Task | Unread | None = UNREAD
+        self._fresh_generation = 0
         self._waiter: asyncio.Future[None] | None = None
 
-    def ring(self, fresh: Task | Unread | None = UNREAD) -> None:
+    def saw(self, task: Task) -> None:
+        """The waiter has seen the task as it is now."""
+        self.seen = seen(task)
+        self.generation += 1
+
+    def ring(self, fresh: Task | Unread | None = UNREAD, generation: int = 0) -> None:
+        """Wake the waiter: read the task again, or take ``fresh``, re-read when the waiter
+        had seen the task ``generation`` times."""
         # A change on this node may be newer than a re-read handed before or after it (that
         # read may have started earlier): once one is pending, the waiter reads again.
         if not (self._rung and self._fresh is UNREAD):
-            self._fresh = fresh
+            self._fresh, self._fresh_generation = fresh, generation
         self._rung = True
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -104,6 +115,8 @@ class TaskWatch:
                 self._waiter = None
         self._rung = False
         fresh, self._fresh = self._fresh, UNREAD
+        if self._fresh_generation != self.generation:
+            return UNREAD
         return fresh
 
 
@@ -143,18 +156,21 @@ class TaskWatches:
             if not watches:
                 del self._by_task[task_id]
 
-    def task_ids(self) -> list[str]:
-        return list(self._by_task)
+    def marks(self) -> list[tuple[TaskWatch, int]]:
+        """Every open watch with how many times its waiter has seen its task, taken before a
+        batched re-read (see ``reread``)."""
+        return [
+            (watch, watch.generation) for watches in self._by_task.values() for watch in watches
+        ]
 
-    def reread(self, tasks: dict[str, Task]) -> int:
-        """Hand each watch whose task differs from what it last saw the task as re-read (in
-        one batch for every watched id; absent: gone). How many watches were rung."""
+    def reread(self, marks: list[tuple[TaskWatch, int]], tasks: dict[str, Task]) -> int:
+        """After a batched read of the marked watches' tasks (absent: gone), hand the task to
+        each watch whose waiter saw something else and has seen nothing since the marks were
+        taken. How many watches were rung."""
         rung = 0
-        for task_id, watches in list(self._by_task.items()):
-            task = tasks.get(task_id)
-            now = seen(task)
-            for watch in watches:
-                if watch.seen != now:
-                    watch.ring(task)
-                    rung += 1
+        for watch, generation in marks:
+            task = tasks.get(watch.task_id)
+            if watch.generation == generation and watch.seen != seen(task):
+                watch.ring(task, generation)
+                rung += 1
         return rung

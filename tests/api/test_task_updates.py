@@ -16,8 +16,10 @@ import pytest
 
 from app.settings import Settings
 from resolvers.context import Context
+from resolvers.models import Task, TaskState
 from resolvers.store import Store
 from resolvers.task_updates import reread_watched
+from resolvers.waiters import TaskWatches, Unread
 from tests.api.client import ApiError, RestApi
 from tests.api.outcomes import GraphQLOutcome, Outcome, RestOutcome, live_node
 from tests.api.test_metrics import samples
@@ -314,3 +316,44 @@ async def test_other_nodes_changes_are_found_by_one_batched_read(
     finally:
         await first_store.close()
         await second_store.close()
+
+
+# -- the batched re-read racing the waiters -------------------------------------------------
+
+
+def _task(version: int, state: TaskState = TaskState.STARTED) -> Task:
+    return Task("t1", "e1", "q", "q", "p", {}, 0.0, 0.0, state=state, version=version)
+
+
+async def test_a_reread_older_than_what_the_waiter_saw_meanwhile_is_read_again() -> None:
+    watches = TaskWatches()
+    with watches.watch("t1", 10) as watch:
+        watch.saw(_task(1))
+        marks = watches.marks()  # the batched read begins, and reads version 2
+        watch.saw(_task(3))  # meanwhile a change on this node: the waiter saw version 3
+        assert watches.reread(marks, {"t1": _task(2)}) == 0
+        watch.ring(_task(2), marks[0][1])  # a hand-off that raced the waiter's own read
+        assert isinstance(await asyncio.wait_for(watch.changed(), 1), Unread)
+
+
+async def test_a_watch_opened_during_a_reread_is_not_told_its_task_is_gone() -> None:
+    watches = TaskWatches()
+    marks = watches.marks()  # nothing watched when the batched read began
+    with watches.watch("t1", 10) as watch:
+        watch.saw(_task(1))
+        assert watches.reread(marks, {}) == 0
+        with watches.watch("t2", 10) as other:
+            other.saw(_task(1))
+            marks = watches.marks()
+            assert watches.reread(marks, {"t1": _task(1)}) == 1  # t2 absent from the read: gone
+            assert await asyncio.wait_for(other.changed(), 1) is None
+        assert watch.generation == 1 and watch.seen == (1, "started")
+
+
+async def test_a_reread_that_found_a_change_hands_the_task_over() -> None:
+    watches = TaskWatches()
+    with watches.watch("t1", 10) as watch:
+        watch.saw(_task(1))
+        done = _task(2, TaskState.COMPLETED)
+        assert watches.reread(watches.marks(), {"t1": done}) == 1
+        assert await asyncio.wait_for(watch.changed(), 1) is done
