@@ -308,7 +308,15 @@ class AsyncPublisher:
         once, each by its own long poll."""
         ids = task_ids(tasks)
         deadline = time.monotonic() + seconds
-        found = await asyncio.gather(*(self._wait_one(task_id, deadline) for task_id in ids))
+        waits = [asyncio.ensure_future(self._wait_one(task_id, deadline)) for task_id in ids]
+        try:
+            found = await asyncio.gather(*waits)
+        except BaseException:
+            # One failed (or the caller gave up): the other long polls end now, not later.
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+            raise
         return outcome(ids, dict(zip(ids, found, strict=True)))
 
     async def _wait_one(self, task_id: str, deadline: float) -> Task:

@@ -13,6 +13,7 @@ import pytest
 
 from couchqueue_client import (
     AsyncPublisher,
+    CouchQueueError,
     Done,
     Event,
     Publisher,
@@ -185,3 +186,29 @@ async def test_progress_a_handler_reports_is_seen_by_a_task_updates_subscriber(
                 seen.set()
     assert ("started", {"done": 1, "of": 2}, None) in updates
     assert updates[-1][0::2] == ("completed", "all done")
+
+
+async def test_a_copy_removed_while_waited_for_ends_the_wait_with_its_error(
+    server: ServerNode, api: ServerApi, queue: str
+) -> None:
+    other = await _second_queue(api, queue)
+    async with AsyncPublisher(server.url) as publisher:
+        published = await publisher.publish({"to": queue})
+        waiting = asyncio.ensure_future(publisher.wait_for(published, 30))
+        await asyncio.sleep(0.3)
+        removed = next(t.task_id for t in published.tasks if t.queue == other)
+        query = "mutation($id: ID!) { deleteTask(taskId: $id) }"
+        reply = await api.client.post(
+            "/graphql", json={"query": query, "variables": {"id": removed}}
+        )
+        assert reply.status_code == 200 and "errors" not in reply.json(), reply.text
+        with pytest.raises(CouchQueueError) as gone:
+            await asyncio.wait_for(waiting, 5)
+        assert gone.value.code == "TASK_NOT_FOUND"
+        # The other copy's long poll was ended with it: the server holds no wait.
+        await eventually(lambda: _no_waits(api), within=3)
+
+
+async def _no_waits(api: ServerApi) -> bool:
+    metrics = (await api.client.get("/metrics")).text
+    return "\ncouchqueue_task_waiters 0.0\n" in metrics
