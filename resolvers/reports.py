@@ -8,7 +8,6 @@ from typing import Any
 
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError, InvalidInput, NotTaskHolder, TaskNotFound
-from resolvers.ids import new_id
 from resolvers.leases import touch
 from resolvers.models import (
     Failure,
@@ -21,7 +20,12 @@ from resolvers.models import (
     TaskState,
 )
 from resolvers.observe import observe
-from resolvers.publish import follow_up_copies, follow_up_events, observe_follow_ups
+from resolvers.publish import (
+    derived_id,
+    follow_up_copies,
+    follow_up_events,
+    observe_follow_ups,
+)
 from resolvers.retry import delay_before_retry
 from resolvers.tokens import authorize, check_owner_of
 from resolvers.validation import flag, identifier, json_value, required, text
@@ -32,10 +36,12 @@ REPORT_TRIES = 5
 
 
 def fresh_copy(task: Task, now: float) -> Task:
-    """A new task with the same event, queue and data, as if just published."""
+    """A new task with the same event, queue and data, as if just published. Its id is derived
+    from the task's (which completes once), so a completion retried after its write was lost
+    writes it once, as it does its follow-ups."""
     return dataclasses.replace(
         task.requeued(now),
-        task_id=new_id(),
+        task_id=derived_id(task.task_id, "reEnqueue"),
         created_at=now,
         attempts=0,
         fail_reason=None,

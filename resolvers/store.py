@@ -183,9 +183,9 @@ class Store(Protocol):
         one whose id exists already is skipped), only if it is written: each written one gets
         its ``seq``, a skipped one keeps seq 0. A backend that cannot make both one step
         writes them first, so a crash between leaves them written ahead at worst, never a
-        lost task; a completion's follow-ups have ids derived from the completion, so a retry
-        finds them in place and duplicates none (docs/stores.md). A task returned to QUEUED
-        is claimable again.
+        lost task; a completion's follow-ups (and reEnqueue's fresh copy) have ids derived
+        from the completed task's, so a retry finds them in place and duplicates none
+        (docs/stores.md). A task returned to QUEUED is claimable again.
         """
 
     async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[Replaced]:

@@ -1,7 +1,7 @@
 """Follow-ups on Couchbase when the completion's commit fails between its steps (issue 16):
 the follow-ups, whose ids are derived from (taskId, index, lane), are written first; the
 parent's compare-and-set is then lost unanswered, applied or not. Retries of the completion
-never duplicate a follow-up, and end with the task completed."""
+never duplicate a follow-up (nor reEnqueue's fresh copy), and end with the task completed."""
 
 from __future__ import annotations
 
@@ -58,12 +58,14 @@ async def test_a_completion_whose_commit_is_lost_publishes_each_follow_up_once(
     assert task is not None
     made = fail_commit_of(store, task["taskId"], applied)
     with pytest.raises(ApiError) as lost:
-        await api.complete(worker, task["taskId"], result="r", publish=NEXT)
+        await api.complete(worker, task["taskId"], result="r", publish=NEXT, reEnqueue=True)
     assert lost.value.code == "STORE_UNAVAILABLE" and made == [1]
     for _ in range(3):
-        done = await api.complete(worker, task["taskId"], result="r", publish=NEXT)
+        done = await api.complete(worker, task["taskId"], result="r", publish=NEXT, reEnqueue=True)
         assert (done["state"], done["result"]) == ("completed", "r")
     for queue in ("next", "also"):
         page = await store.list_tasks(TaskFilter(queue=queue), 10, None)
         assert [t.parent_task_id for t in page.tasks] == [task["taskId"]], queue
         assert (await api.queue(queue))["queued"] == 1
+    # reEnqueue's fresh copy is written ahead too, and once.
+    assert (await api.queue("q"))["queued"] == 1

@@ -12,7 +12,7 @@ import pytest
 from resolvers.context import Context
 from resolvers.leases import reap_expired_leases
 from resolvers.stats import flush_stats
-from tests.api.client import Api, ApiError
+from tests.api.client import Api, ApiError, GraphQLApi
 from tests.api.conftest import TEST_SETTINGS
 from tests.conftest import FakeClock
 
@@ -217,3 +217,47 @@ async def test_a_batch_carries_at_most_max_batch_follow_ups_in_all(
         assert (refused.value.status, refused.value.param) == (400, "reports")
     assert (await api.task(task["taskId"]))["state"] == "started"
     assert (await api.queue("next"))["queued"] == 0
+
+
+@pytest.mark.parametrize(
+    "arguments", ['taskIds: ["a"], completions: [{taskId: "a"}]', ""], ids=["both", "neither"]
+)
+async def test_complete_tasks_takes_task_ids_or_completions(
+    http: httpx.AsyncClient, arguments: str
+) -> None:
+    api = GraphQLApi(http)
+    worker = (await api.register_worker(["q"]))["workerId"]
+    call = f'mutation {{ completeTasks(workerId: "{worker}", {arguments}) {{ error {{ code }} }} }}'
+    with pytest.raises(ApiError) as refused:
+        await api.graphql(call.replace(", )", ")"))
+    assert (refused.value.code, refused.value.param) == ("INVALID_PARAMETER", "taskIds")
+
+
+async def test_a_completion_that_loses_its_task_before_writing_publishes_no_duplicate(
+    api: Api, clock: FakeClock, engine: Context, backend: str
+) -> None:
+    """The lease runs out (and the reaper puts the task back) between the completion's read
+    and its compare-and-set: the completion is refused. On SQLite nothing is published (one
+    transaction); on Couchbase the follow-ups were written first, and the task's next
+    completion finds them in place: no duplicate (docs/stores.md)."""
+    worker, task = await held_task(api)
+    store = engine.store
+    real = store.replace_tasks
+
+    async def after_the_reaper(changes: Any) -> Any:
+        store.replace_tasks = real  # type: ignore[method-assign]
+        clock.advance(301)
+        assert await reap_expired_leases(engine) == 1
+        return await real(changes)
+
+    store.replace_tasks = after_the_reaper  # type: ignore[method-assign]
+    with pytest.raises(ApiError) as refused:
+        await api.complete(worker, task["taskId"], publish=NEXT)
+    assert refused.value.code == "NOT_TASK_HOLDER"
+    assert (await api.task(task["taskId"]))["state"] == "queued"
+    ahead = (await api.queue("next"))["queued"]
+    assert ahead == (0 if backend == "sqlite" else 1)
+    again = await api.claim(worker)
+    assert again is not None and again["taskId"] == task["taskId"]
+    await api.complete(worker, task["taskId"], publish=NEXT)
+    assert (await api.queue("next"))["queued"] == 1
