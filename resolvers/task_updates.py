@@ -27,6 +27,9 @@ from resolvers.validation import identifier, number
 from resolvers.waiters import TaskWatch, Unread, seen
 
 FINISHED_STATES = frozenset({TaskState.COMPLETED, TaskState.FAILED})
+# A batched re-read that took d seconds is not run again until PAUSE_FACTOR * d later: many
+# watched tasks on a busy node stretch the interval rather than take the event loop.
+PAUSE_FACTOR = 4
 
 
 def finished(task: Task) -> bool:
@@ -109,9 +112,18 @@ async def _outcome(ctx: Context, task_id: Any, seconds: float, param: str) -> Ta
 
 async def reread_watched(ctx: Context) -> int:
     """One pass of the background duty: re-read every task watched on this node in one batch,
-    and ring the watches whose task changed (on another node, typically). How many rang."""
-    marks = ctx.task_watches.marks()
-    if not marks:
+    and ring the watches whose task changed (on another node, typically). How many rang. A
+    pass comes at most every PAUSE_FACTOR times the last one's duration."""
+    watches = ctx.task_watches
+    loop = asyncio.get_running_loop()
+    marks = watches.marks()
+    if not marks or loop.time() < watches.next_reread:
         return 0
+    began = loop.time()
     task_ids = list(dict.fromkeys(watch.task_id for watch, _ in marks))
-    return ctx.task_watches.reread(marks, await ctx.store.get_tasks(task_ids))
+    try:
+        found = await ctx.store.get_tasks(task_ids)
+    finally:
+        ended = loop.time()
+        watches.next_reread = ended + PAUSE_FACTOR * (ended - began)
+    return watches.reread(marks, found)

@@ -127,6 +127,8 @@ class TaskWatches:
     def __init__(self) -> None:
         self._by_task: dict[str, set[TaskWatch]] = {}
         self.count = 0
+        # The event loop's time before which no batched re-read runs (task_updates).
+        self.next_reread = 0.0
 
     def changed(self, task_id: str) -> None:
         """The task changed on this node: its watches read it again."""

@@ -16,9 +16,11 @@ import pytest
 
 from app.settings import Settings
 from resolvers.context import Context
+from resolvers.interests import set_interests
 from resolvers.models import Task, TaskState
+from resolvers.publish import publish
 from resolvers.store import Store
-from resolvers.task_updates import reread_watched
+from resolvers.task_updates import follow_task, reread_watched
 from resolvers.waiters import TaskWatches, Unread
 from tests.api.client import ApiError, RestApi
 from tests.api.outcomes import GraphQLOutcome, Outcome, RestOutcome, live_node
@@ -307,6 +309,7 @@ async def test_other_nodes_changes_are_found_by_one_batched_read(
                 await api.complete(worker, task_id)
             await asyncio.sleep(0.2)
             assert not any(wait.done() for wait in waits)  # no pass yet (every 5 s)
+            ctx.task_watches.next_reread = 0.0  # whatever the duty's own pass did
             assert await reread_watched(ctx) == 3
             done = await asyncio.wait_for(asyncio.gather(*waits), 3)
             assert [t["state"] for t in done] == ["completed"] * 3
@@ -357,3 +360,29 @@ async def test_a_reread_that_found_a_change_hands_the_task_over() -> None:
         done = _task(2, TaskState.COMPLETED)
         assert watches.reread(watches.marks(), {"t1": done}) == 1
         assert await asyncio.wait_for(watch.changed(), 1) is done
+
+
+class SlowStore(CountingStore):
+    async def get_tasks(self, task_ids: Any) -> Any:
+        await asyncio.sleep(0.05)
+        return await super().get_tasks(task_ids)
+
+
+async def test_a_slow_reread_stretches_the_interval_before_the_next(store: Store) -> None:
+    """Many watched tasks on a busy node: passes come at most every 4 times the last one's
+    duration, so the re-read never takes most of the event loop."""
+    slow = SlowStore(store)
+    ctx = Context(store=slow)  # type: ignore[arg-type]
+    await set_interests(ctx, "q", "*")
+    task_id = (await publish(ctx, publisher="p", data={})).tasks[0].task_id
+    updates = follow_task(ctx, task_id)
+    await anext(updates)
+    loop = asyncio.get_running_loop()
+    assert await reread_watched(ctx) == 0
+    assert ctx.task_watches.next_reread - loop.time() >= 0.15  # 4 x at least 50 ms
+    assert await reread_watched(ctx) == 0  # within that: no read
+    assert len(slow.get_tasks_calls) == 1
+    await asyncio.sleep(ctx.task_watches.next_reread - loop.time() + 0.01)
+    await reread_watched(ctx)
+    assert len(slow.get_tasks_calls) == 2
+    await updates.aclose()
