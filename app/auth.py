@@ -55,6 +55,7 @@ MAX_TRACKED_ADDRESSES = 10_000
 ROUTE_OPERATIONS: dict[tuple[str, str], str | None] = {
     ("PUT", "/task"): "Mutation.publishTask",
     ("GET", "/task"): "Mutation.claimTask",
+    ("GET", "/task/result"): "Query.task",
     ("POST", "/task"): "Mutation.completeTask",
     ("DELETE", "/task"): "Mutation.deleteTasks",
     ("PUT", "/tasks"): "Mutation.publishTasks",

@@ -17,6 +17,7 @@ from resolvers.leases import reap_expired_leases, reap_silent_workers
 from resolvers.retention import purge_finished
 from resolvers.schedules import fire_due_schedules
 from resolvers.stats import flush_stats, prune_stats
+from resolvers.task_updates import reread_watched
 
 log = logging.getLogger("couchqueue.duties")
 
@@ -35,6 +36,7 @@ async def _purge(ctx: Context) -> int:
 def duties_for(settings: Settings, watcher: ChangeWatcher) -> list[Duty]:
     return [
         Duty("change watcher", watcher, settings.change_poll_interval),
+        Duty("task watcher", reread_watched, settings.change_poll_interval),
         Duty("lease reaper", reap_expired_leases, settings.lease_reap_interval),
         Duty("worker reaper", reap_silent_workers, settings.worker_reap_interval),
         Duty("scheduler", fire_due_schedules, settings.schedule_interval),

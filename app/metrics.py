@@ -78,6 +78,11 @@ class Metrics:
             "Long-poll claims waiting on this node",
             registry=self.registry,
         )
+        self.task_waiters = Gauge(
+            "couchqueue_task_waiters",
+            "Waits for task outcomes open on this node (GET /task/result, taskUpdates)",
+            registry=self.registry,
+        )
 
     def tap(self, event: Event) -> None:
         """Counts an engine event (given to the node's event sink as a tap)."""
@@ -130,4 +135,5 @@ class Metrics:
         # Long-poll claims wait as the notifier's subscribers too: not push subscriptions.
         self.push_workers.set(self._subscribers() - ctx.waiters.subscribed)
         self.waiting_claims.set(ctx.waiters.count)
+        self.task_waiters.set(ctx.task_watches.count)
         return generate_latest(self.registry)

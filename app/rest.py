@@ -34,6 +34,7 @@ from resolvers import (
     queues,
     reports,
     status,
+    task_updates,
     tasks,
     tokens,
     workers,
@@ -230,6 +231,14 @@ async def claim_task(ctx: Context, p: Params) -> Any:
     return None if task is None else render_task(task, ctx.clock())
 
 
+async def task_result(ctx: Context, p: Params) -> Any:
+    """GET /task/result: the task once finished, or as it is when waitSeconds (capped at
+    --max-wait-seconds) have passed (see resolvers/task_updates.py)."""
+    wait = p.number("waitSeconds", "a number of seconds")
+    task = await task_updates.wait_for_outcome(ctx, p.text("taskId"), wait, hung_up=p.hung_up)
+    return None if task is None else render_task(task, ctx.clock())
+
+
 async def report_task(ctx: Context, p: Params) -> Any:
     task = await reports.report(
         ctx,
@@ -340,6 +349,7 @@ async def failed_queue(ctx: Context, p: Params) -> Any:
 routes: list[Route] = [
     Route("/task", Endpoint(publish_task), methods=["PUT"]),
     Route("/task", Endpoint(claim_task), methods=["GET"]),
+    Route("/task/result", Endpoint(task_result), methods=["GET"]),
     Route("/tasks", Endpoint(publish_tasks, list_as="tasks"), methods=["PUT"]),
     Route("/tasks", Endpoint(report_tasks, list_as="reports"), methods=["POST"]),
     Route("/task", Endpoint(report_task), methods=["POST"]),

@@ -80,6 +80,11 @@ class Settings:
     max_waiting_claims: int = setting(
         1000, "most long-poll claims waiting on one node at once; beyond it 503 TOO_MANY_WAITERS"
     )
+    max_task_waiters: int = setting(
+        1000,
+        "most waits for task outcomes (GET /task/result, taskUpdates) open on one node at once; "
+        "beyond it 503 TOO_MANY_WAITERS",
+    )
     ws_ping_interval: float = setting(20.0, "seconds between websocket pings")
     ws_ping_timeout: float = setting(20.0, "close a websocket whose ping is unanswered this long")
     store_check_interval: float = setting(
@@ -169,6 +174,7 @@ class Settings:
             max_prefetch=self.max_prefetch,
             max_wait_seconds=self.max_wait_seconds,
             max_waiting_claims=self.max_waiting_claims,
+            max_task_waiters=self.max_task_waiters,
         )
 
     def policies(self) -> Policies:

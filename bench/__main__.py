@@ -25,6 +25,7 @@ BENCHMARKS = [
     "latency",
     "long_poll",
     "follow_ups",
+    "task_waits",
     "memory",
     "stores",
     "counts",

@@ -106,6 +106,8 @@ OPERATION_ROLES: dict[str, Role] = {
     "Subscription.taskBatches": Role.WORKER,
     **{f"Query.{name}": Role.VIEWER for name in _VIEWER_QUERIES},
     "Subscription.events": Role.VIEWER,
+    # Waiting for a task's outcome reads the task, as Query.task does.
+    "Subscription.taskUpdates": Role.VIEWER,
     "metrics": Role.VIEWER,
     **{f"Mutation.{name}": Role.ADMIN for name in _ADMIN_MUTATIONS},
     "Query.tokens": Role.ADMIN,

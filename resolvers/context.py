@@ -17,7 +17,7 @@ from resolvers.queue_cache import QueueCache
 from resolvers.stats_buffer import StatsBuffer
 from resolvers.store import Store
 from resolvers.token_cache import TokenCache
-from resolvers.waiters import Waiters
+from resolvers.waiters import TaskWatches, Waiters
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class Limits:
     max_follow_ups: int = 100
     max_wait_seconds: float = 20.0
     max_waiting_claims: int = 1000
+    max_task_waiters: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,8 @@ class Context:
     caller: Caller | None = None
     # The long-poll claims waiting on this node (see long_poll).
     waiters: Waiters = field(default_factory=Waiters)
+    # The waits for task outcomes open on this node (see task_updates).
+    task_watches: TaskWatches = field(default_factory=TaskWatches)
 
     def queue_defaults(self) -> QueueSettings:
         """The settings a queue is created with (configureQueue changes them later), also

@@ -111,7 +111,8 @@ class TooManyAttempts(CouchQueueError):
 
 
 class TooManyWaiters(CouchQueueError):
-    """As many long-poll claims as the node allows are waiting already: try again shortly."""
+    """As many long-poll claims (or waits for task outcomes) as the node allows are waiting
+    already: try again shortly."""
 
     code = "TOO_MANY_WAITERS"
 

@@ -17,6 +17,8 @@ def observe(
 ) -> None:
     if queue is not None and kind in STAT_FIELDS:
         ctx.stats.record(queue, kind, now)
+    if task is not None:
+        ctx.task_watches.changed(task.task_id)
     ctx.events.emit(
         Event(
             kind=kind,

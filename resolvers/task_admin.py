@@ -45,7 +45,9 @@ async def remove_task(ctx: Context, task_id: Any, param: str = "taskId") -> int:
             param=param,
         )
     states = (TaskState.QUEUED, TaskState.COMPLETED, TaskState.FAILED)
-    return await ctx.store.delete_tasks(TaskFilter(task_ids=(task.task_id,), states=states))
+    removed = await ctx.store.delete_tasks(TaskFilter(task_ids=(task.task_id,), states=states))
+    ctx.task_watches.changed(task.task_id)
+    return removed
 
 
 async def search_tasks(

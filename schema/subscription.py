@@ -8,6 +8,7 @@ import strawberry
 
 from resolvers import models
 from resolvers.push import follow_events, push_batches, push_tasks
+from resolvers.task_updates import follow_task
 from schema.context import Info, engine, vanished
 from schema.declare import object_type, subscription
 from schema.enums import EventKind
@@ -63,6 +64,15 @@ class Subscription:
         async for batch in push_batches(ctx, worker_id, prefetch, vanished=vanished(info)):
             now = ctx.clock()
             yield [Task.from_model(task, now) for task in batch]
+
+    @subscription
+    async def task_updates(self, info: Info, task_id: strawberry.ID) -> AsyncGenerator[Task, None]:
+        """The task now, then after each change (progress, state, result), on any node;
+        completes after a finished state (completed, failed or dropped). A task removed
+        meanwhile ends it with TASK_NOT_FOUND. Needs the role that reads tasks (viewer)."""
+        ctx = engine(info)
+        async for task in follow_task(ctx, task_id):
+            yield Task.from_model(task, ctx.clock())
 
     @subscription
     async def events(self, info: Info, queue: str | None = None) -> AsyncGenerator[Event, None]:

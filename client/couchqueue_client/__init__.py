@@ -6,7 +6,8 @@ websocket or polled over HTTP. Depends only on httpx and websockets.
     Publisher("http://127.0.0.1:8080").publish({"email": "evan@example.com"})
 
     def send_mail(task):                       # or `async def`
-        ...                                    # return: complete; raise: fail
+        task.report_progress({"step": 1})      # optional: seen by taskUpdates subscribers
+        return {"sent": True}                  # complete, with this result; raise: fail
 
     Worker("http://127.0.0.1:8080", ["welcome"], send_mail, concurrency=4).run_forever()
 """
@@ -14,9 +15,9 @@ websocket or polled over HTTP. Depends only on httpx and websockets.
 from __future__ import annotations
 
 from couchqueue_client.api import Report, WorkerApi
-from couchqueue_client.errors import CertificateError, CouchQueueError, Unavailable
+from couchqueue_client.errors import CertificateError, CouchQueueError, Unavailable, WaitTimeout
 from couchqueue_client.failure import TaskFailed
-from couchqueue_client.models import Event, PublishedTask, PublishResult, Skipped, Task
+from couchqueue_client.models import Done, Event, PublishedTask, PublishResult, Skipped, Task
 from couchqueue_client.publisher import AsyncPublisher, Publisher
 from couchqueue_client.push import TaskSubscription
 from couchqueue_client.worker import Worker
@@ -25,6 +26,7 @@ __all__ = [
     "AsyncPublisher",
     "CertificateError",
     "CouchQueueError",
+    "Done",
     "Event",
     "PublishResult",
     "PublishedTask",
@@ -35,6 +37,7 @@ __all__ = [
     "TaskFailed",
     "TaskSubscription",
     "Unavailable",
+    "WaitTimeout",
     "Worker",
     "WorkerApi",
 ]

@@ -22,6 +22,9 @@ class Report:
     state: Literal["complete", "fail"]
     fail_reason: str | None = None
     re_enqueue: bool = False
+    # A completion's result (None: none) and follow-up events (PUT /task bodies).
+    result: Any = None
+    publish: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"taskId": self.task_id, "state": self.state}
@@ -29,6 +32,10 @@ class Report:
             body["failReason"] = self.fail_reason
         if self.re_enqueue:
             body["reEnqueue"] = True
+        if self.result is not None:
+            body["result"] = self.result
+        if self.publish:
+            body["publish"] = list(self.publish)
         return body
 
 
@@ -73,6 +80,11 @@ class WorkerApi:
         return [
             CouchQueueError.from_body(item, None) if "error" in item else None for item in answer
         ]
+
+    async def progress(self, worker_id: str, task_id: str, value: Any) -> None:
+        """PUT /task/progress: how far the handler got; also extends the task's lease."""
+        body = {"workerId": worker_id, "taskId": task_id, "progress": value}
+        await send_async(self.client, "PUT", "/task/progress", json=body)
 
     async def heartbeat(self, worker_id: str, task_ids: list[str]) -> None:
         """A sign of life that extends the leases of exactly these tasks."""

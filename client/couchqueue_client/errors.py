@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from couchqueue_client.models import Task
 from couchqueue_client.tls import CA_HINT, verification_failure
 
 RETRYABLE_CODES = frozenset({"UNAVAILABLE", "STORE_UNAVAILABLE", "INTERNAL_ERROR"})
@@ -54,6 +55,19 @@ class Unavailable(CouchQueueError):
 
     def __init__(self, message: str) -> None:
         super().__init__("UNAVAILABLE", message, None, None)
+
+
+class WaitTimeout(CouchQueueError, TimeoutError):
+    """Some tasks waited for (``publish(wait=)``, ``wait_for``) had not finished when the time
+    was up: ``pending`` holds them as last seen (their ids in the message), ``finished`` the
+    others. Also a TimeoutError."""
+
+    def __init__(self, pending: list[Task], finished: list[Task]) -> None:
+        names = ", ".join(f"{task.task_id} ({task.queue}, {task.state})" for task in pending)
+        total = len(pending) + len(finished)
+        super().__init__("WAIT_TIMEOUT", f"{len(pending)} of {total} tasks not finished: {names}")
+        self.pending = pending
+        self.finished = finished
 
 
 class CertificateError(CouchQueueError):

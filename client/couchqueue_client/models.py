@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,10 +30,15 @@ TASK_FIELDS = (
     "leaseUntil",
 )
 
+# The states in which a task has its outcome (publish(wait=) and wait_for return then).
+FINISHED_STATES = frozenset({"completed", "failed", "dropped"})
+
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One task handed to a worker (claimed for it, under a lease)."""
+    """A task: one handed to a worker (claimed for it, under a lease), or, from
+    ``publish(wait=)`` and ``wait_for``, one as it finished (``state``, ``result``,
+    ``fail_reason``). A handler may call ``report_progress`` on the task it was handed."""
 
     task_id: str
     event_id: str
@@ -49,6 +54,30 @@ class Task:
     created_at: float | None = None
     started_at: float | None = None
     lease_until: float | None = None
+    state: str | None = None
+    result: Any = None
+    progress: Any = None
+    parent_task_id: str | None = None
+    fail_reason: str | None = None
+    finished_at: float | None = None
+    # Set by the Worker on a task it hands to a handler: sends a progress report.
+    _progress: Callable[[Any], None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    @property
+    def finished(self) -> bool:
+        """Whether the task has its outcome: completed, failed or dropped."""
+        return self.state in FINISHED_STATES
+
+    def report_progress(self, value: Any) -> None:
+        """Tell the server how far the handler got (any JSON value: 42, {"done": 3, "of":
+        10}); subscribers of taskUpdates see it, and it extends the task's lease. Returns at
+        once, from a sync or an async handler: the report is sent in the background, and a
+        newer value replaces one not sent yet. TypeError if the value is not JSON."""
+        if self._progress is None:
+            raise RuntimeError("only a task handed to a handler by a Worker can report progress")
+        self._progress(value)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Task:
@@ -67,6 +96,12 @@ class Task:
             created_at=_optional_float(raw.get("createdAt")),
             started_at=_optional_float(raw.get("startedAt")),
             lease_until=_optional_float(raw.get("leaseUntil")),
+            state=_optional_str(raw.get("state")),
+            result=raw.get("result"),
+            progress=raw.get("progress"),
+            parent_task_id=_optional_str(raw.get("parentTaskId")),
+            fail_reason=_optional_str(raw.get("failReason")),
+            finished_at=_optional_float(raw.get("finishedAt")),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -117,6 +152,17 @@ class Event:
         if self.unique_key is not None:
             body["uniqueKey"] = self.unique_key
         return body
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What a handler may return to complete its task with a result and follow-up events:
+    ``Done(result={"rows": 12}, publish=[Event({"step": "index"})])``. The events are
+    published by the server as part of the completion, once, each with the task as its
+    parent. Returning a plain value is ``Done(result=value)``."""
+
+    result: Any = None
+    publish: Sequence[Event | Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True, slots=True)

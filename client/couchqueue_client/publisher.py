@@ -5,26 +5,33 @@ sharing how requests are built and answers read.
 interests); ``delete_interests`` stops that. ``publish`` raises CouchQueueError for an error
 answer (or Unavailable when the server cannot be reached). ``publish_many`` sends PUT /tasks in
 chunks and answers one item per event: its PublishResult, or the CouchQueueError that event
-alone got. For an https:// server, ``ca_file`` names the CA certificate(s) to verify it with
+alone got. ``publish(..., wait=seconds)`` waits for the event's outcome: it answers the
+finished task of every copy (one per interested queue: state, result, fail_reason), or raises
+WaitTimeout naming the copies not finished in time; ``wait_for`` does the same for tasks
+published earlier. Waiting takes a token that may read tasks (viewer). For an https://
+server, ``ca_file`` names the CA certificate(s) to verify it with
 (PEM; without it, httpx's default CAs); a certificate that does not verify raises
 CertificateError.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, overload
 
 import httpx
 
 from couchqueue_client.errors import CouchQueueError
 from couchqueue_client.http import DEFAULT_TIMEOUT, client_options, send, send_async
-from couchqueue_client.models import Event, PublishResult, Scope, default_name
+from couchqueue_client.models import Event, PublishResult, Scope, Task, default_name
 from couchqueue_client.tls import verify_context
+from couchqueue_client.waiting import Waited, outcome, pause, result_request, task_ids
 from couchqueue_client.wire import Connection, SyncConnection, supports
 
 # Events per PUT /tasks request (the server accepts up to its max batch, 1000 by default).
@@ -107,6 +114,7 @@ class Publisher:
     def publisher(self) -> str:
         return self._requests.publisher
 
+    @overload
     def publish(
         self,
         data: Mapping[str, Any],
@@ -116,16 +124,66 @@ class Publisher:
         singularly_enqueue: bool = False,
         singularly_run: bool = False,
         unique_key: str | None = None,
-    ) -> PublishResult:
+        *,
+        wait: None = None,
+    ) -> PublishResult: ...
+
+    @overload
+    def publish(
+        self,
+        data: Mapping[str, Any],
+        publisher: str | None = None,
+        run_at: float | dt.datetime | None = None,
+        scope: Scope = "any",
+        singularly_enqueue: bool = False,
+        singularly_run: bool = False,
+        unique_key: str | None = None,
+        *,
+        wait: float,
+    ) -> list[Task]: ...
+
+    def publish(
+        self,
+        data: Mapping[str, Any],
+        publisher: str | None = None,
+        run_at: float | dt.datetime | None = None,
+        scope: Scope = "any",
+        singularly_enqueue: bool = False,
+        singularly_run: bool = False,
+        unique_key: str | None = None,
+        *,
+        wait: float | None = None,
+    ) -> PublishResult | list[Task]:
+        """Publish an event; with ``wait`` (seconds), wait for it and answer the finished
+        task of every copy (WaitTimeout if some are not finished by then)."""
         body = self._requests.one(
             data, publisher, run_at, scope, singularly_enqueue, singularly_run, unique_key
         )
         if self._lean is not None and self._lean_lock.acquire(blocking=False):
             try:
-                return PublishResult.from_json(self._lean.send_json("PUT", "/task", body))
+                result = PublishResult.from_json(self._lean.send_json("PUT", "/task", body))
             finally:
                 self._lean_lock.release()
-        return PublishResult.from_json(send(self._client, "PUT", "/task", json=body))
+        else:
+            result = PublishResult.from_json(send(self._client, "PUT", "/task", json=body))
+        return result if wait is None else self.wait_for(result, wait)
+
+    def wait_for(self, tasks: Waited, seconds: float) -> list[Task]:
+        """The tasks (a publish's copies, or task ids) once each is finished, in order; after
+        ``seconds``, WaitTimeout naming those that are not."""
+        ids = task_ids(tasks)
+        deadline = time.monotonic() + seconds
+        last: dict[str, Task] = {}
+        for task_id in ids:
+            while True:
+                asked = time.monotonic()
+                request = result_request(task_id, deadline - asked, self._client.timeout)
+                task = Task.from_json(send(self._client, "GET", "/task/result", **request))
+                last[task_id] = task
+                if task.finished or time.monotonic() >= deadline:
+                    break
+                time.sleep(pause(asked))
+        return outcome(ids, last)
 
     def set_interests(self, queue: str, interests: Interests) -> Interests:
         """Replace the queue's interests (creating the queue); answers them as stored."""
@@ -188,6 +246,7 @@ class AsyncPublisher:
     def publisher(self) -> str:
         return self._requests.publisher
 
+    @overload
     async def publish(
         self,
         data: Mapping[str, Any],
@@ -197,17 +256,78 @@ class AsyncPublisher:
         singularly_enqueue: bool = False,
         singularly_run: bool = False,
         unique_key: str | None = None,
-    ) -> PublishResult:
+        *,
+        wait: None = None,
+    ) -> PublishResult: ...
+
+    @overload
+    async def publish(
+        self,
+        data: Mapping[str, Any],
+        publisher: str | None = None,
+        run_at: float | dt.datetime | None = None,
+        scope: Scope = "any",
+        singularly_enqueue: bool = False,
+        singularly_run: bool = False,
+        unique_key: str | None = None,
+        *,
+        wait: float,
+    ) -> list[Task]: ...
+
+    async def publish(
+        self,
+        data: Mapping[str, Any],
+        publisher: str | None = None,
+        run_at: float | dt.datetime | None = None,
+        scope: Scope = "any",
+        singularly_enqueue: bool = False,
+        singularly_run: bool = False,
+        unique_key: str | None = None,
+        *,
+        wait: float | None = None,
+    ) -> PublishResult | list[Task]:
+        """Publish an event; with ``wait`` (seconds), wait for it and answer the finished
+        task of every copy (WaitTimeout if some are not finished by then)."""
         body = self._requests.one(
             data, publisher, run_at, scope, singularly_enqueue, singularly_run, unique_key
         )
         if self._lean is not None and not self._lean_busy:
             self._lean_busy = True
             try:
-                return PublishResult.from_json(await self._lean.send_json("PUT", "/task", body))
+                result = PublishResult.from_json(await self._lean.send_json("PUT", "/task", body))
             finally:
                 self._lean_busy = False
-        return PublishResult.from_json(await send_async(self._client, "PUT", "/task", json=body))
+        else:
+            answer = await send_async(self._client, "PUT", "/task", json=body)
+            result = PublishResult.from_json(answer)
+        return result if wait is None else await self.wait_for(result, wait)
+
+    async def wait_for(self, tasks: Waited, seconds: float) -> list[Task]:
+        """The tasks (a publish's copies, or task ids) once each is finished, in order; after
+        ``seconds``, WaitTimeout naming those that are not. The copies are waited for at
+        once, each by its own long poll."""
+        ids = task_ids(tasks)
+        deadline = time.monotonic() + seconds
+        waits = [asyncio.ensure_future(self._wait_one(task_id, deadline)) for task_id in ids]
+        try:
+            found = await asyncio.gather(*waits)
+        except BaseException:
+            # One failed (or the caller gave up): the other long polls end now, not later.
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+            raise
+        return outcome(ids, dict(zip(ids, found, strict=True)))
+
+    async def _wait_one(self, task_id: str, deadline: float) -> Task:
+        while True:
+            asked = time.monotonic()
+            request = result_request(task_id, deadline - asked, self._client.timeout)
+            answer = await send_async(self._client, "GET", "/task/result", **request)
+            task = Task.from_json(answer)
+            if task.finished or time.monotonic() >= deadline:
+                return task
+            await asyncio.sleep(pause(asked))
 
     async def set_interests(self, queue: str, interests: Interests) -> Interests:
         """Replace the queue's interests (creating the queue); answers them as stored."""

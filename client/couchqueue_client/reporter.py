@@ -1,10 +1,14 @@
 """Reports sent in batches: reports that finish while one request is on its way go together in
 the next POST /tasks (like a group commit), so a busy worker makes few requests and an idle
-one reports at once. A server that cannot be reached is retried with backoff."""
+one reports at once. A server that cannot be reached is retried with backoff. A completion
+whose result or follow-up events the server refuses (too large, say) is reported as a failure
+with the server's reason: otherwise the task would come back at its lease's end, run again and
+be refused again, until maxDeliveries."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 from couchqueue_client.api import Report, WorkerApi
@@ -71,8 +75,15 @@ class Reporter:
             outcomes = [CouchQueueError("CLIENT_ERROR", repr(exc))] * len(batch)
         else:
             self._backoff.reset()
-        for (_, report), outcome in zip(batch, outcomes, strict=True):
-            if outcome is not None:
+        for (worker_id, report), outcome in zip(batch, outcomes, strict=True):
+            if outcome is not None and _outcome_refused(report, outcome):
+                logger.warning("task %s: its outcome was refused: %s", report.task_id, outcome)
+                reason = f"the server refused the handler's outcome: {outcome}"
+                failure = dataclasses.replace(
+                    report, state="fail", fail_reason=reason, result=None, publish=()
+                )
+                self.put(worker_id, failure)
+            elif outcome is not None:
                 # Typically NOT_TASK_HOLDER: the lease ran out or the subscription closed, and the
                 # task went back to its queue; it will be delivered again.
                 logger.warning(
@@ -80,3 +91,13 @@ class Reporter:
                 )
         sent = {id(entry) for entry in batch}
         self._pending = [entry for entry in self._pending if id(entry) not in sent]
+
+
+def _outcome_refused(report: Report, error: CouchQueueError) -> bool:
+    """A completion refused for its result or follow-up events (not for who holds it)."""
+    param = error.param or ""
+    return (
+        report.state == "complete"
+        and not error.retryable
+        and (param == "result" or param.startswith("publish"))
+    )

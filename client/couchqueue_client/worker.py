@@ -28,6 +28,7 @@ from couchqueue_client.errors import CouchQueueError
 from couchqueue_client.handler import Handler, HandlerRunner
 from couchqueue_client.http import DEFAULT_TIMEOUT, client_options
 from couchqueue_client.models import Task, default_name
+from couchqueue_client.progress import ProgressSender
 from couchqueue_client.push import TaskSubscription
 from couchqueue_client.reporter import Reporter
 from couchqueue_client.tls import verify_context
@@ -87,7 +88,7 @@ class Worker:
         self._token = token
         self._ca_file = ca_file
         self._verify = verify_context(ca_file)  # a CA file that cannot be used: ValueError now
-        self._runner = HandlerRunner(handler, concurrency)
+        self._runner = HandlerRunner(handler, concurrency, publisher=self.name)
         self._worker_id: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ran = False
@@ -127,7 +128,11 @@ class Worker:
             async with httpx.AsyncClient(**options, limits=limits) as client:
                 self._api = WorkerApi(client)
                 self._reporter = Reporter(self._api, self.max_backoff)
-                await self._work()
+                self._progress = ProgressSender(self._api, self._loop)
+                try:
+                    await self._work()
+                finally:
+                    await self._progress.close()
         finally:
             self._runner.close()
             self._loop = None
@@ -267,7 +272,10 @@ class Worker:
     def _start(self, task: Task, worker_id: str) -> None:
         """Run the handler on a task (a slot was taken for it); the slot is freed once the
         report is queued."""
+        progress = self._progress.open(worker_id, task.task_id)
+        object.__setattr__(task, "_progress", progress)  # the handler's task.report_progress
         job = asyncio.create_task(self._execute(task, worker_id), name=f"task {task.task_id}")
+        job.add_done_callback(lambda _: progress.close())
         self._jobs.add(job)
         self._running.add(task.task_id)
         job.add_done_callback(self._jobs.discard)

@@ -294,6 +294,7 @@ STATUS = [
 ROUTES: list[tuple[str, str, list[str]]] = [
     ("PUT", "/task", EVENT),
     ("GET", "/task", ["workerId", "waitSeconds"]),
+    ("GET", "/task/result", ["taskId", "waitSeconds"]),
     ("PUT", "/tasks", ["tasks"]),
     ("POST", "/tasks", ["workerId", "reports"]),
     ("POST", "/task", ["workerId", *REPORT]),

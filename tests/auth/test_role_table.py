@@ -26,6 +26,7 @@ W, T = "$worker", "$task"  # stand for the seeded worker's and task's ids
 REST_CALLS: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/task"): {"publisher": "p", "data": '{"n": 2}'},
     ("GET", "/task"): {"workerId": W},
+    ("GET", "/task/result"): {"taskId": T},
     ("POST", "/task"): {"workerId": W, "taskId": T, "state": "complete"},
     ("DELETE", "/task"): {"queue": "q"},
     ("PUT", "/tasks"): {"tasks": '[{"publisher": "p", "data": {}}]'},
@@ -121,6 +122,7 @@ GRAPHQL_CALLS: dict[str, str] = {
     "Subscription.tasks": f'subscription {{ tasks(workerId: "{W}") {{ taskId }} }}',
     "Subscription.taskBatches": f'subscription {{ taskBatches(workerId: "{W}") {{ taskId }} }}',
     "Subscription.events": "subscription { events { kind } }",
+    "Subscription.taskUpdates": f'subscription {{ taskUpdates(taskId: "{T}") {{ taskId }} }}',
 }
 
 # Deprecated fields too: they still run, so they need a role like any other.
