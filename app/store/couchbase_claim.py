@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import hashlib
 import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,17 +30,20 @@ from app.store.couchbase_tasks import Stored, Tasks
 from resolvers.models import WORKER_LANE_PREFIX, ClaimRequest, Task, TaskState
 
 WINDOW = 2  # chunks of each waiting log read at a time
+# ... and while contended: enough candidates for every node to start at its own place, some
+# ten claims apart.
+CONTENDED_WINDOW = 4
 MAX_CHUNKS = 12  # chunks with a live, unblocked candidate a claim looks through
 MAX_SCAN = 512  # chunks a claim reads at most, passing blocked identities and stale entries
 MAX_WINDOW = 64  # the window grows to this many chunks while it finds only those
 ROUNDS = 4  # window re-reads after losing every race in it
 SPREAD = 8  # after a lost race, the next candidate is one of this many, at random
-# Races lost per candidate tried (a moving average) above which every pick is spread over the
-# window: other nodes are claiming from the same window, and taking candidates in order would
-# make them all collide on the first few.
-CONTENDED = 0.1
-WIDE_SPREAD = 128  # then each pick is one of this many, at random
-AVERAGE_WEIGHT = 0.05
+# After a race lost to another node, claims start at this node's own place in the window (see
+# node_offset) for this long: other nodes are claiming from the same window, and taking
+# candidates in order would make them all collide on the first few. (Fewer losses are what the
+# spreading brings, not a sign that the other nodes left.)
+SPREAD_SECONDS = 5.0
+GOLDEN = (5**0.5 - 1) / 2
 
 CachedQueues = Callable[[str], list[str]]
 Candidate = tuple[float, int, str, dict[str, Any], Place]
@@ -53,7 +57,10 @@ class Claimer:
         # Tasks this process is moving right now: its other claims pass them by, so concurrent
         # claims in one process never race each other for the same task.
         self._trying: set[str] = set()
-        self._losses = 0.0  # races lost per claim, moving average
+        self._spread_until = 0.0  # claims spread over the window until then (monotonic)
+        # Where in a window this node starts claiming while contended, as a fraction of the
+        # window (see node_offset); the store sets it at open.
+        self.offset = 0.0
 
     async def lane_queues(self, lanes: Sequence[str]) -> dict[str, list[str]]:
         """The queues whose directories index each lane: the queue itself; for a worker's own
@@ -107,7 +114,8 @@ class Claimer:
                 dirs = {**dirs, **await self.index.directories(queues)}
             ready, due = _chunks(lane, queues, dirs, request.now)
             contended = False
-            start, size, charged, scanned = 0, WINDOW, 0, 0
+            first = CONTENDED_WINDOW if self._spreading() else WINDOW
+            start, size, charged, scanned = 0, first, 0, 0
             while charged < MAX_CHUNKS and scanned < MAX_SCAN:
                 window = ready[start : start + size] + due[start : start + size]
                 if not window:
@@ -130,7 +138,7 @@ class Claimer:
                 contended = contended or lost
                 if live:
                     charged += len(window)
-                    size = WINDOW
+                    size = first
                 else:
                     size = min(size * 2, MAX_WINDOW)
             if not contended:
@@ -145,17 +153,19 @@ class Claimer:
         process before its document is read, so concurrent claims of one process spread over
         the candidates instead of all reading, then racing for, the first one. Stale entries
         met are removed (in the background)."""
-        lost = live = False
+        lost = live = lost_here = False
         stale: list[Place] = []
         queue = list(candidates)
+        spread = False
         try:
             while queue:
-                # In order; after a lost race, at random among the next few, so claimers of
-                # other processes reading the same window stop colliding on the same ones.
-                if self._losses > CONTENDED:
-                    pick = random.randrange(min(len(queue), WIDE_SPREAD))
-                else:
-                    pick = random.randrange(min(len(queue), SPREAD)) if lost else 0
+                if not spread and (lost or self._spreading()):
+                    # Each node starts at its own place in the window and goes round, so the
+                    # nodes' claims take different candidates instead of colliding.
+                    start = int(self.offset * len(queue))
+                    queue, spread, lost_here = queue[start:] + queue[:start], True, False
+                # In order; after a lost race, at random among the next few.
+                pick = random.randrange(min(len(queue), SPREAD)) if lost_here else 0
                 _, _, ticket, entry, place = queue.pop(pick)
                 task_id = entry["t"]
                 if task_id in self._trying or entry.get("i") in blocked:
@@ -177,9 +187,9 @@ class Claimer:
                     )
                 finally:
                     self._trying.discard(task_id)
-                self._losses *= 1 - AVERAGE_WEIGHT
                 if outcome == "conflict":
-                    self._losses += AVERAGE_WEIGHT
+                    self._spread_until = time.monotonic() + SPREAD_SECONDS
+                    lost_here = spread
                 if outcome == "done":
                     return started, lost, True
                 if outcome == "blocked":
@@ -189,6 +199,9 @@ class Claimer:
             return None, lost, live
         finally:
             self.index.remove_later(stale)
+
+    def _spreading(self) -> bool:
+        return time.monotonic() < self._spread_until
 
     async def _give_back(self, waiting: Stored, started: Task, outcome: str) -> None:
         """A claim whose caller left after its move committed: the task goes back to waiting
@@ -252,6 +265,14 @@ def _chunks(
         [(s, c) for c, s in sorted(ready, key=key)],
         [(s, c) for c, s in sorted(due, key=key)],
     )
+
+
+def node_offset(number: int) -> float:
+    """The place in a claim window where node ``number`` starts while contended: the
+    fractional part of number * the golden ratio. Any run of N consecutive node numbers (nodes
+    restart, and the numbers climb) lands on the same evenly spread places, N gaps of at
+    most three sizes, none below a seventh of the window for five nodes."""
+    return (number * GOLDEN) % 1.0
 
 
 def _claimable(stored: Stored | None, ticket: str, request: ClaimRequest) -> bool:
