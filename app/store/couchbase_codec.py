@@ -38,8 +38,12 @@ LOG_OF_STATE = {
 }
 # The constants below are part of the stored format (they name chunk documents): changing one
 # needs an empty store (or a new prefix).
-# Seq-ordered logs are cut into chunks of this many sequence numbers.
+# Seq-ordered logs are cut into chunks of this many sequence numbers (of one queue's).
 CHUNK = 64
+# Seqs from per-queue counters (see couchbase_numbers): SEQ_BASE + (n << QUEUE_BITS) + queue
+# number. Below SEQ_BASE: seqs of a store written before them (one counter for every queue).
+SEQ_BASE = 1 << 52
+QUEUE_BITS = 22
 # Delayed tasks are bucketed by run_at, this many seconds per bucket; leases by lease_until,
 # one second per bucket (so a lease bucket document stays small however busy the queue).
 BUCKET_SECONDS = 10.0
@@ -119,7 +123,19 @@ def hint_now(task: Task, before: Task | None = None) -> float:
 
 
 def chunk_of(task: Task, log: str) -> int:
-    return bucket_of(task.run_at) if log == DELAYED else task.seq // CHUNK
+    return bucket_of(task.run_at) if log == DELAYED else seq_chunk(task.seq)
+
+
+def make_seq(n: int, queue_number: int) -> int:
+    return SEQ_BASE + (n << QUEUE_BITS) + queue_number
+
+
+def seq_chunk(seq: int) -> int:
+    """The chunk of a seq-ordered log a seq falls in: CHUNK consecutive seqs of one queue.
+    Increasing with seq, older stores' seqs included (their chunks all come first)."""
+    if seq < SEQ_BASE:
+        return seq // CHUNK
+    return SEQ_BASE // CHUNK + ((seq - SEQ_BASE) >> QUEUE_BITS) // CHUNK
 
 
 def entry_value(task: Task, log: str, base: str | None) -> dict[str, Any]:

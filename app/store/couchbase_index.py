@@ -6,11 +6,8 @@
   ``dir::{queue}``'s CAS changes with every task queued in the queue (a cheap change stamp).
 - Chunk documents ``log::{queue}::{log}::{chunk}::{lane}``: ``{ticket: entry}``. Seq-ordered logs
   (ready, started, completed, failed) are cut by seq // CHUNK; the delayed log by run_at bucket.
-- ``held::{worker}``: the started tasks a worker holds, ``{ticket: {t, b, q, l}}``; and
-  ``started::{queue}``: ``{ticket: lane}``, every started stay of the queue's tasks.
-- ``leases`` (a set of buckets) and ``lease::{bucket}``: started tasks by lease expiry bucket
-  (``{ticket: {t, w, u, b, s, q, l}}``). Started tasks have no chunked log: the started set
-  counts them, and listings read them from the lease buckets.
+- Started tasks have no chunked log: they are indexed per worker, per queue and by lease
+  expiry (see couchbase_leases, a mixin of Index).
 
 Every chunk entry is counted (by its chunk's counter) before it is written, ahead of the task's
 commit, and uncounted by whoever wins its sub-document removal: the writer that moved the task
@@ -40,11 +37,10 @@ from app.store.couchbase_codec import (
     READY,
     STARTED,
     chunk_of,
-    lease_bucket,
-    lease_value,
 )
 from app.store.couchbase_finish import Finisher
 from app.store.couchbase_kv import MAX_SPECS, Kv, path
+from app.store.couchbase_leases import LeaseIndex
 from resolvers.models import Task
 
 # A directory with this many counters at zero is compacted (by CAS, never under a lock).
@@ -91,11 +87,12 @@ class Directory:
     cas: int = 0
 
 
-class Index:
+class Index(LeaseIndex):
     def __init__(self, kv: Kv) -> None:
         self.kv = kv
         self.finisher = Finisher()
-        self._lease_buckets: set[int] = set()
+        self._lease_buckets: set[tuple[str | None, int]] = set()
+        self._lease_minutes: set[tuple[str, int]] = set()
         self._pruning: set[str] = set()
         # (stream, chunk) -> (counter, chunk CAS, first seen): counters seen apart from chunks.
         self._apart: dict[tuple[Stream, int], tuple[int, int, float]] = {}
@@ -308,103 +305,6 @@ class Index:
 
     def place(self, task: Task, log: str, ticket: str) -> Place:
         return Place(Stream(task.queue, task.lane, log), chunk_of(task, log), ticket)
-
-    # -- started tasks: per worker, and by lease expiry --------------------------------------
-
-    def held_key(self, worker_id: str | None) -> str:
-        return self.kv.key("held", worker_id or "")
-
-    def lease_key(self, bucket: int) -> str:
-        return self.kv.key("lease", bucket)
-
-    def started_key(self, queue: str) -> str:
-        return self.kv.key("started", queue)
-
-    async def hold(self, task: Task, ticket: str, base: str | None) -> None:
-        """Index a started task: first under its lease's bucket (the reaper's index, and the
-        record from which it finishes whatever else of this stay a failure left behind), then
-        under its worker and in its queue's started set ``{ticket: lane}`` (what counts started
-        tasks: adding and removing a ticket are idempotent, so any retry or finisher may)."""
-        await self.put_lease(ticket, lease_value(task, base))
-        held = {"t": task.task_id, "b": base, "q": task.queue, "l": task.lane}
-        await asyncio.gather(
-            self.kv.mutate(
-                self.held_key(task.worker_id), [SD.upsert(path(ticket), held)], create=True
-            ),
-            self.kv.mutate(
-                self.started_key(task.queue), [SD.upsert(path(ticket), task.lane)], create=True
-            ),
-        )
-
-    async def put_lease(self, ticket: str, value: dict[str, Any]) -> None:
-        bucket = lease_bucket(value["u"])
-        jobs = [
-            self.kv.mutate(self.lease_key(bucket), [SD.upsert(path(ticket), value)], create=True)
-        ]
-        if bucket not in self._lease_buckets:
-            leases = self.kv.key("leases")
-            jobs.append(self.kv.mutate(leases, [SD.upsert(path(str(bucket)), 1)], create=True))
-        await asyncio.gather(*jobs)
-        if len(self._lease_buckets) >= CACHE_LIMIT:
-            self._lease_buckets.clear()
-        self._lease_buckets.add(bucket)
-
-    async def unhold(self, worker_id: str | None, ticket: str, queue: str) -> None:
-        """Forget a started stay under its worker and in its queue's started set (either may
-        be gone already: whoever comes first removes it). Its lease entry stays until the
-        lease reaper reaches its bucket and finds it stale: the reaper alone cleans the lease
-        index, and calls this for each stale entry it removes."""
-        await asyncio.gather(
-            self.kv.mutate(self.held_key(worker_id), [SD.remove(path(ticket))]),
-            self.kv.mutate(self.started_key(queue), [SD.remove(path(ticket))]),
-        )
-
-    async def started(self, queue: str) -> dict[str, int]:
-        """How many tasks of the queue are started, by lane."""
-        got = await self.kv.get(self.started_key(queue))
-        counts: dict[str, int] = {}
-        for lane in (got[0] if got else {}).values():
-            counts[lane] = counts.get(lane, 0) + 1
-        return counts
-
-    async def held(self, worker_id: str) -> dict[str, dict[str, Any]]:
-        got = await self.kv.get(self.held_key(worker_id))
-        return {} if got is None else dict(got[0])
-
-    async def lease_buckets(self) -> list[int]:
-        got = await self.kv.get(self.kv.key("leases"))
-        return sorted(int(b) for b in (got[0] if got else {}))
-
-    async def chunk_lease(self, bucket: int) -> dict[str, dict[str, Any]]:
-        got = await self.kv.get(self.lease_key(bucket))
-        return {} if got is None else dict(got[0])
-
-    async def move_lease(self, old_bucket: int, ticket: str, value: dict[str, Any]) -> None:
-        """Re-file a lease entry under its task's current lease (written before the old entry
-        goes, so a crash between leaves a duplicate, never nothing)."""
-        if lease_bucket(value["u"]) != old_bucket:
-            await self.put_lease(ticket, value)
-            await self.drop_lease_entry(old_bucket, ticket)
-        else:
-            await self.put_lease(ticket, value)
-
-    async def all_leases(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every lease entry (stale ones included: callers check each against its task)."""
-        buckets = await self.lease_buckets()
-        docs = await asyncio.gather(*(self.chunk_lease(b) for b in buckets))
-        return [(ticket, entry) for doc in docs for ticket, entry in doc.items()]
-
-    async def drop_lease_entry(self, bucket: int, ticket: str) -> None:
-        await self.kv.mutate(self.lease_key(bucket), [SD.remove(path(ticket))])
-
-    async def retire_lease_bucket(self, bucket: int) -> None:
-        """Delete a past, empty lease bucket, then take it off the set."""
-        key = self.lease_key(bucket)
-        got = await self.kv.get(key)
-        if got is not None and (got[0] or not await self.kv.remove(key, got[1])):
-            return
-        await self.kv.mutate(self.kv.key("leases"), [SD.remove(path(str(bucket)))])
-        self._lease_buckets.discard(bucket)
 
 
 def _tally(deltas: dict[str, dict[str, int]], place: Place, delta: int) -> None:

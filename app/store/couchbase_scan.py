@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from app.store.couchbase_codec import (
-    CHUNK,
     COMPLETED,
     DELAYED,
     FAILED,
@@ -25,6 +24,7 @@ from app.store.couchbase_codec import (
     entry_may_match,
     entry_state,
     logs_for,
+    seq_chunk,
 )
 from app.store.couchbase_index import KIND_OF_LOG, Directory, Place, Stream
 from app.store.couchbase_tasks import Stored, Tasks
@@ -93,16 +93,14 @@ class Scanner:
         if STARTED in logs:
             pending += [
                 (entry["s"], STARTED, ticket, entry, None)
-                for ticket, entry in await self.index.all_leases()
-                if entry["s"] > floor
-                and entry.get("q") in queues
-                and (where.lane is None or entry.get("l") == where.lane)
+                for ticket, entry in await self.index.leases_of(queues)
+                if entry["s"] > floor and (where.lane is None or entry.get("l") == where.lane)
             ]
-        first = max(floor, 0) // CHUNK
+        first = seq_chunk(max(floor, 0))
         seq_logs = (READY, COMPLETED, FAILED)
         numbers = sorted(
             {c for s, chunks in streams.items() if s.log in seq_logs for c in chunks if c >= first}
-            | {e[0] // CHUNK for e in pending}
+            | {seq_chunk(e[0]) for e in pending}
         )
         found: list[Stored] = []
         for i in range(0, len(numbers), CHUNKS_PER_STEP):
@@ -122,7 +120,7 @@ class Scanner:
                 for ticket, entry in chunk.items()
                 if entry["s"] > floor
             ]
-            entries += [e for e in pending if e[0] // CHUNK in step]
+            entries += [e for e in pending if seq_chunk(e[0]) in step]
             entries = [e for e in entries if entry_may_match(e[3], e[1], where)]
             entries.sort(key=lambda e: e[0])
             found += await self._live(entries, where)

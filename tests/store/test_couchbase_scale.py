@@ -3,19 +3,25 @@ spread over a queue's window instead of colliding on its oldest tasks."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from resolvers.models import TaskFilter, TaskState
 from tests.conftest import couchbase_url
-from tests.store.factories import claim_request, task
+from tests.store.factories import NOW, claim_request, task
 
 pytest.importorskip("acouchbase")
 
+from couchbase import subdocument as SD
+
 from app.store.couchbase import CouchbaseStore
 from app.store.couchbase_claim import node_offset
+from app.store.couchbase_codec import SEQ_BASE, lease_bucket
+from app.store.couchbase_kv import path
 
 
 @pytest.fixture
@@ -66,3 +72,119 @@ async def test_a_node_that_lost_a_race_claims_from_its_own_place(
     assert second is not None and second.task_id == tasks[40].task_id
     in_order = await a.claim_task(claim_request("q", worker="wa"))
     assert in_order is not None and in_order.task_id == tasks[1].task_id
+
+
+@pytest.fixture
+async def cb(couchbase_target: str, tmp_path: Path) -> AsyncIterator[CouchbaseStore]:
+    store = await CouchbaseStore.open(couchbase_url(tmp_path))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+class KeyLog:
+    """The document keys a store's KV operations touch."""
+
+    NAMES = ("get", "insert", "upsert", "replace", "remove", "incr", "mutate", "lookup", "cas_of")
+
+    def __init__(self, store: CouchbaseStore) -> None:
+        self.keys: set[str] = set()
+        self.kv = store.kv
+        for name in self.NAMES:
+            self._wrap(self.kv, name)
+
+    def stop(self) -> None:
+        for name in self.NAMES:
+            delattr(self.kv, name)
+
+    def _wrap(self, kv: Any, name: str) -> None:
+        real = getattr(kv, name)
+
+        async def logged(key: str, *args: Any, **kwargs: Any) -> Any:
+            self.keys.add(key)
+            return await real(key, *args, **kwargs)
+
+        setattr(kv, name, logged)
+
+
+async def lifecycle(store: CouchbaseStore, queue: str) -> None:
+    t = task(queue)
+    assert await store.insert_tasks([t]) == [True]
+    claimed = await store.claim_task(claim_request(queue, worker=f"w-{queue}"))
+    assert claimed is not None and claimed.task_id == t.task_id
+    done = dataclasses.replace(claimed, state=TaskState.COMPLETED, finished_at=NOW)
+    assert await store.replace_task(done, claimed.version)
+    await store.index.finisher.drain()
+
+
+async def test_independent_queues_share_no_document_on_the_hot_path(cb: CouchbaseStore) -> None:
+    """A publish, a claim and a completion in queue a and the same in queue b touch disjoint
+    documents (once each process has noted the queues: a queue's first publish and lease of a
+    minute write the shared lists of queues). Before: the seq counter of every publish and the
+    lease bucket of every claim in the same second were shared."""
+    for queue in ("a", "b"):
+        await lifecycle(cb, queue)
+    touched = {}
+    for queue in ("a", "b"):
+        log = KeyLog(cb)
+        await lifecycle(cb, queue)
+        log.stop()
+        touched[queue] = log.keys
+    assert touched["a"] and touched["b"]
+    assert touched["a"] & touched["b"] == set()
+
+
+def write_as_before(store: CouchbaseStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the store write what the version before per-queue counters and leases wrote:
+    seqs from one ``seq`` counter shared by every queue, and every queue's leases in shared
+    ``leases`` / ``lease::{second}`` documents (nothing else of the layout changed)."""
+    kv = store.kv
+
+    async def number(tasks: Any) -> None:
+        last = await kv.incr(kv.key("seq"), len(tasks))
+        for seq, t in enumerate(tasks, start=last - len(tasks) + 1):
+            t.seq = seq
+
+    async def put_lease(ticket: str, value: dict[str, Any]) -> None:
+        bucket = lease_bucket(value["u"])
+        await kv.mutate(kv.key("lease", bucket), [SD.upsert(path(ticket), value)], create=True)
+        await kv.mutate(kv.key("leases"), [SD.upsert(path(str(bucket)), 1)], create=True)
+
+    monkeypatch.setattr(store.tasks.numbers, "number", number)
+    monkeypatch.setattr(store.index, "put_lease", put_lease)
+
+
+async def test_a_store_written_before_per_queue_counters_and_leases_keeps_working(
+    cb: CouchbaseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tasks numbered by the shared counter come first, in listings and claims; a lease filed
+    in the shared buckets is reaped, and its buckets emptied; counts stay right."""
+    with monkeypatch.context() as before:
+        write_as_before(cb, before)
+        old = [task() for _ in range(3)] + [task("other")]
+        assert all(await cb.insert_tasks(old))
+        lease = claim_request("q", worker="w-old", default_lease_seconds=10.0)
+        assert (await cb.claim_task(lease)).task_id == old[0].task_id  # type: ignore[union-attr]
+    assert [t.seq for t in old] == [1, 2, 3, 4]
+    assert await cb.kv.get(cb.kv.key("lease", lease_bucket(NOW + 10))) is not None
+    new = [task() for _ in range(2)]
+    assert all(await cb.insert_tasks(new))
+    assert all(t.seq >= SEQ_BASE for t in new)
+    both = TaskFilter(queue="q")
+    counts = await cb.count_tasks(both, NOW)
+    assert (counts.queued, counts.started) == (4, 1)
+    page = await cb.list_tasks(TaskFilter(), 3, None)
+    rest = await cb.list_tasks(TaskFilter(), 10, page.next_cursor)
+    listed = [t.task_id for t in page.tasks + rest.tasks]
+    assert listed == [t.task_id for t in old + new]
+    expired = await cb.expired_tasks(NOW + 11, 10)
+    assert [t.task_id for t in expired] == [old[0].task_id]
+    assert await cb.replace_task(expired[0].requeued(), expired[0].version)
+    claims = [await cb.claim_task(claim_request("q", now=NOW + 12)) for _ in range(5)]
+    # Old tasks first (the reaped one went back at its place: its seq is its place).
+    assert [c.task_id for c in claims if c] == [t.task_id for t in old[:3] + new]
+    await cb.index.finisher.drain()
+    assert await cb.expired_tasks(NOW + 40, 10) == []
+    shared = await cb.kv.get(cb.kv.key("leases"))
+    assert shared is None or shared[0] == {}
