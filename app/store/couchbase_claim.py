@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from app.store.couchbase_codec import DELAYED, READY, bucket_of, entry_state
+from app.store.couchbase_codec import CACHE_LIMIT, DELAYED, READY, bucket_of, entry_state
 from app.store.couchbase_index import Directory, Place, Stream
 from app.store.couchbase_tasks import Stored, Tasks
 from resolvers.models import WORKER_LANE_PREFIX, ClaimRequest, Task, TaskState
 
-WINDOW = 2  # chunks of each waiting log read at a time
+WINDOW = 1  # chunks of each waiting log read at a time
 # ... and while contended: enough candidates for every node to start at its own place, some
 # ten claims apart.
 CONTENDED_WINDOW = 4
@@ -43,6 +43,8 @@ SPREAD = 8  # after a lost race, the next candidate is one of this many, at rand
 # candidates in order would make them all collide on the first few. (Fewer losses are what the
 # spreading brings, not a sign that the other nodes left.)
 SPREAD_SECONDS = 5.0
+# A claim first tries the directories this process read this recently (see claim).
+DIR_CACHE_SECONDS = 0.05
 GOLDEN = (5**0.5 - 1) / 2
 
 CachedQueues = Callable[[str], list[str]]
@@ -58,6 +60,7 @@ class Claimer:
         # claims in one process never race each other for the same task.
         self._trying: set[str] = set()
         self._spread_until = 0.0  # claims spread over the window until then (monotonic)
+        self._dir_cache: dict[str, tuple[float, Directory]] = {}
         # Where in a window this node starts claiming while contended, as a fraction of the
         # window (see node_offset); the store sets it at open.
         self.offset = 0.0
@@ -82,20 +85,50 @@ class Claimer:
         return out
 
     async def claim(self, request: ClaimRequest) -> Task | None:
+        """Claim with the directories this process read in the last DIR_CACHE_SECONDS; only
+        if that finds nothing, again with directories read now. (A directory only tells which
+        chunks to read: one a little old costs a claim nothing but the chunks created since,
+        and a claim never answers "nothing" from one.)"""
+        task, used_cache = await self._claim(request, cached=True)
+        if task is None and used_cache:
+            task, _ = await self._claim(request, cached=False)
+        return task
+
+    async def _claim(self, request: ClaimRequest, cached: bool) -> tuple[Task | None, bool]:
         skip = request.skip_queues
         known = [q for lane in request.lanes for q in self._guess(lane, request.lanes)]
-        (per_lane, dirs) = await asyncio.gather(
+        (per_lane, (dirs, used_cache)) = await asyncio.gather(
             self.lane_queues(request.lanes),
-            self.index.directories(q for q in known if q not in skip),
+            self._directories([q for q in known if q not in skip], cached),
         )
         missing = {q for qs in per_lane.values() for q in qs if q not in skip} - set(dirs)
         if missing:
-            dirs.update(await self.index.directories(missing))
+            more, more_cached = await self._directories(sorted(missing), cached)
+            dirs.update(more)
+            used_cache = used_cache or more_cached
         for lane in request.lanes:
             usable = [q for q in per_lane[lane] if q not in skip]
             if usable and (task := await self._claim_lane(lane, usable, dirs, request)):
-                return task
-        return None
+                return task, used_cache
+        return None, used_cache
+
+    async def _directories(
+        self, queues: list[str], cached: bool
+    ) -> tuple[dict[str, Directory], bool]:
+        """The queues' directories, those read in the last DIR_CACHE_SECONDS from memory when
+        ``cached``; and whether any came from memory."""
+        now = time.monotonic()
+        out: dict[str, Directory] = {}
+        if cached:
+            for queue in queues:
+                hit = self._dir_cache.get(queue)
+                if hit is not None and now - hit[0] < DIR_CACHE_SECONDS:
+                    out[queue] = dataclasses.replace(hit[1], cached=True)
+        fresh = await self.index.directories(q for q in queues if q not in out)
+        if len(self._dir_cache) >= CACHE_LIMIT:
+            self._dir_cache.clear()
+        self._dir_cache.update((q, (now, d)) for q, d in fresh.items())
+        return {**out, **fresh}, bool(out)
 
     def _guess(self, lane: str, given: Sequence[str]) -> list[str]:
         """The queues a lane's directories are likely in, known without a read."""

@@ -123,7 +123,11 @@ def hint_now(task: Task, before: Task | None = None) -> float:
 
 
 def chunk_of(task: Task, log: str) -> int:
-    return bucket_of(task.run_at) if log == DELAYED else seq_chunk(task.seq)
+    return chunk_at(log, task.seq, task.run_at)
+
+
+def chunk_at(log: str, seq: int, run_at: float) -> int:
+    return bucket_of(run_at) if log == DELAYED else seq_chunk(seq)
 
 
 def make_seq(n: int, queue_number: int) -> int:

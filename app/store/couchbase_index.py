@@ -85,6 +85,7 @@ class Directory:
     queue: str
     streams: dict[Stream, dict[int, int]] = field(default_factory=dict)
     cas: int = 0
+    cached: bool = False  # read earlier, kept in memory: its counters are not checked
 
 
 class Index(LeaseIndex):
@@ -168,6 +169,8 @@ class Index(LeaseIndex):
         """The chunks' entries, each checked against its counter in ``dirs`` (see observe)."""
         got = await self.kv.get_many([self.chunk_key(s, c) for s, c in wanted])
         for (stream, chunk), found in zip(wanted, got, strict=True):
+            if dirs[stream.queue].cached:
+                continue
             counted = dirs[stream.queue].streams.get(stream, {}).get(chunk, 0)
             content, cas = found if found is not None else ({}, 0)
             self.observe(stream, chunk, counted, len(content), cas)
@@ -220,14 +223,19 @@ class Index(LeaseIndex):
         chunk). In that order, so no entry is ever in a chunk its counter does not show: an
         increment that fails (or is lost) stops the caller before the entry is written, and a
         counter can only run ahead of its chunk, which claims and listings tolerate."""
-        by_chunk: dict[tuple[Stream, int], list[Any]] = {}
         deltas: dict[str, dict[str, int]] = {}
+        for place, _ in entries:
+            _tally(deltas, place, +1)
+        await asyncio.gather(*(self._count(q, d) for q, d in deltas.items()))
+        await self.write(entries)
+
+    async def write(self, entries: Sequence[tuple[Place, dict[str, Any]]]) -> None:
+        """Write entries already counted (one sub-document operation per chunk)."""
+        by_chunk: dict[tuple[Stream, int], list[Any]] = {}
         for place, value in entries:
             by_chunk.setdefault((place.stream, place.chunk), []).append(
                 SD.insert(path(place.ticket), value)
             )
-            _tally(deltas, place, +1)
-        await asyncio.gather(*(self._count(q, d) for q, d in deltas.items()))
         await asyncio.gather(
             *(
                 self.kv.mutate_all(self.chunk_key(stream, chunk), specs, create=True)
