@@ -239,3 +239,23 @@ async def test_a_foretold_chunk_that_missed_is_counted_right(
     assert (report.entries, report.stale_removed, report.counters_fixed) == (72, 0, 0)
     claimed = [await b.claim_task(claim_request("q")) for _ in range(72)]
     assert claimed[-1] is not None and claimed[-1].task_id == late.task_id
+
+
+async def test_the_reaper_reads_only_queues_with_a_lease_due(cb: CouchbaseStore) -> None:
+    """Twenty queues with started tasks whose leases end in an hour, one whose lease has ended:
+    a reaper pass reads the lease directory, the older store's shared set, and that one queue's
+    lease documents and task; not the other queues' (before: every second's bucket of every
+    queue was in one shared list, read whole)."""
+    for n in range(20):
+        assert await cb.insert_tasks([task(f"later{n}")])
+        later = claim_request(f"later{n}", default_lease_seconds=3600.0)
+        assert await cb.claim_task(later) is not None
+    due = task("due")
+    assert await cb.insert_tasks([due])
+    assert await cb.claim_task(claim_request("due", default_lease_seconds=10.0)) is not None
+    log = KeyLog(cb)
+    expired = await cb.expired_tasks(NOW + 11, 10)
+    log.stop()
+    assert [t.task_id for t in expired] == [due.task_id]
+    assert not [k for k in log.keys if "later" in k]
+    assert len(log.keys) == 5  # leasedir, leases, leases::due, lease::due::{second}, the task
