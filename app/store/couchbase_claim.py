@@ -21,11 +21,11 @@ import functools
 import hashlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from app.store.couchbase_codec import CACHE_LIMIT, DELAYED, READY, bucket_of, entry_state
-from app.store.couchbase_index import Directory, Place, Stream
+from app.store.couchbase_index import WAITING, Directory, Place, Stream
 from app.store.couchbase_tasks import Stored, Tasks
 from resolvers.models import WORKER_LANE_PREFIX, ClaimRequest, Task, TaskState
 
@@ -60,7 +60,7 @@ class Claimer:
         # claims in one process never race each other for the same task.
         self._trying: set[str] = set()
         self._spread_until = 0.0  # claims spread over the window until then (monotonic)
-        self._dir_cache: dict[str, tuple[float, Directory]] = {}
+        self._dir_cache: dict[tuple[str, tuple[str, ...]], tuple[float, Directory]] = {}
         # Where in a window this node starts claiming while contended, as a fraction of the
         # window (see node_offset); the store sets it at open.
         self.offset = 0.0
@@ -96,14 +96,17 @@ class Claimer:
 
     async def _claim(self, request: ClaimRequest, cached: bool) -> tuple[Task | None, bool]:
         skip = request.skip_queues
-        known = [q for lane in request.lanes for q in self._guess(lane, request.lanes)]
+        wanted = _wanted({lane: self._guess(lane, request.lanes) for lane in request.lanes}, skip)
         (per_lane, (dirs, used_cache)) = await asyncio.gather(
-            self.lane_queues(request.lanes),
-            self._directories([q for q in known if q not in skip], cached),
+            self.lane_queues(request.lanes), self._directories(wanted, cached)
         )
-        missing = {q for qs in per_lane.values() for q in qs if q not in skip} - set(dirs)
+        missing = {
+            q: tuple(sorted({*lanes, *wanted.get(q, ())}))
+            for q, lanes in _wanted(per_lane, skip).items()
+            if q not in wanted or not set(lanes) <= set(wanted[q])
+        }
         if missing:
-            more, more_cached = await self._directories(sorted(missing), cached)
+            more, more_cached = await self._directories(missing, cached)
             dirs.update(more)
             used_cache = used_cache or more_cached
         for lane in request.lanes:
@@ -113,21 +116,23 @@ class Claimer:
         return None, used_cache
 
     async def _directories(
-        self, queues: list[str], cached: bool
+        self, wanted: dict[str, tuple[str, ...]], cached: bool
     ) -> tuple[dict[str, Directory], bool]:
-        """The queues' directories, those read in the last DIR_CACHE_SECONDS from memory when
-        ``cached``; and whether any came from memory."""
+        """The queues' directories (with those of the other lanes named for each), those read
+        in the last DIR_CACHE_SECONDS from memory when ``cached``; and whether any came from
+        memory."""
         now = time.monotonic()
         out: dict[str, Directory] = {}
         if cached:
-            for queue in queues:
-                hit = self._dir_cache.get(queue)
+            for queue, lanes in wanted.items():
+                hit = self._dir_cache.get((queue, lanes))
                 if hit is not None and now - hit[0] < DIR_CACHE_SECONDS:
                     out[queue] = dataclasses.replace(hit[1], cached=True)
-        fresh = await self.index.directories(q for q in queues if q not in out)
+        rest = {q: list(lanes) for q, lanes in wanted.items() if q not in out}
+        fresh = await self.index.directories(rest, lanes=rest)
         if len(self._dir_cache) >= CACHE_LIMIT:
             self._dir_cache.clear()
-        self._dir_cache.update((q, (now, d)) for q, d in fresh.items())
+        self._dir_cache.update(((q, wanted[q]), (now, d)) for q, d in fresh.items())
         return {**out, **fresh}, bool(out)
 
     def _guess(self, lane: str, given: Sequence[str]) -> list[str]:
@@ -144,7 +149,8 @@ class Claimer:
         for round_no in range(ROUNDS):
             if round_no:
                 await asyncio.sleep(random.uniform(0, 0.002 * round_no))
-                dirs = {**dirs, **await self.index.directories(queues)}
+                others = {q: [lane] for q in queues if lane != q}
+                dirs = {**dirs, **await self.index.directories(queues, lanes=others)}
             ready, due = _chunks(lane, queues, dirs, request.now)
             contended = False
             first = CONTENDED_WINDOW if self._spreading() else WINDOW
@@ -248,25 +254,22 @@ class Claimer:
     # -- push delivery ------------------------------------------------------------------------
 
     async def change_stamps(self, lanes: Sequence[str], queues_version: int) -> dict[str, int]:
+        """Per lane, the CAS values of the directories counting its waiting tasks (the lane's
+        own in each of its queues), with the queues' stamp."""
         per_lane = await self.lane_queues(lanes)
-        queues = sorted({q for qs in per_lane.values() for q in qs})
-        cas = dict(
-            zip(
-                queues,
-                await asyncio.gather(
-                    *(self.index.kv.cas_of(self.index.dir_doc_key(q)) for q in queues)
-                ),
-                strict=True,
-            )
-        )
-        return {
-            lane: _stamp(queues_version, [cas[q] for q in sorted(qs)])
+        keys = {
+            lane: [self.index.dir_doc_key(q, WAITING, lane) for q in sorted(qs)]
             for lane, qs in per_lane.items()
         }
+        wanted = sorted({k for ks in keys.values() for k in ks})
+        found = await asyncio.gather(*(self.index.kv.cas_of(k) for k in wanted))
+        cas = dict(zip(wanted, found, strict=True))
+        return {lane: _stamp(queues_version, [cas[k] for k in ks]) for lane, ks in keys.items()}
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
         per_lane = await self.lane_queues(lanes)
-        dirs = await self.index.directories({q for qs in per_lane.values() for q in qs})
+        wanted = _wanted(per_lane, frozenset())
+        dirs = await self.index.directories(wanted, lanes={q: list(ls) for q, ls in wanted.items()})
         firsts: list[tuple[Stream, int]] = []
         for lane, queues in per_lane.items():
             for queue in queues:
@@ -276,6 +279,17 @@ class Claimer:
         contents = await self.index.chunks(firsts)
         times = [entry["r"] for chunk in contents for entry in chunk.values() if "r" in entry]
         return min(times) if times else None
+
+
+def _wanted(per_lane: dict[str, list[str]], skip: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """Per queue the lanes asked for are in, the lanes other than its own (whose waiting
+    tasks have directories of their own)."""
+    out: dict[str, set[str]] = {}
+    for lane, queues in per_lane.items():
+        for queue in queues:
+            if queue not in skip:
+                out.setdefault(queue, set()).update([lane] if lane != queue else [])
+    return {q: tuple(sorted(lanes)) for q, lanes in out.items()}
 
 
 def _chunks(

@@ -101,40 +101,72 @@ class Index(LeaseIndex):
 
     # -- directories and chunks --------------------------------------------------------------
 
-    def dir_doc_key(self, queue: str, kind: str = WAITING) -> str:
+    def dir_doc_key(self, queue: str, kind: str = WAITING, lane: str | None = None) -> str:
+        """The directory document counting a queue's chunks of this kind in this lane: the
+        queue's own (``dir::{queue}``, ``done::{queue}``), or, for the waiting tasks of
+        another lane (a worker's own), that lane's (``dir::{queue}::{lane}``): so a queue's
+        claims never read the counters of its workers' lanes, and a worker lane's publish does
+        not move the stamp of the queue's own lane."""
+        if kind == WAITING and lane is not None and lane != queue:
+            return self.kv.key(kind, queue, lane)
         return self.kv.key(kind, queue)
+
+    def lanes_key(self, queue: str) -> str:
+        return self.kv.key("lanes", queue)
+
+    async def other_lanes(self, queue: str) -> list[str]:
+        """The lanes other than its own that ever held a task of the queue (``lanes::{queue}``,
+        noted before their first entry)."""
+        got = await self.kv.get(self.lanes_key(queue))
+        return sorted(got[0]) if got else []
 
     def chunk_key(self, stream: Stream, chunk: int) -> str:
         return self.kv.key("log", stream.queue, stream.log, chunk, stream.lane)
 
-    async def directory(self, queue: str, kinds: Sequence[str] = (WAITING,)) -> Directory:
+    async def directory(
+        self, queue: str, kinds: Sequence[str] = (WAITING,), lanes: Iterable[str] = ()
+    ) -> Directory:
         """A queue's directory: its waiting counters (what claims read), and, when asked, its
         finished ones (a separate document, so claims never read the counters of the long
-        tail of completed and failed tasks kept for retention)."""
-        found = await asyncio.gather(*(self.kv.get(self.dir_doc_key(queue, k)) for k in kinds))
+        tail of completed and failed tasks kept for retention); ``lanes``: the other lanes
+        whose waiting counters to read too. A store written before lanes had documents of
+        their own counts them in the queue's: counters of one chunk are added up."""
+        keys = [self.dir_doc_key(queue, k) for k in kinds]
+        if WAITING in kinds:
+            keys += [self.dir_doc_key(queue, WAITING, lane) for lane in lanes]
+        keys = list(dict.fromkeys(keys))
+        found = await asyncio.gather(*(self.kv.get(key) for key in keys))
         directory = Directory(queue)
-        for kind, got in zip(kinds, found, strict=True):
+        sums: dict[tuple[str, int, str], int] = {}
+        for key, got in zip(keys, found, strict=True):
             if got is None:
                 continue
             doc, cas = got
-            if kind == WAITING:
+            if key == self.dir_doc_key(queue):
                 directory.cas = cas
             zeros = 0
-            for key, count in (doc.get("n") or {}).items():
-                log, chunk, lane = key.split("|", 2)
-                if int(count) <= 0:
+            for name, count in (doc.get("n") or {}).items():
+                log, chunk, lane = name.split("|", 2)
+                if int(count) == 0:
                     zeros += 1
-                    continue
-                directory.streams.setdefault(Stream(queue, lane, log), {})[int(chunk)] = int(count)
+                place = (log, int(chunk), lane)
+                sums[place] = sums.get(place, 0) + int(count)
             if zeros >= PRUNE_AT:
-                self._prune_later(self.dir_doc_key(queue, kind), doc, cas)
+                self._prune_later(key, doc, cas)
+        for (log, chunk, lane), count in sums.items():
+            if count > 0:
+                directory.streams.setdefault(Stream(queue, lane, log), {})[chunk] = count
         return directory
 
     async def directories(
-        self, queues: Iterable[str], kinds: Sequence[str] = (WAITING,)
+        self,
+        queues: Iterable[str],
+        kinds: Sequence[str] = (WAITING,),
+        lanes: dict[str, list[str]] | None = None,
     ) -> dict[str, Directory]:
         names = list(dict.fromkeys(queues))
-        found = await asyncio.gather(*(self.directory(q, kinds) for q in names))
+        wanted = lanes or {}
+        found = await asyncio.gather(*(self.directory(q, kinds, wanted.get(q, ())) for q in names))
         return dict(zip(names, found, strict=True))
 
     def _prune_later(self, key: str, doc: dict[str, Any], cas: int) -> None:
@@ -203,7 +235,7 @@ class Index(LeaseIndex):
         the counter and the chunk are still as seen: once across nodes (another node's
         correction changes the counter, and this one stops). A CAS lost to another write is
         tried again, a few times."""
-        key = self.dir_doc_key(stream.queue, KIND_OF_LOG[stream.log])
+        key = self.dir_doc_key(stream.queue, KIND_OF_LOG[stream.log], stream.lane)
         counter = path("n", dir_key(stream.log, chunk, stream.lane))
         for _ in range(CORRECT_TRIES):
             got, now = await asyncio.gather(
@@ -226,7 +258,7 @@ class Index(LeaseIndex):
         deltas: dict[str, dict[str, int]] = {}
         for place, _ in entries:
             _tally(deltas, place, +1)
-        await asyncio.gather(*(self._count(q, d) for q, d in deltas.items()))
+        await asyncio.gather(*(self.count(q, d) for q, d in deltas.items()))
         await self.write(entries)
 
     async def write(self, entries: Sequence[tuple[Place, dict[str, Any]]]) -> None:
@@ -259,7 +291,7 @@ class Index(LeaseIndex):
         for place in won:
             _tally(deltas, place, -1)
         queues = list(deltas)
-        counted = await asyncio.gather(*(self._count(q, deltas[q]) for q in queues))
+        counted = await asyncio.gather(*(self.count(q, deltas[q]) for q in queues))
         chunked = {(p.stream, p.chunk) for p in won}
         emptied = [
             (stream, chunk)
@@ -278,28 +310,27 @@ class Index(LeaseIndex):
         if places:
             self.finisher.spawn(self.remove(places))
 
-    async def _count(self, queue: str, deltas: dict[str, int]) -> dict[str, int | None]:
-        """Apply counter deltas to the queue's directories; the new value of each counter."""
-        keys = [k for k, d in deltas.items() if d]
-        by_kind: dict[str, list[str]] = {}
-        for k in keys:
-            by_kind.setdefault(KIND_OF_LOG[k.split("|", 1)[0]], []).append(k)
+    async def count(self, queue: str, deltas: dict[str, int]) -> dict[str, int | None]:
+        """Apply counter deltas to the queue's directories (one sub-document operation per
+        document); the new value of each counter."""
+        by_doc: dict[str, list[str]] = {}
+        for k, d in deltas.items():
+            if d:
+                log, _, lane = k.split("|", 2)
+                by_doc.setdefault(self.dir_doc_key(queue, KIND_OF_LOG[log], lane), []).append(k)
+        outcomes = await asyncio.gather(
+            *(self._count_in(key, names, deltas) for key, names in by_doc.items())
+        )
         values: dict[str, int | None] = {}
-        for kind, outcome in zip(
-            by_kind,
-            await asyncio.gather(
-                *(self._count_in(queue, kind, ks, deltas) for kind, ks in by_kind.items())
-            ),
-            strict=True,
-        ):
-            values.update(zip(by_kind[kind], outcome, strict=True))
+        for names, outcome in zip(by_doc.values(), outcomes, strict=True):
+            values.update(zip(names, outcome, strict=True))
         return values
 
     async def _count_in(
-        self, queue: str, kind: str, keys: list[str], deltas: dict[str, int]
+        self, key: str, names: list[str], deltas: dict[str, int]
     ) -> list[int | None]:
-        specs = [SD.counter(path("n", k), deltas[k], create_parents=True) for k in keys]
-        outcome = await self.kv.mutate_all(self.dir_doc_key(queue, kind), specs, create=True)
+        specs = [SD.counter(path("n", k), deltas[k], create_parents=True) for k in names]
+        outcome = await self.kv.mutate_all(key, specs, create=True)
         values: list[int | None] = []
         for group, size in zip(outcome, _sizes(len(specs)), strict=True):
             values.extend(group[1] if group is not None else [None] * size)

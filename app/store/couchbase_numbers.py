@@ -1,6 +1,6 @@
 """Where a new task is numbered, counted and filed on Couchbase: its ``seq``, drawn from its own
 queue's counter, its entry counted in its chunk's counter, and the notes that let readers find
-its queue (``names``, ``wlane::{lane}``).
+its queue and lane (``names``, ``wlane::{lane}``, ``lanes::{queue}``).
 
 A queue's seq counter lives in its directory ``dir::{queue}`` (path ``seq``, with the queue's
 number ``q``), so publishes to independent queues share no document, and a publish numbers its
@@ -53,7 +53,12 @@ class Numbers:
         number = await self.queue_number(queue)
         key = self.index.dir_doc_key(queue, WAITING)
         last = self._last.get(queue)
-        foretold = _counts(plans, number, last) if last is not None else {}
+        # Only the queue's own lane is counted in this document (see Index.dir_doc_key).
+        foretold = {
+            k: d
+            for k, d in (_counts(plans, number, last) if last is not None else {}).items()
+            if k.split("|", 2)[2] == queue
+        }
         if len(foretold) > MAX_SPECS - 1:
             foretold = {}
         specs = [SD.counter("seq", len(plans))]
@@ -69,9 +74,7 @@ class Numbers:
         fix = {k: actual.get(k, 0) - foretold.get(k, 0) for k in {*actual, *foretold}}
         fix = {k: d for k, d in fix.items() if d}
         if fix:
-            await self.kv.mutate_all(
-                key, [SD.counter(path("n", k), d, create_parents=True) for k, d in fix.items()]
-            )
+            await self.index.count(queue, fix)
 
     def _remember(self, queue: str, end: int) -> None:
         if len(self._last) >= CACHE_LIMIT:
@@ -100,8 +103,10 @@ class Numbers:
 
     async def note(self, tasks: Sequence[Task]) -> None:
         """Record, once per process, the queues that ever held a task (``names``: so listings
-        over all queues find them) and the queues a worker's own lane holds tasks of
-        (``wlane::{lane}``: so the lane's directories are found). Written before the tasks'
+        over all queues find them), the queues a worker's own lane holds tasks of
+        (``wlane::{lane}``: so the lane's directories are found) and the other lanes of a
+        queue (``lanes::{queue}``: so counts and listings of the queue find their
+        directories). Written before the tasks'
         entries, so an index entry is never in a directory nobody can find."""
         new = {(t.lane if t.lane != t.queue else "", t.queue) for t in tasks} - self._noted
         if not new:
@@ -111,6 +116,7 @@ class Numbers:
             by_doc.setdefault(self.kv.key("names"), set()).add(queue)
             if lane:
                 by_doc.setdefault(self.kv.key("wlane", lane), set()).add(queue)
+                by_doc.setdefault(self.index.lanes_key(queue), set()).add(lane)
         await asyncio.gather(
             *(
                 self.kv.mutate_all(

@@ -26,7 +26,7 @@ from app.store.couchbase_codec import (
     logs_for,
     seq_chunk,
 )
-from app.store.couchbase_index import KIND_OF_LOG, Directory, Place, Stream
+from app.store.couchbase_index import KIND_OF_LOG, WAITING, Directory, Place, Stream
 from app.store.couchbase_tasks import Stored, Tasks
 from resolvers.models import WORKER_LANE_PREFIX, TaskCounts, TaskFilter, TaskState
 
@@ -55,6 +55,19 @@ class Scanner:
             return [where.lane]
         return await self.names()
 
+    async def _directories(
+        self, where: TaskFilter, queues: list[str], kinds: tuple[str, ...]
+    ) -> dict[str, Directory]:
+        """The queues' directories of these kinds, with those of the other lanes the filter
+        covers (a worker's own lane asked for, or every lane of the queue)."""
+        lanes: dict[str, list[str]] = {}
+        if WAITING in kinds and where.lane is not None:
+            lanes = {q: [where.lane] for q in queues if q != where.lane}
+        elif WAITING in kinds:
+            found = await asyncio.gather(*(self.index.other_lanes(q) for q in queues))
+            lanes = dict(zip(queues, found, strict=True))
+        return await self.index.directories(queues, kinds, lanes)
+
     # -- listing -----------------------------------------------------------------------------
 
     async def matching(
@@ -73,7 +86,7 @@ class Scanner:
             return _page([s for s in held if s.task.seq > floor and where.matches(s.task)], limit)
         queues = await self._queues(where)
         logs = logs_for(where.states)
-        dirs = await self.index.directories(queues, kinds_for(logs))
+        dirs = await self._directories(where, queues, kinds_for(logs))
         streams = {
             stream: chunks
             for d in dirs.values()
@@ -155,7 +168,7 @@ class Scanner:
                 setattr(counts, name, getattr(counts, name) + 1)
             return counts
         logs = logs_for(where.states)
-        dirs = await self.index.directories(await self._queues(where), kinds_for(logs))
+        dirs = await self._directories(where, await self._queues(where), kinds_for(logs))
         straddling: list[tuple[Stream, int]] = []
         for directory in dirs.values():
             for stream, chunks in _streams(directory, where.lane, logs):

@@ -142,7 +142,8 @@ async def test_independent_queues_share_no_document_on_the_hot_path(cb: Couchbas
 def write_as_before(store: CouchbaseStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the store write what the version before per-queue counters and leases wrote:
     seqs from one ``seq`` counter shared by every queue, and every queue's leases in shared
-    ``leases`` / ``lease::{second}`` documents (nothing else of the layout changed)."""
+    ``leases`` / ``lease::{second}`` documents, every lane's waiting counters in the queue's
+    directory (nothing else of the layout changed)."""
     kv = store.kv
 
     async def number_and_count(plans: list[tuple[Task, str]]) -> None:
@@ -154,7 +155,7 @@ def write_as_before(store: CouchbaseStore, monkeypatch: pytest.MonkeyPatch) -> N
             key = dir_key(log, chunk_of(t, log), t.lane)
             counters[key] = counters.get(key, 0) + 1
         for queue, counters in deltas.items():
-            await store.index._count(queue, counters)
+            await store.index._count_in(store.index.dir_doc_key(queue), list(counters), counters)
 
     async def put_lease(ticket: str, value: dict[str, Any]) -> None:
         bucket = lease_bucket(value["u"])
@@ -174,6 +175,7 @@ async def test_a_store_written_before_per_queue_counters_and_leases_keeps_workin
         write_as_before(cb, before)
         old = [task() for _ in range(3)] + [task("other")]
         assert all(await cb.insert_tasks(old))
+        assert await cb.insert_tasks([in_lane := task(lane="@w1")])
         lease = claim_request("q", worker="w-old", default_lease_seconds=10.0)
         assert (await cb.claim_task(lease)).task_id == old[0].task_id  # type: ignore[union-attr]
     assert [t.seq for t in old] == [1, 2, 3, 4]
@@ -183,11 +185,13 @@ async def test_a_store_written_before_per_queue_counters_and_leases_keeps_workin
     assert all(t.seq >= SEQ_BASE for t in new)
     both = TaskFilter(queue="q")
     counts = await cb.count_tasks(both, NOW)
-    assert (counts.queued, counts.started) == (4, 1)
+    assert (counts.queued, counts.started) == (5, 1)
     page = await cb.list_tasks(TaskFilter(), 3, None)
     rest = await cb.list_tasks(TaskFilter(), 10, page.next_cursor)
     listed = [t.task_id for t in page.tasks + rest.tasks]
-    assert listed == [t.task_id for t in old + new]
+    assert listed == [t.task_id for t in [*old, in_lane, *new]]
+    lane_claim = await cb.claim_task(claim_request("@w1", worker="w1"))
+    assert lane_claim is not None and lane_claim.task_id == in_lane.task_id
     expired = await cb.expired_tasks(NOW + 11, 10)
     assert [t.task_id for t in expired] == [old[0].task_id]
     assert await cb.replace_task(expired[0].requeued(), expired[0].version)
@@ -259,3 +263,26 @@ async def test_the_reaper_reads_only_queues_with_a_lease_due(cb: CouchbaseStore)
     assert [t.task_id for t in expired] == [due.task_id]
     assert not [k for k in log.keys if "later" in k]
     assert len(log.keys) == 5  # leasedir, leases, leases::due, lease::due::{second}, the task
+
+
+async def test_a_workers_lane_has_directories_of_its_own(cb: CouchbaseStore) -> None:
+    """A task queued in a worker's own lane is counted in ``dir::{queue}::{lane}``, not in the
+    queue's directory, which every claim of the queue reads (before: one counter per worker
+    lane in it); the lane's stamp moves with it. Claims, counts and listings of the lane and
+    of the queue still find it."""
+    lane = "@w1"
+    assert await cb.insert_tasks([task("q")])
+    stamps = await cb.change_stamps(["q", lane])
+    own = task("q", lane=lane)
+    assert await cb.insert_tasks([own])
+    queue_dir = await cb.kv.get(cb.index.dir_doc_key("q"))
+    assert queue_dir is not None and not [k for k in queue_dir[0]["n"] if k.endswith(lane)]
+    after = await cb.change_stamps(["q", lane])
+    assert after[lane] != stamps[lane]
+    assert (await cb.count_tasks(TaskFilter(queue="q"), NOW)).queued == 2
+    assert (await cb.count_tasks(TaskFilter(queue="q", lane=lane), NOW)).queued == 1
+    listed = await cb.list_tasks(TaskFilter(lane=lane), 10, None)
+    assert [t.task_id for t in listed.tasks] == [own.task_id]
+    claimed = await cb.claim_task(claim_request(lane, worker="w1"))
+    assert claimed is not None and claimed.task_id == own.task_id
+    assert (await cb.count_tasks(TaskFilter(queue="q"), NOW)).started == 1
