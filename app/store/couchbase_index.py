@@ -94,6 +94,7 @@ class Index(LeaseIndex):
         self.finisher = Finisher()
         self._lease_buckets: set[tuple[str | None, int]] = set()
         self._lease_minutes: set[tuple[str, int]] = set()
+        self._lanes_noted: set[tuple[str, str]] = set()
         self._pruning: set[str] = set()
         # (stream, chunk) -> (counter, chunk CAS, first seen): counters seen apart from chunks.
         self._apart: dict[tuple[Stream, int], tuple[int, int, float]] = {}
@@ -314,10 +315,15 @@ class Index(LeaseIndex):
         """Apply counter deltas to the queue's directories (one sub-document operation per
         document); the new value of each counter."""
         by_doc: dict[str, list[str]] = {}
+        others: set[str] = set()
         for k, d in deltas.items():
             if d:
                 log, _, lane = k.split("|", 2)
-                by_doc.setdefault(self.dir_doc_key(queue, KIND_OF_LOG[log], lane), []).append(k)
+                key = self.dir_doc_key(queue, KIND_OF_LOG[log], lane)
+                by_doc.setdefault(key, []).append(k)
+                if key != self.dir_doc_key(queue, KIND_OF_LOG[log]):
+                    others.add(lane)
+        await self._note_lanes(queue, others)
         outcomes = await asyncio.gather(
             *(self._count_in(key, names, deltas) for key, names in by_doc.items())
         )
@@ -325,6 +331,18 @@ class Index(LeaseIndex):
         for names, outcome in zip(by_doc.values(), outcomes, strict=True):
             values.update(zip(names, outcome, strict=True))
         return values
+
+    async def _note_lanes(self, queue: str, lanes: set[str]) -> None:
+        """List the lanes in ``lanes::{queue}`` (once per process) before their directories
+        are first written: counts and listings of the whole queue read the lanes it lists."""
+        new = sorted(lane for lane in lanes if (queue, lane) not in self._lanes_noted)
+        if not new:
+            return
+        specs = [SD.upsert(path(lane), 1) for lane in new]
+        await self.kv.mutate_all(self.lanes_key(queue), specs, create=True)
+        if len(self._lanes_noted) >= CACHE_LIMIT:
+            self._lanes_noted.clear()
+        self._lanes_noted.update((queue, lane) for lane in new)
 
     async def _count_in(
         self, key: str, names: list[str], deltas: dict[str, int]

@@ -1,6 +1,6 @@
 """Where a new task is numbered, counted and filed on Couchbase: its ``seq``, drawn from its own
 queue's counter, its entry counted in its chunk's counter, and the notes that let readers find
-its queue and lane (``names``, ``wlane::{lane}``, ``lanes::{queue}``).
+its queue (``names``, ``wlane::{lane}``; and ``lanes::{queue}``, see Index.count).
 
 A queue's seq counter lives in its directory ``dir::{queue}`` (path ``seq``, with the queue's
 number ``q``), so publishes to independent queues share no document, and a publish numbers its
@@ -103,10 +103,8 @@ class Numbers:
 
     async def note(self, tasks: Sequence[Task]) -> None:
         """Record, once per process, the queues that ever held a task (``names``: so listings
-        over all queues find them), the queues a worker's own lane holds tasks of
-        (``wlane::{lane}``: so the lane's directories are found) and the other lanes of a
-        queue (``lanes::{queue}``: so counts and listings of the queue find their
-        directories). Written before the tasks'
+        over all queues find them) and the queues a worker's own lane holds tasks of
+        (``wlane::{lane}``: so the lane's directories are found). Written before the tasks'
         entries, so an index entry is never in a directory nobody can find."""
         new = {(t.lane if t.lane != t.queue else "", t.queue) for t in tasks} - self._noted
         if not new:
@@ -116,7 +114,6 @@ class Numbers:
             by_doc.setdefault(self.kv.key("names"), set()).add(queue)
             if lane:
                 by_doc.setdefault(self.kv.key("wlane", lane), set()).add(queue)
-                by_doc.setdefault(self.index.lanes_key(queue), set()).add(lane)
         await asyncio.gather(
             *(
                 self.kv.mutate_all(

@@ -192,6 +192,9 @@ async def test_a_store_written_before_per_queue_counters_and_leases_keeps_workin
     assert listed == [t.task_id for t in [*old, in_lane, *new]]
     lane_claim = await cb.claim_task(claim_request("@w1", worker="w1"))
     assert lane_claim is not None and lane_claim.task_id == in_lane.task_id
+    await cb.index.finisher.drain()
+    counts = await cb.count_tasks(both, NOW)
+    assert (counts.queued, counts.started) == (4, 2)
     expired = await cb.expired_tasks(NOW + 11, 10)
     assert [t.task_id for t in expired] == [old[0].task_id]
     assert await cb.replace_task(expired[0].requeued(), expired[0].version)
