@@ -1,9 +1,11 @@
 """Index documents of the Couchbase store: how tasks are found without a query service.
 
-- Per queue, two *directory* documents, ``dir::{queue}`` (waiting and started tasks) and
-  ``done::{queue}`` (completed and failed ones): ``{"n": {"{log}|{chunk}|{lane}": count}}``,
-  how many entries each chunk document holds. Counts by state are sums of these counters, and
-  ``dir::{queue}``'s CAS changes with every task queued in the queue (a cheap change stamp).
+- Per queue, two *directory* documents, ``dir::{queue}`` (waiting tasks) and ``done::{queue}``
+  (completed and failed ones): ``{"n": {"{log}|{chunk}|{lane}": count}}``, how many entries
+  each chunk document holds; the waiting tasks of another lane (a worker's own) are counted in
+  ``dir::{queue}::{lane}``, listed in ``lanes::{queue}``. Counts by state are sums of these
+  counters, and a directory's CAS changes with every task queued in its lane (a cheap change
+  stamp).
 - Chunk documents ``log::{queue}::{log}::{chunk}::{lane}``: ``{ticket: entry}``. Seq-ordered logs
   (ready, started, completed, failed) are cut by seq // CHUNK; the delayed log by run_at bucket.
 - Started tasks have no chunked log: they are indexed per worker, per queue and by lease
