@@ -38,12 +38,8 @@ LOG_OF_STATE = {
 }
 # The constants below are part of the stored format (they name chunk documents): changing one
 # needs an empty store (or a new prefix).
-# Seq-ordered logs are cut into chunks of this many sequence numbers (of one queue's).
+# Seq-ordered logs are cut into chunks of this many sequence numbers.
 CHUNK = 64
-# Seqs from per-queue counters (see couchbase_numbers): SEQ_BASE + (n << QUEUE_BITS) + queue
-# number. Below SEQ_BASE: seqs of a store written before them (one counter for every queue).
-SEQ_BASE = 1 << 52
-QUEUE_BITS = 22
 # Delayed tasks are bucketed by run_at, this many seconds per bucket; leases by lease_until,
 # one second per bucket (so a lease bucket document stays small however busy the queue).
 BUCKET_SECONDS = 10.0
@@ -123,23 +119,12 @@ def hint_now(task: Task, before: Task | None = None) -> float:
 
 
 def chunk_of(task: Task, log: str) -> int:
-    return chunk_at(log, task.seq, task.run_at)
-
-
-def chunk_at(log: str, seq: int, run_at: float) -> int:
-    return bucket_of(run_at) if log == DELAYED else seq_chunk(seq)
-
-
-def make_seq(n: int, queue_number: int) -> int:
-    return SEQ_BASE + (n << QUEUE_BITS) + queue_number
+    return bucket_of(task.run_at) if log == DELAYED else seq_chunk(task.seq)
 
 
 def seq_chunk(seq: int) -> int:
-    """The chunk of a seq-ordered log a seq falls in: CHUNK consecutive seqs of one queue.
-    Increasing with seq, older stores' seqs included (their chunks all come first)."""
-    if seq < SEQ_BASE:
-        return seq // CHUNK
-    return SEQ_BASE // CHUNK + ((seq - SEQ_BASE) >> QUEUE_BITS) // CHUNK
+    """The chunk of a seq-ordered log a seq falls in."""
+    return seq // CHUNK
 
 
 def entry_value(task: Task, log: str, base: str | None) -> dict[str, Any]:

@@ -72,7 +72,7 @@ class Tasks:
     def __init__(self, kv: Kv, index: Index) -> None:
         self.kv = kv
         self.index = index
-        self.numbers = Numbers(index)
+        self.numbers = Numbers(kv)
 
     def key(self, task_id: str) -> str:
         return self.kv.key("task", task_id)
@@ -140,13 +140,10 @@ class Tasks:
         return await self.index.finisher.finish(self._insert(tasks))
 
     async def _insert(self, tasks: Sequence[Task]) -> list[bool]:
+        await asyncio.gather(self.numbers.number(tasks), self.numbers.note(tasks))
         plans = [(task, new_ticket(), log_of(task, hint_now(task))) for task in tasks]
-        await asyncio.gather(
-            self.numbers.number_and_count([(t, log) for t, _, log in plans]),
-            self.numbers.note(tasks),
-        )
         entries = [(self.index.place(t, log, k), entry_value(t, log, None)) for t, k, log in plans]
-        await self.index.write(entries)
+        await self.index.add(entries)
         versions = await asyncio.gather(
             *(self.kv.insert(self.key(t.task_id), task_doc(t, k, log)) for t, k, log in plans)
         )

@@ -20,10 +20,10 @@ from couchbase import subdocument as SD
 
 from app.store.couchbase import CouchbaseStore
 from app.store.couchbase_claim import node_offset
-from app.store.couchbase_codec import SEQ_BASE, chunk_of, lease_bucket
-from app.store.couchbase_index import dir_key
+from app.store.couchbase_codec import lease_bucket
+from app.store.couchbase_index import KIND_OF_LOG
 from app.store.couchbase_kv import path
-from app.store.couchbase_repair import repair
+from app.store.couchbase_numbers import BLOCK
 
 
 @pytest.fixture
@@ -140,30 +140,36 @@ async def test_independent_queues_share_no_document_on_the_hot_path(cb: Couchbas
 
 
 def write_as_before(store: CouchbaseStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the store write what the version before per-queue counters and leases wrote:
-    seqs from one ``seq`` counter shared by every queue, and every queue's leases in shared
-    ``leases`` / ``lease::{second}`` documents, every lane's waiting counters in the queue's
-    directory (nothing else of the layout changed)."""
-    kv = store.kv
+    """Make the store write what the version before this one wrote: one increment of the
+    shared ``seq`` counter per publish, every queue's leases in shared ``leases`` /
+    ``lease::{second}`` documents, every lane's waiting counters in the queue's directory
+    (nothing else of the layout changed)."""
+    kv, index = store.kv, store.index
 
-    async def number_and_count(plans: list[tuple[Task, str]]) -> None:
-        last = await kv.incr(kv.key("seq"), len(plans))
-        deltas: dict[str, dict[str, int]] = {}
-        for seq, (t, log) in enumerate(plans, start=last - len(plans) + 1):
+    async def number(tasks: list[Task]) -> None:
+        last = await kv.incr(kv.key("seq"), len(tasks))
+        for seq, t in enumerate(tasks, start=last - len(tasks) + 1):
             t.seq = seq
-            counters = deltas.setdefault(t.queue, {})
-            key = dir_key(log, chunk_of(t, log), t.lane)
-            counters[key] = counters.get(key, 0) + 1
-        for queue, counters in deltas.items():
-            await store.index._count_in(store.index.dir_doc_key(queue), list(counters), counters)
+
+    async def count(queue: str, deltas: dict[str, int]) -> dict[str, int | None]:
+        names = [k for k, d in deltas.items() if d]
+        by_kind: dict[str, list[str]] = {}
+        for name in names:
+            by_kind.setdefault(KIND_OF_LOG[name.split("|", 1)[0]], []).append(name)
+        values: dict[str, int | None] = {}
+        for kind, group in by_kind.items():
+            found = await index._count_in(index.dir_doc_key(queue, kind), group, deltas)
+            values.update(zip(group, found, strict=True))
+        return values
 
     async def put_lease(ticket: str, value: dict[str, Any]) -> None:
         bucket = lease_bucket(value["u"])
         await kv.mutate(kv.key("lease", bucket), [SD.upsert(path(ticket), value)], create=True)
         await kv.mutate(kv.key("leases"), [SD.upsert(path(str(bucket)), 1)], create=True)
 
-    monkeypatch.setattr(store.tasks.numbers, "number_and_count", number_and_count)
-    monkeypatch.setattr(store.index, "put_lease", put_lease)
+    monkeypatch.setattr(store.tasks.numbers, "number", number)
+    monkeypatch.setattr(index, "count", count)
+    monkeypatch.setattr(index, "put_lease", put_lease)
 
 
 async def test_a_store_written_before_per_queue_counters_and_leases_keeps_working(
@@ -178,11 +184,11 @@ async def test_a_store_written_before_per_queue_counters_and_leases_keeps_workin
         assert await cb.insert_tasks([in_lane := task(lane="@w1")])
         lease = claim_request("q", worker="w-old", default_lease_seconds=10.0)
         assert (await cb.claim_task(lease)).task_id == old[0].task_id  # type: ignore[union-attr]
-    assert [t.seq for t in old] == [1, 2, 3, 4]
+    assert [t.seq for t in [*old, in_lane]] == [1, 2, 3, 4, 5]
     assert await cb.kv.get(cb.kv.key("lease", lease_bucket(NOW + 10))) is not None
     new = [task() for _ in range(2)]
     assert all(await cb.insert_tasks(new))
-    assert all(t.seq >= SEQ_BASE for t in new)
+    assert new[0].seq > in_lane.seq
     both = TaskFilter(queue="q")
     counts = await cb.count_tasks(both, NOW)
     assert (counts.queued, counts.started) == (5, 1)
@@ -208,9 +214,9 @@ async def test_a_store_written_before_per_queue_counters_and_leases_keeps_workin
 
 
 async def test_kv_operations_per_task_lifecycle(cb: CouchbaseStore) -> None:
-    """Once a process knows the queue: a publish costs 3 KV operations (the seq drawn and the
-    entry counted in one), a claim 8 (its directory remembered from the claim before), a
-    completion 6. Before: 4, 10, 6."""
+    """Once a process knows the queue: a publish costs 3 KV operations (its seq from the
+    process's block), a claim 8 (its directory remembered from the claim before), a completion
+    6. Before: 4, 10, 6."""
     await lifecycle(cb, "q")
     costs = []
     for step in ("publish", "claim", "complete"):
@@ -227,25 +233,30 @@ async def test_kv_operations_per_task_lifecycle(cb: CouchbaseStore) -> None:
         await cb.index.finisher.drain()
         log.stop()
         costs.append(log.ops)
-    assert costs == [4, 8, 6]  # two tasks published: one counter operation for both
+    assert costs == [4, 8, 6]  # two tasks published: one count for both
 
 
-async def test_a_foretold_chunk_that_missed_is_counted_right(
-    nodes: list[CouchbaseStore],
-) -> None:
-    """Node a foretells the chunk of its next publish from its last seq; node b publishes past
-    the chunk's end meanwhile: a's count moves to the right chunk before its entry is written,
-    and no counter is left apart from its chunk (the repair pass finds nothing to fix)."""
-    a, b = nodes
-    assert all(await a.insert_tasks([task()]))
-    assert all(await b.insert_tasks([task() for _ in range(70)]))
-    late = task()
-    assert all(await a.insert_tasks([late]))
-    assert (await a.count_tasks(TaskFilter(queue="q"), NOW)).queued == 72
-    report = await repair(a, NOW)
-    assert (report.entries, report.stale_removed, report.counters_fixed) == (72, 0, 0)
-    claimed = [await b.claim_task(claim_request("q")) for _ in range(72)]
-    assert claimed[-1] is not None and claimed[-1].task_id == late.task_id
+async def test_seqs_come_in_blocks_in_publish_order(nodes: list[CouchbaseStore]) -> None:
+    """Each node numbers its publishes from a block of the shared counter (one increment per
+    block): seqs are unique, and follow each node's publish order across its queues."""
+    a = nodes[0]
+    published: dict[int, list[Task]] = {0: [], 1: []}
+    for n in range(10):
+        for i, node in enumerate(nodes):
+            t = task("q" if n % 2 else "r")
+            assert await node.insert_tasks([t]) == [True]
+            published[i].append(t)
+    seqs = [t.seq for ts in published.values() for t in ts]
+    assert len(set(seqs)) == 20
+    for ts in published.values():
+        assert [t.seq for t in ts] == sorted(t.seq for t in ts)
+    counter = await a.kv.get(a.kv.key("seq"))
+    assert counter is not None and counter[0] == 2 * BLOCK
+    listed = await a.list_tasks(TaskFilter(), 20, None)
+    mine = {t.task_id for t in published[0]}
+    assert [t.task_id for t in listed.tasks if t.task_id in mine] == [
+        t.task_id for t in published[0]
+    ]
 
 
 async def test_the_reaper_reads_only_queues_with_a_lease_due(cb: CouchbaseStore) -> None:
