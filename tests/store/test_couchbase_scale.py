@@ -282,8 +282,8 @@ async def test_the_reaper_reads_only_queues_with_a_lease_due(cb: CouchbaseStore)
 async def test_a_workers_lane_has_directories_of_its_own(cb: CouchbaseStore) -> None:
     """A task queued in a worker's own lane is counted in ``dir::{queue}::{lane}``, not in the
     queue's directory, which every claim of the queue reads (before: one counter per worker
-    lane in it); the lane's stamp moves with it. Claims, counts and listings of the lane and
-    of the queue still find it."""
+    lane in it); so it moves the lane's stamp and not the queue's. Claims, counts and listings
+    of the lane and of the queue still find it."""
     lane = "@w1"
     assert await cb.insert_tasks([task("q")])
     stamps = await cb.change_stamps(["q", lane])
@@ -292,7 +292,7 @@ async def test_a_workers_lane_has_directories_of_its_own(cb: CouchbaseStore) -> 
     queue_dir = await cb.kv.get(cb.index.dir_doc_key("q"))
     assert queue_dir is not None and not [k for k in queue_dir[0]["n"] if k.endswith(lane)]
     after = await cb.change_stamps(["q", lane])
-    assert after[lane] != stamps[lane]
+    assert after["q"] == stamps["q"] and after[lane] != stamps[lane]
     assert (await cb.count_tasks(TaskFilter(queue="q"), NOW)).queued == 2
     assert (await cb.count_tasks(TaskFilter(queue="q", lane=lane), NOW)).queued == 1
     listed = await cb.list_tasks(TaskFilter(lane=lane), 10, None)
