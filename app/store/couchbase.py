@@ -5,7 +5,9 @@ each method keeps its promise; the modules beside this one hold the parts:
 
 - couchbase_kv: the URL, the connection, keys, and the SDK calls (errors translated there);
 - couchbase_codec: documents <-> models, filters checked in Python;
-- couchbase_index: directories, chunked logs, held tasks and lease buckets;
+- couchbase_index: directories and chunked logs;
+- couchbase_leases: started tasks per worker, per queue and by lease expiry;
+- couchbase_numbers: seqs (in per-process blocks) and the notes that find a queue's lanes;
 - couchbase_tasks: insert, the CAS move between states, delete, release, leases;
 - couchbase_claim: claims, change stamps, earliest run_at;
 - couchbase_scan: listings, counts, bulk deletes;
