@@ -5,7 +5,9 @@ each method keeps its promise; the modules beside this one hold the parts:
 
 - couchbase_kv: the URL, the connection, keys, and the SDK calls (errors translated there);
 - couchbase_codec: documents <-> models, filters checked in Python;
-- couchbase_index: directories, chunked logs, held tasks and lease buckets;
+- couchbase_index: directories and chunked logs;
+- couchbase_leases: started tasks per worker, per queue and by lease expiry;
+- couchbase_numbers: seqs (in per-process blocks) and the notes that find a queue's lanes;
 - couchbase_tasks: insert, the CAS move between states, delete, release, leases;
 - couchbase_claim: claims, change stamps, earliest run_at;
 - couchbase_scan: listings, counts, bulk deletes;
@@ -28,7 +30,7 @@ from couchbase import subdocument as SD  # type: ignore[import-untyped]
 from couchbase.exceptions import CouchbaseException  # type: ignore[import-untyped]
 
 from app.store import seq_cursor
-from app.store.couchbase_claim import Claimer
+from app.store.couchbase_claim import Claimer, node_offset
 from app.store.couchbase_codec import (
     CACHE_LIMIT,
     queue_doc,
@@ -99,7 +101,19 @@ class CouchbaseStore(Tokens):
     @classmethod
     async def open(cls, url: str) -> CouchbaseStore:
         config = CouchbaseConfig.from_url(url)
-        return cls(await Kv.connect(config))
+        store = cls(await Kv.connect(config))
+        await store._take_node_number()
+        return store
+
+    async def _take_node_number(self) -> None:
+        """Number this store object among those opened on the store (a counter bumped once
+        per open, never on the hot path): it sets where claims start in a contended window.
+        Without an answer, a random place does nearly as well."""
+        try:
+            number = await self.kv.incr(self.kv.key("nodes"), 1)
+        except StoreUnavailable:
+            number = random.randrange(1 << 16)
+        self.claimer.offset = node_offset(number - 1)
 
     async def close(self) -> None:
         await self.index.finisher.drain()

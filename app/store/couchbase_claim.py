@@ -20,27 +20,33 @@ import dataclasses
 import functools
 import hashlib
 import random
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from app.store.couchbase_codec import DELAYED, READY, bucket_of, entry_state
-from app.store.couchbase_index import Directory, Place, Stream
+from app.store.couchbase_codec import CACHE_LIMIT, DELAYED, READY, bucket_of, entry_state
+from app.store.couchbase_index import WAITING, Directory, Place, Stream
 from app.store.couchbase_limits import Limits
 from app.store.couchbase_tasks import Stored, Tasks
 from resolvers.models import WORKER_LANE_PREFIX, ClaimRequest, Task, TaskState
 
-WINDOW = 2  # chunks of each waiting log read at a time
+WINDOW = 1  # chunks of each waiting log read at a time
+# ... and while contended: enough candidates for every node to start at its own place, some
+# ten claims apart.
+CONTENDED_WINDOW = 4
 MAX_CHUNKS = 12  # chunks with a live, unblocked candidate a claim looks through
 MAX_SCAN = 512  # chunks a claim reads at most, passing blocked identities and stale entries
 MAX_WINDOW = 64  # the window grows to this many chunks while it finds only those
 ROUNDS = 4  # window re-reads after losing every race in it
 SPREAD = 8  # after a lost race, the next candidate is one of this many, at random
-# Races lost per candidate tried (a moving average) above which every pick is spread over the
-# window: other nodes are claiming from the same window, and taking candidates in order would
-# make them all collide on the first few.
-CONTENDED = 0.1
-WIDE_SPREAD = 128  # then each pick is one of this many, at random
-AVERAGE_WEIGHT = 0.05
+# After a race lost to another node, claims start at this node's own place in the window (see
+# node_offset) for this long: other nodes are claiming from the same window, and taking
+# candidates in order would make them all collide on the first few. (Fewer losses are what the
+# spreading brings, not a sign that the other nodes left.)
+SPREAD_SECONDS = 5.0
+# A claim first tries the directories this process read this recently (see claim).
+DIR_CACHE_SECONDS = 0.05
+GOLDEN = (5**0.5 - 1) / 2
 
 CachedQueues = Callable[[str], list[str]]
 Candidate = tuple[float, int, str, dict[str, Any], Place]
@@ -55,7 +61,11 @@ class Claimer:
         # Tasks this process is moving right now: its other claims pass them by, so concurrent
         # claims in one process never race each other for the same task.
         self._trying: set[str] = set()
-        self._losses = 0.0  # races lost per claim, moving average
+        self._spread_until = 0.0  # claims spread over the window until then (monotonic)
+        self._dir_cache: dict[tuple[str, tuple[str, ...]], tuple[float, Directory]] = {}
+        # Where in a window this node starts claiming while contended, as a fraction of the
+        # window (see node_offset); the store sets it at open.
+        self.offset = 0.0
 
     async def lane_queues(self, lanes: Sequence[str]) -> dict[str, list[str]]:
         """The queues whose directories index each lane: the queue itself; for a worker's own
@@ -77,20 +87,55 @@ class Claimer:
         return out
 
     async def claim(self, request: ClaimRequest) -> Task | None:
+        """Claim with the directories this process read in the last DIR_CACHE_SECONDS; only
+        if that finds nothing, again with directories read now. (A directory only tells which
+        chunks to read: one a little old costs a claim nothing but the chunks created since,
+        and a claim never answers "nothing" from one.)"""
+        task, used_cache = await self._claim(request, cached=True)
+        if task is None and used_cache:
+            task, _ = await self._claim(request, cached=False)
+        return task
+
+    async def _claim(self, request: ClaimRequest, cached: bool) -> tuple[Task | None, bool]:
         skip = request.skip_queues
-        known = [q for lane in request.lanes for q in self._guess(lane, request.lanes)]
-        (per_lane, dirs) = await asyncio.gather(
-            self.lane_queues(request.lanes),
-            self.index.directories(q for q in known if q not in skip),
+        wanted = _wanted({lane: self._guess(lane, request.lanes) for lane in request.lanes}, skip)
+        (per_lane, (dirs, used_cache)) = await asyncio.gather(
+            self.lane_queues(request.lanes), self._directories(wanted, cached)
         )
-        missing = {q for qs in per_lane.values() for q in qs if q not in skip} - set(dirs)
+        missing = {
+            q: tuple(sorted({*lanes, *wanted.get(q, ())}))
+            for q, lanes in _wanted(per_lane, skip).items()
+            if q not in wanted or not set(lanes) <= set(wanted[q])
+        }
         if missing:
-            dirs.update(await self.index.directories(missing))
+            more, more_cached = await self._directories(missing, cached)
+            dirs.update(more)
+            used_cache = used_cache or more_cached
         for lane in request.lanes:
             usable = [q for q in per_lane[lane] if q not in skip and q not in request.held_back]
             if usable and (task := await self._claim_lane(lane, usable, dirs, request)):
-                return task
-        return None
+                return task, used_cache
+        return None, used_cache
+
+    async def _directories(
+        self, wanted: dict[str, tuple[str, ...]], cached: bool
+    ) -> tuple[dict[str, Directory], bool]:
+        """The queues' directories (with those of the other lanes named for each), those read
+        in the last DIR_CACHE_SECONDS from memory when ``cached``; and whether any came from
+        memory."""
+        now = time.monotonic()
+        out: dict[str, Directory] = {}
+        if cached:
+            for queue, lanes in wanted.items():
+                hit = self._dir_cache.get((queue, lanes))
+                if hit is not None and now - hit[0] < DIR_CACHE_SECONDS:
+                    out[queue] = dataclasses.replace(hit[1], cached=True)
+        rest = {q: list(lanes) for q, lanes in wanted.items() if q not in out}
+        fresh = await self.index.directories(rest, lanes=rest)
+        if len(self._dir_cache) >= CACHE_LIMIT:
+            self._dir_cache.clear()
+        self._dir_cache.update(((q, wanted[q]), (now, d)) for q, d in fresh.items())
+        return {**out, **fresh}, bool(out)
 
     def _guess(self, lane: str, given: Sequence[str]) -> list[str]:
         """The queues a lane's directories are likely in, known without a read."""
@@ -108,10 +153,12 @@ class Claimer:
                 return None  # flow limits hold back every queue of the lane
             if round_no:
                 await asyncio.sleep(random.uniform(0, 0.002 * round_no))
-                dirs = {**dirs, **await self.index.directories(queues)}
+                others = {q: [lane] for q in queues if lane != q}
+                dirs = {**dirs, **await self.index.directories(queues, lanes=others)}
             ready, due = _chunks(lane, queues, dirs, request.now)
             contended = False
-            start, size, charged, scanned = 0, WINDOW, 0, 0
+            first = CONTENDED_WINDOW if self._spreading() else WINDOW
+            start, size, charged, scanned = 0, first, 0, 0
             while charged < MAX_CHUNKS and scanned < MAX_SCAN:
                 window = ready[start : start + size] + due[start : start + size]
                 if not window:
@@ -136,7 +183,7 @@ class Claimer:
                 contended = contended or lost
                 if live:
                     charged += len(window)
-                    size = WINDOW
+                    size = first
                 else:
                     size = min(size * 2, MAX_WINDOW)
             if not contended:
@@ -151,17 +198,19 @@ class Claimer:
         process before its document is read, so concurrent claims of one process spread over
         the candidates instead of all reading, then racing for, the first one. Stale entries
         met are removed (in the background)."""
-        lost = live = False
+        lost = live = lost_here = False
         stale: list[Place] = []
         queue = list(candidates)
+        spread = False
         try:
             while queue:
-                # In order; after a lost race, at random among the next few, so claimers of
-                # other processes reading the same window stop colliding on the same ones.
-                if self._losses > CONTENDED:
-                    pick = random.randrange(min(len(queue), WIDE_SPREAD))
-                else:
-                    pick = random.randrange(min(len(queue), SPREAD)) if lost else 0
+                if not spread and (lost or self._spreading()):
+                    # Each node starts at its own place in the window and goes round, so the
+                    # nodes' claims take different candidates instead of colliding.
+                    start = int(self.offset * len(queue))
+                    queue, spread, lost_here = queue[start:] + queue[:start], True, False
+                # In order; after a lost race, at random among the next few.
+                pick = random.randrange(min(len(queue), SPREAD)) if lost_here else 0
                 _, _, ticket, entry, place = queue.pop(pick)
                 task_id = entry["t"]
                 if task_id in self._trying or entry.get("i") in blocked:
@@ -190,9 +239,9 @@ class Claimer:
                         await self.limits.refund(grant)
                 finally:
                     self._trying.discard(task_id)
-                self._losses *= 1 - AVERAGE_WEIGHT
                 if outcome == "conflict":
-                    self._losses += AVERAGE_WEIGHT
+                    self._spread_until = time.monotonic() + SPREAD_SECONDS
+                    lost_here = spread
                 if outcome == "done":
                     return started, lost, True
                 if outcome == "blocked":
@@ -202,6 +251,9 @@ class Claimer:
             return None, lost, live
         finally:
             self.index.remove_later(stale)
+
+    def _spreading(self) -> bool:
+        return time.monotonic() < self._spread_until
 
     async def _give_back(self, waiting: Stored, started: Task, outcome: str) -> None:
         """A claim whose caller left after its move committed: the task goes back to waiting
@@ -215,29 +267,30 @@ class Claimer:
     # -- push delivery ------------------------------------------------------------------------
 
     async def change_stamps(self, lanes: Sequence[str], queues_version: int) -> dict[str, int]:
+        """Per lane, the CAS values of the directories counting its waiting tasks (the lane's
+        own in each of its queues), with the queues' stamp."""
         per_lane = await self.lane_queues(lanes)
-        queues = sorted({q for qs in per_lane.values() for q in qs})
-        cas = dict(
-            zip(
-                queues,
-                await asyncio.gather(
-                    *(self.index.kv.cas_of(self.index.dir_doc_key(q)) for q in queues)
-                ),
-                strict=True,
-            )
-        )
-        freed = await self.limits.freed_stamps(queues)
+        keys = {
+            lane: [self.index.dir_doc_key(q, WAITING, lane) for q in sorted(qs)]
+            for lane, qs in per_lane.items()
+        }
+        wanted = sorted({k for ks in keys.values() for k in ks})
+        found = await asyncio.gather(*(self.index.kv.cas_of(k) for k in wanted))
+        cas = dict(zip(wanted, found, strict=True))
+        # A freed slot of a limited queue makes its lanes' tasks claimable again.
+        freed = await self.limits.freed_stamps(sorted({q for qs in per_lane.values() for q in qs}))
         return {
             lane: _stamp(
                 queues_version,
-                [cas[q] for q in sorted(qs)] + [freed[q] for q in sorted(qs) if q in freed],
+                [cas[k] for k in keys[lane]] + [freed[q] for q in sorted(qs) if q in freed],
             )
             for lane, qs in per_lane.items()
         }
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
         per_lane = await self.lane_queues(lanes)
-        dirs = await self.index.directories({q for qs in per_lane.values() for q in qs})
+        wanted = _wanted(per_lane, frozenset())
+        dirs = await self.index.directories(wanted, lanes={q: list(ls) for q, ls in wanted.items()})
         firsts: list[tuple[Stream, int]] = []
         for lane, queues in per_lane.items():
             for queue in queues:
@@ -247,6 +300,17 @@ class Claimer:
         contents = await self.index.chunks(firsts)
         times = [entry["r"] for chunk in contents for entry in chunk.values() if "r" in entry]
         return min(times) if times else None
+
+
+def _wanted(per_lane: dict[str, list[str]], skip: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """Per queue the lanes asked for are in, the lanes other than its own (whose waiting
+    tasks have directories of their own)."""
+    out: dict[str, set[str]] = {}
+    for lane, queues in per_lane.items():
+        for queue in queues:
+            if queue not in skip:
+                out.setdefault(queue, set()).update([lane] if lane != queue else [])
+    return {q: tuple(sorted(lanes)) for q, lanes in out.items()}
 
 
 def _chunks(
@@ -269,6 +333,14 @@ def _chunks(
         [(s, c) for c, s in sorted(ready, key=key)],
         [(s, c) for c, s in sorted(due, key=key)],
     )
+
+
+def node_offset(number: int) -> float:
+    """The place in a claim window where node ``number`` starts while contended: the
+    fractional part of number * the golden ratio. Any run of N consecutive node numbers (nodes
+    restart, and the numbers climb) lands on the same evenly spread places, N gaps of at
+    most three sizes, none below a seventh of the window for five nodes."""
+    return (number * GOLDEN) % 1.0
 
 
 def _claimable(stored: Stored | None, ticket: str, request: ClaimRequest) -> bool:

@@ -120,7 +120,12 @@ def hint_now(task: Task, before: Task | None = None) -> float:
 
 
 def chunk_of(task: Task, log: str) -> int:
-    return bucket_of(task.run_at) if log == DELAYED else task.seq // CHUNK
+    return bucket_of(task.run_at) if log == DELAYED else seq_chunk(task.seq)
+
+
+def seq_chunk(seq: int) -> int:
+    """The chunk of a seq-ordered log a seq falls in."""
+    return seq // CHUNK
 
 
 def entry_value(task: Task, log: str, base: str | None) -> dict[str, Any]:

@@ -1,16 +1,15 @@
 """Index documents of the Couchbase store: how tasks are found without a query service.
 
-- Per queue, two *directory* documents, ``dir::{queue}`` (waiting and started tasks) and
-  ``done::{queue}`` (completed and failed ones): ``{"n": {"{log}|{chunk}|{lane}": count}}``,
-  how many entries each chunk document holds. Counts by state are sums of these counters, and
-  ``dir::{queue}``'s CAS changes with every task queued in the queue (a cheap change stamp).
+- Per queue, two *directory* documents, ``dir::{queue}`` (waiting tasks) and ``done::{queue}``
+  (completed and failed ones): ``{"n": {"{log}|{chunk}|{lane}": count}}``, how many entries
+  each chunk document holds; the waiting tasks of another lane (a worker's own) are counted in
+  ``dir::{queue}::{lane}``, listed in ``lanes::{queue}``. Counts by state are sums of these
+  counters, and a directory's CAS changes with every task queued in its lane (a cheap change
+  stamp).
 - Chunk documents ``log::{queue}::{log}::{chunk}::{lane}``: ``{ticket: entry}``. Seq-ordered logs
   (ready, started, completed, failed) are cut by seq // CHUNK; the delayed log by run_at bucket.
-- ``held::{worker}``: the started tasks a worker holds, ``{ticket: {t, b, q, l}}``; and
-  ``started::{queue}``: ``{ticket: lane}``, every started stay of the queue's tasks.
-- ``leases`` (a set of buckets) and ``lease::{bucket}``: started tasks by lease expiry bucket
-  (``{ticket: {t, w, u, b, s, q, l}}``). Started tasks have no chunked log: the started set
-  counts them, and listings read them from the lease buckets.
+- Started tasks have no chunked log: they are indexed per worker, per queue and by lease
+  expiry (see couchbase_leases, a mixin of Index).
 
 Every chunk entry is counted (by its chunk's counter) before it is written, ahead of the task's
 commit, and uncounted by whoever wins its sub-document removal: the writer that moved the task
@@ -40,11 +39,10 @@ from app.store.couchbase_codec import (
     READY,
     STARTED,
     chunk_of,
-    lease_bucket,
-    lease_value,
 )
 from app.store.couchbase_finish import Finisher
 from app.store.couchbase_kv import MAX_SPECS, Kv, path
+from app.store.couchbase_leases import LeaseIndex
 from resolvers.models import Task
 
 # A directory with this many counters at zero is compacted (by CAS, never under a lock).
@@ -89,13 +87,16 @@ class Directory:
     queue: str
     streams: dict[Stream, dict[int, int]] = field(default_factory=dict)
     cas: int = 0
+    cached: bool = False  # read earlier, kept in memory: its counters are not checked
 
 
-class Index:
+class Index(LeaseIndex):
     def __init__(self, kv: Kv) -> None:
         self.kv = kv
         self.finisher = Finisher()
-        self._lease_buckets: set[int] = set()
+        self._lease_buckets: set[tuple[str | None, int]] = set()
+        self._lease_minutes: set[tuple[str, int]] = set()
+        self._lanes_noted: set[tuple[str, str]] = set()
         self._pruning: set[str] = set()
         # (stream, chunk) -> (counter, chunk CAS, first seen): counters seen apart from chunks.
         self._apart: dict[tuple[Stream, int], tuple[int, int, float]] = {}
@@ -103,40 +104,72 @@ class Index:
 
     # -- directories and chunks --------------------------------------------------------------
 
-    def dir_doc_key(self, queue: str, kind: str = WAITING) -> str:
+    def dir_doc_key(self, queue: str, kind: str = WAITING, lane: str | None = None) -> str:
+        """The directory document counting a queue's chunks of this kind in this lane: the
+        queue's own (``dir::{queue}``, ``done::{queue}``), or, for the waiting tasks of
+        another lane (a worker's own), that lane's (``dir::{queue}::{lane}``): so a queue's
+        claims never read the counters of its workers' lanes, and a worker lane's publish does
+        not move the stamp of the queue's own lane."""
+        if kind == WAITING and lane is not None and lane != queue:
+            return self.kv.key(kind, queue, lane)
         return self.kv.key(kind, queue)
+
+    def lanes_key(self, queue: str) -> str:
+        return self.kv.key("lanes", queue)
+
+    async def other_lanes(self, queue: str) -> list[str]:
+        """The lanes other than its own that ever held a task of the queue (``lanes::{queue}``,
+        noted before their first entry)."""
+        got = await self.kv.get(self.lanes_key(queue))
+        return sorted(got[0]) if got else []
 
     def chunk_key(self, stream: Stream, chunk: int) -> str:
         return self.kv.key("log", stream.queue, stream.log, chunk, stream.lane)
 
-    async def directory(self, queue: str, kinds: Sequence[str] = (WAITING,)) -> Directory:
+    async def directory(
+        self, queue: str, kinds: Sequence[str] = (WAITING,), lanes: Iterable[str] = ()
+    ) -> Directory:
         """A queue's directory: its waiting counters (what claims read), and, when asked, its
         finished ones (a separate document, so claims never read the counters of the long
-        tail of completed and failed tasks kept for retention)."""
-        found = await asyncio.gather(*(self.kv.get(self.dir_doc_key(queue, k)) for k in kinds))
+        tail of completed and failed tasks kept for retention); ``lanes``: the other lanes
+        whose waiting counters to read too. A store written before lanes had documents of
+        their own counts them in the queue's: counters of one chunk are added up."""
+        keys = [self.dir_doc_key(queue, k) for k in kinds]
+        if WAITING in kinds:
+            keys += [self.dir_doc_key(queue, WAITING, lane) for lane in lanes]
+        keys = list(dict.fromkeys(keys))
+        found = await asyncio.gather(*(self.kv.get(key) for key in keys))
         directory = Directory(queue)
-        for kind, got in zip(kinds, found, strict=True):
+        sums: dict[tuple[str, int, str], int] = {}
+        for key, got in zip(keys, found, strict=True):
             if got is None:
                 continue
             doc, cas = got
-            if kind == WAITING:
+            if key == self.dir_doc_key(queue):
                 directory.cas = cas
             zeros = 0
-            for key, count in (doc.get("n") or {}).items():
-                log, chunk, lane = key.split("|", 2)
-                if int(count) <= 0:
+            for name, count in (doc.get("n") or {}).items():
+                log, chunk, lane = name.split("|", 2)
+                if int(count) == 0:
                     zeros += 1
-                    continue
-                directory.streams.setdefault(Stream(queue, lane, log), {})[int(chunk)] = int(count)
+                place = (log, int(chunk), lane)
+                sums[place] = sums.get(place, 0) + int(count)
             if zeros >= PRUNE_AT:
-                self._prune_later(self.dir_doc_key(queue, kind), doc, cas)
+                self._prune_later(key, doc, cas)
+        for (log, chunk, lane), count in sums.items():
+            if count > 0:
+                directory.streams.setdefault(Stream(queue, lane, log), {})[chunk] = count
         return directory
 
     async def directories(
-        self, queues: Iterable[str], kinds: Sequence[str] = (WAITING,)
+        self,
+        queues: Iterable[str],
+        kinds: Sequence[str] = (WAITING,),
+        lanes: dict[str, list[str]] | None = None,
     ) -> dict[str, Directory]:
         names = list(dict.fromkeys(queues))
-        found = await asyncio.gather(*(self.directory(q, kinds) for q in names))
+        wanted = lanes or {}
+        found = await asyncio.gather(*(self.directory(q, kinds, wanted.get(q, ())) for q in names))
         return dict(zip(names, found, strict=True))
 
     def _prune_later(self, key: str, doc: dict[str, Any], cas: int) -> None:
@@ -171,6 +204,8 @@ class Index:
         """The chunks' entries, each checked against its counter in ``dirs`` (see observe)."""
         got = await self.kv.get_many([self.chunk_key(s, c) for s, c in wanted])
         for (stream, chunk), found in zip(wanted, got, strict=True):
+            if dirs[stream.queue].cached:
+                continue
             counted = dirs[stream.queue].streams.get(stream, {}).get(chunk, 0)
             content, cas = found if found is not None else ({}, 0)
             self.observe(stream, chunk, counted, len(content), cas)
@@ -203,7 +238,7 @@ class Index:
         the counter and the chunk are still as seen: once across nodes (another node's
         correction changes the counter, and this one stops). A CAS lost to another write is
         tried again, a few times."""
-        key = self.dir_doc_key(stream.queue, KIND_OF_LOG[stream.log])
+        key = self.dir_doc_key(stream.queue, KIND_OF_LOG[stream.log], stream.lane)
         counter = path("n", dir_key(stream.log, chunk, stream.lane))
         for _ in range(CORRECT_TRIES):
             got, now = await asyncio.gather(
@@ -223,14 +258,19 @@ class Index:
         chunk). In that order, so no entry is ever in a chunk its counter does not show: an
         increment that fails (or is lost) stops the caller before the entry is written, and a
         counter can only run ahead of its chunk, which claims and listings tolerate."""
-        by_chunk: dict[tuple[Stream, int], list[Any]] = {}
         deltas: dict[str, dict[str, int]] = {}
+        for place, _ in entries:
+            _tally(deltas, place, +1)
+        await asyncio.gather(*(self.count(q, d) for q, d in deltas.items()))
+        await self.write(entries)
+
+    async def write(self, entries: Sequence[tuple[Place, dict[str, Any]]]) -> None:
+        """Write entries already counted (one sub-document operation per chunk)."""
+        by_chunk: dict[tuple[Stream, int], list[Any]] = {}
         for place, value in entries:
             by_chunk.setdefault((place.stream, place.chunk), []).append(
                 SD.insert(path(place.ticket), value)
             )
-            _tally(deltas, place, +1)
-        await asyncio.gather(*(self._count(q, d) for q, d in deltas.items()))
         await asyncio.gather(
             *(
                 self.kv.mutate_all(self.chunk_key(stream, chunk), specs, create=True)
@@ -254,7 +294,7 @@ class Index:
         for place in won:
             _tally(deltas, place, -1)
         queues = list(deltas)
-        counted = await asyncio.gather(*(self._count(q, deltas[q]) for q in queues))
+        counted = await asyncio.gather(*(self.count(q, deltas[q]) for q in queues))
         chunked = {(p.stream, p.chunk) for p in won}
         emptied = [
             (stream, chunk)
@@ -273,28 +313,44 @@ class Index:
         if places:
             self.finisher.spawn(self.remove(places))
 
-    async def _count(self, queue: str, deltas: dict[str, int]) -> dict[str, int | None]:
-        """Apply counter deltas to the queue's directories; the new value of each counter."""
-        keys = [k for k, d in deltas.items() if d]
-        by_kind: dict[str, list[str]] = {}
-        for k in keys:
-            by_kind.setdefault(KIND_OF_LOG[k.split("|", 1)[0]], []).append(k)
+    async def count(self, queue: str, deltas: dict[str, int]) -> dict[str, int | None]:
+        """Apply counter deltas to the queue's directories (one sub-document operation per
+        document); the new value of each counter."""
+        by_doc: dict[str, list[str]] = {}
+        others: set[str] = set()
+        for k, d in deltas.items():
+            if d:
+                log, _, lane = k.split("|", 2)
+                key = self.dir_doc_key(queue, KIND_OF_LOG[log], lane)
+                by_doc.setdefault(key, []).append(k)
+                if key != self.dir_doc_key(queue, KIND_OF_LOG[log]):
+                    others.add(lane)
+        await self._note_lanes(queue, others)
+        outcomes = await asyncio.gather(
+            *(self._count_in(key, names, deltas) for key, names in by_doc.items())
+        )
         values: dict[str, int | None] = {}
-        for kind, outcome in zip(
-            by_kind,
-            await asyncio.gather(
-                *(self._count_in(queue, kind, ks, deltas) for kind, ks in by_kind.items())
-            ),
-            strict=True,
-        ):
-            values.update(zip(by_kind[kind], outcome, strict=True))
+        for names, outcome in zip(by_doc.values(), outcomes, strict=True):
+            values.update(zip(names, outcome, strict=True))
         return values
 
+    async def _note_lanes(self, queue: str, lanes: set[str]) -> None:
+        """List the lanes in ``lanes::{queue}`` (once per process) before their directories
+        are first written: counts and listings of the whole queue read the lanes it lists."""
+        new = sorted(lane for lane in lanes if (queue, lane) not in self._lanes_noted)
+        if not new:
+            return
+        specs = [SD.upsert(path(lane), 1) for lane in new]
+        await self.kv.mutate_all(self.lanes_key(queue), specs, create=True)
+        if len(self._lanes_noted) >= CACHE_LIMIT:
+            self._lanes_noted.clear()
+        self._lanes_noted.update((queue, lane) for lane in new)
+
     async def _count_in(
-        self, queue: str, kind: str, keys: list[str], deltas: dict[str, int]
+        self, key: str, names: list[str], deltas: dict[str, int]
     ) -> list[int | None]:
-        specs = [SD.counter(path("n", k), deltas[k], create_parents=True) for k in keys]
-        outcome = await self.kv.mutate_all(self.dir_doc_key(queue, kind), specs, create=True)
+        specs = [SD.counter(path("n", k), deltas[k], create_parents=True) for k in names]
+        outcome = await self.kv.mutate_all(key, specs, create=True)
         values: list[int | None] = []
         for group, size in zip(outcome, _sizes(len(specs)), strict=True):
             values.extend(group[1] if group is not None else [None] * size)
@@ -308,103 +364,6 @@ class Index:
 
     def place(self, task: Task, log: str, ticket: str) -> Place:
         return Place(Stream(task.queue, task.lane, log), chunk_of(task, log), ticket)
-
-    # -- started tasks: per worker, and by lease expiry --------------------------------------
-
-    def held_key(self, worker_id: str | None) -> str:
-        return self.kv.key("held", worker_id or "")
-
-    def lease_key(self, bucket: int) -> str:
-        return self.kv.key("lease", bucket)
-
-    def started_key(self, queue: str) -> str:
-        return self.kv.key("started", queue)
-
-    async def hold(self, task: Task, ticket: str, base: str | None) -> None:
-        """Index a started task: first under its lease's bucket (the reaper's index, and the
-        record from which it finishes whatever else of this stay a failure left behind), then
-        under its worker and in its queue's started set ``{ticket: lane}`` (what counts started
-        tasks: adding and removing a ticket are idempotent, so any retry or finisher may)."""
-        await self.put_lease(ticket, lease_value(task, base))
-        held = {"t": task.task_id, "b": base, "q": task.queue, "l": task.lane}
-        await asyncio.gather(
-            self.kv.mutate(
-                self.held_key(task.worker_id), [SD.upsert(path(ticket), held)], create=True
-            ),
-            self.kv.mutate(
-                self.started_key(task.queue), [SD.upsert(path(ticket), task.lane)], create=True
-            ),
-        )
-
-    async def put_lease(self, ticket: str, value: dict[str, Any]) -> None:
-        bucket = lease_bucket(value["u"])
-        jobs = [
-            self.kv.mutate(self.lease_key(bucket), [SD.upsert(path(ticket), value)], create=True)
-        ]
-        if bucket not in self._lease_buckets:
-            leases = self.kv.key("leases")
-            jobs.append(self.kv.mutate(leases, [SD.upsert(path(str(bucket)), 1)], create=True))
-        await asyncio.gather(*jobs)
-        if len(self._lease_buckets) >= CACHE_LIMIT:
-            self._lease_buckets.clear()
-        self._lease_buckets.add(bucket)
-
-    async def unhold(self, worker_id: str | None, ticket: str, queue: str) -> None:
-        """Forget a started stay under its worker and in its queue's started set (either may
-        be gone already: whoever comes first removes it). Its lease entry stays until the
-        lease reaper reaches its bucket and finds it stale: the reaper alone cleans the lease
-        index, and calls this for each stale entry it removes."""
-        await asyncio.gather(
-            self.kv.mutate(self.held_key(worker_id), [SD.remove(path(ticket))]),
-            self.kv.mutate(self.started_key(queue), [SD.remove(path(ticket))]),
-        )
-
-    async def started(self, queue: str) -> dict[str, int]:
-        """How many tasks of the queue are started, by lane."""
-        got = await self.kv.get(self.started_key(queue))
-        counts: dict[str, int] = {}
-        for lane in (got[0] if got else {}).values():
-            counts[lane] = counts.get(lane, 0) + 1
-        return counts
-
-    async def held(self, worker_id: str) -> dict[str, dict[str, Any]]:
-        got = await self.kv.get(self.held_key(worker_id))
-        return {} if got is None else dict(got[0])
-
-    async def lease_buckets(self) -> list[int]:
-        got = await self.kv.get(self.kv.key("leases"))
-        return sorted(int(b) for b in (got[0] if got else {}))
-
-    async def chunk_lease(self, bucket: int) -> dict[str, dict[str, Any]]:
-        got = await self.kv.get(self.lease_key(bucket))
-        return {} if got is None else dict(got[0])
-
-    async def move_lease(self, old_bucket: int, ticket: str, value: dict[str, Any]) -> None:
-        """Re-file a lease entry under its task's current lease (written before the old entry
-        goes, so a crash between leaves a duplicate, never nothing)."""
-        if lease_bucket(value["u"]) != old_bucket:
-            await self.put_lease(ticket, value)
-            await self.drop_lease_entry(old_bucket, ticket)
-        else:
-            await self.put_lease(ticket, value)
-
-    async def all_leases(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every lease entry (stale ones included: callers check each against its task)."""
-        buckets = await self.lease_buckets()
-        docs = await asyncio.gather(*(self.chunk_lease(b) for b in buckets))
-        return [(ticket, entry) for doc in docs for ticket, entry in doc.items()]
-
-    async def drop_lease_entry(self, bucket: int, ticket: str) -> None:
-        await self.kv.mutate(self.lease_key(bucket), [SD.remove(path(ticket))])
-
-    async def retire_lease_bucket(self, bucket: int) -> None:
-        """Delete a past, empty lease bucket, then take it off the set."""
-        key = self.lease_key(bucket)
-        got = await self.kv.get(key)
-        if got is not None and (got[0] or not await self.kv.remove(key, got[1])):
-            return
-        await self.kv.mutate(self.kv.key("leases"), [SD.remove(path(str(bucket)))])
-        self._lease_buckets.discard(bucket)
 
 
 def _tally(deltas: dict[str, dict[str, int]], place: Place, delta: int) -> None:

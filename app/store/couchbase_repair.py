@@ -44,7 +44,7 @@ async def repair(store: CouchbaseStore, now: float) -> RepairReport:
     names = await store.queue_names()
     for queue in names:
         report.queues += 1
-        directory = await index.directory(queue, (WAITING, DONE))
+        directory = await index.directory(queue, (WAITING, DONE), await index.other_lanes(queue))
         actual: dict[str, int] = {}
         for stream, chunks in directory.streams.items():
             if stream.log == STARTED:
@@ -74,24 +74,38 @@ async def repair(store: CouchbaseStore, now: float) -> RepairReport:
 
 async def _recount(store: CouchbaseStore, queue: str, actual: dict[str, int]) -> int:
     """Set each counter of the queue's directories to what was counted, by CAS (re-read and
-    retried if an increment lands meanwhile): never under a lock, so claims never wait."""
+    retried if an increment lands meanwhile): never under a lock, so claims never wait. A
+    counter found in a document other than its own (a store written before lanes had
+    directories of their own) is set to zero there."""
     fixed = 0
-    for kind in (WAITING, DONE):
-        key = store.index.dir_doc_key(queue, kind)
-        wanted = {k: v for k, v in actual.items() if KIND_OF_LOG[k.split("|", 1)[0]] == kind}
+    index = store.index
+    lanes = await index.other_lanes(queue)
+    keys = [index.dir_doc_key(queue, k) for k in (WAITING, DONE)]
+    keys += [index.dir_doc_key(queue, WAITING, lane) for lane in lanes]
+    for key in dict.fromkeys(keys):
+        wanted = {
+            k: v
+            for k, v in actual.items()
+            for log, _, lane in [k.split("|", 2)]
+            if index.dir_doc_key(queue, KIND_OF_LOG[log], lane) == key
+        }
         for _ in range(RECOUNT_TRIES):
             got = await store.kv.get(key)
-            if got is None:
+            if got is None and not any(wanted.values()):
                 break
-            doc, cas = got
+            doc, cas = got if got is not None else ({}, 0)
             counters = dict(doc.get("n") or {})
             changes = {k: wanted.get(k, 0) for k in set(counters) | set(wanted)}
-            changes = {k: v for k, v in changes.items() if counters.get(k) != v}
+            changes = {k: v for k, v in changes.items() if counters.get(k, 0) != v}
             if not changes:
                 break
             counters.update(changes)
             counters = {k: v for k, v in counters.items() if v}
-            if await store.kv.replace(key, {**doc, "n": counters}, cas) is not None:
+            new = {**doc, "n": counters}
+            done = await (
+                store.kv.insert(key, new) if got is None else store.kv.replace(key, new, cas)
+            )
+            if done is not None:
                 fixed += len(changes)
                 break
             await asyncio.sleep(random.uniform(0, 0.01))

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from app.store.couchbase_codec import (
-    CHUNK,
     COMPLETED,
     DELAYED,
     FAILED,
@@ -25,8 +24,9 @@ from app.store.couchbase_codec import (
     entry_may_match,
     entry_state,
     logs_for,
+    seq_chunk,
 )
-from app.store.couchbase_index import KIND_OF_LOG, Directory, Place, Stream
+from app.store.couchbase_index import KIND_OF_LOG, WAITING, Directory, Place, Stream
 from app.store.couchbase_tasks import Stored, Tasks
 from resolvers.models import WORKER_LANE_PREFIX, TaskCounts, TaskFilter, TaskState
 
@@ -55,6 +55,19 @@ class Scanner:
             return [where.lane]
         return await self.names()
 
+    async def _directories(
+        self, where: TaskFilter, queues: list[str], kinds: tuple[str, ...]
+    ) -> dict[str, Directory]:
+        """The queues' directories of these kinds, with those of the other lanes the filter
+        covers (a worker's own lane asked for, or every lane of the queue)."""
+        lanes: dict[str, list[str]] = {}
+        if WAITING in kinds and where.lane is not None:
+            lanes = {q: [where.lane] for q in queues if q != where.lane}
+        elif WAITING in kinds:
+            found = await asyncio.gather(*(self.index.other_lanes(q) for q in queues))
+            lanes = dict(zip(queues, found, strict=True))
+        return await self.index.directories(queues, kinds, lanes)
+
     # -- listing -----------------------------------------------------------------------------
 
     async def matching(
@@ -73,7 +86,7 @@ class Scanner:
             return _page([s for s in held if s.task.seq > floor and where.matches(s.task)], limit)
         queues = await self._queues(where)
         logs = logs_for(where.states)
-        dirs = await self.index.directories(queues, kinds_for(logs))
+        dirs = await self._directories(where, queues, kinds_for(logs))
         streams = {
             stream: chunks
             for d in dirs.values()
@@ -93,16 +106,14 @@ class Scanner:
         if STARTED in logs:
             pending += [
                 (entry["s"], STARTED, ticket, entry, None)
-                for ticket, entry in await self.index.all_leases()
-                if entry["s"] > floor
-                and entry.get("q") in queues
-                and (where.lane is None or entry.get("l") == where.lane)
+                for ticket, entry in await self.index.leases_of(queues)
+                if entry["s"] > floor and (where.lane is None or entry.get("l") == where.lane)
             ]
-        first = max(floor, 0) // CHUNK
+        first = seq_chunk(max(floor, 0))
         seq_logs = (READY, COMPLETED, FAILED)
         numbers = sorted(
             {c for s, chunks in streams.items() if s.log in seq_logs for c in chunks if c >= first}
-            | {e[0] // CHUNK for e in pending}
+            | {seq_chunk(e[0]) for e in pending}
         )
         found: list[Stored] = []
         for i in range(0, len(numbers), CHUNKS_PER_STEP):
@@ -122,7 +133,7 @@ class Scanner:
                 for ticket, entry in chunk.items()
                 if entry["s"] > floor
             ]
-            entries += [e for e in pending if e[0] // CHUNK in step]
+            entries += [e for e in pending if seq_chunk(e[0]) in step]
             entries = [e for e in entries if entry_may_match(e[3], e[1], where)]
             entries.sort(key=lambda e: e[0])
             found += await self._live(entries, where)
@@ -157,7 +168,7 @@ class Scanner:
                 setattr(counts, name, getattr(counts, name) + 1)
             return counts
         logs = logs_for(where.states)
-        dirs = await self.index.directories(await self._queues(where), kinds_for(logs))
+        dirs = await self._directories(where, await self._queues(where), kinds_for(logs))
         straddling: list[tuple[Stream, int]] = []
         for directory in dirs.values():
             for stream, chunks in _streams(directory, where.lane, logs):

@@ -24,7 +24,6 @@ from typing import Any, Literal
 from couchbase import subdocument as SD  # type: ignore[import-untyped]
 
 from app.store.couchbase_codec import (
-    CACHE_LIMIT,
     LEASE_BUCKET_SECONDS,
     STARTED,
     chunk_of,
@@ -39,8 +38,10 @@ from app.store.couchbase_codec import (
     task_from_doc,
 )
 from app.store.couchbase_index import Index, Place, Stream
-from app.store.couchbase_kv import Kv, path
+from app.store.couchbase_kv import Kv
+from app.store.couchbase_leases import LEGACY
 from app.store.couchbase_limits import Limits
+from app.store.couchbase_numbers import Numbers
 from resolvers.errors import StoreUnavailable
 from resolvers.models import Replaced, Task, TaskState
 
@@ -72,7 +73,7 @@ class Tasks:
     def __init__(self, kv: Kv, index: Index) -> None:
         self.kv = kv
         self.index = index
-        self._noted: set[tuple[str, str]] = set()
+        self.numbers = Numbers(kv)
         # Flow limits: a started task's slot is given back when it leaves STARTED.
         self.limits: Limits | None = None
 
@@ -142,13 +143,8 @@ class Tasks:
         return await self.index.finisher.finish(self._insert(tasks))
 
     async def _insert(self, tasks: Sequence[Task]) -> list[bool]:
-        last, _ = await asyncio.gather(
-            self.kv.incr(self.kv.key("seq"), len(tasks)), self._note(tasks)
-        )
-        plans: list[tuple[Task, str, str]] = []
-        for seq, task in enumerate(tasks, start=last - len(tasks) + 1):
-            task.seq = seq
-            plans.append((task, new_ticket(), log_of(task, hint_now(task))))
+        await asyncio.gather(self.numbers.number(tasks), self.numbers.note(tasks))
+        plans = [(task, new_ticket(), log_of(task, hint_now(task))) for task in tasks]
         entries = [(self.index.place(t, log, k), entry_value(t, log, None)) for t, k, log in plans]
         await self.index.add(entries)
         versions = await asyncio.gather(
@@ -180,35 +176,8 @@ class Tasks:
         await self.index.remove([e[0] for e, ok in zip(entries, written, strict=True) if not ok])
         return written
 
-    async def _note(self, tasks: Sequence[Task]) -> None:
-        """Record, once per process, the queues that ever held a task (``names``: so listings
-        over all queues find them) and the queues a worker's own lane holds tasks of
-        (``wlane::{lane}``: so the lane's directories are found). Written before the tasks'
-        entries, so an index entry is never in a directory nobody can find."""
-        new = {(t.lane if t.lane != t.queue else "", t.queue) for t in tasks} - self._noted
-        if not new:
-            return
-        by_doc: dict[str, set[str]] = {}
-        for lane, queue in new:
-            by_doc.setdefault(self.kv.key("names"), set()).add(queue)
-            if lane:
-                by_doc.setdefault(self.kv.key("wlane", lane), set()).add(queue)
-        await asyncio.gather(
-            *(
-                self.kv.mutate_all(
-                    key, [SD.upsert(path(q), 1) for q in sorted(queues)], create=True
-                )
-                for key, queues in by_doc.items()
-            )
-        )
-        if len(self._noted) >= CACHE_LIMIT:
-            self._noted.clear()
-        self._noted.update(new)
-        self._noted.update(("", q) for _, q in new)
-
     async def lane_queues(self, lane: str) -> list[str]:
-        got = await self.kv.get(self.kv.key("wlane", lane))
-        return list(got[0]) if got else []
+        return await self.numbers.lane_queues(lane)
 
     # -- moves -------------------------------------------------------------------------------
 
@@ -385,39 +354,55 @@ class Tasks:
         await asyncio.gather(*(one(s) for s in held))
 
     async def expired(self, now: float, limit: int) -> list[Task]:
-        """Started tasks whose lease has run out, oldest lease first: read the due lease
-        buckets oldest first, check each entry against its task, re-file entries whose task's
-        lease was extended, drop stale ones, retire past empty buckets."""
+        """Started tasks whose lease has run out, oldest lease first within each queue: the
+        queues the lease directory names for minutes up to now (and an older store's shared
+        buckets), each one's due lease buckets oldest first; each entry checked against its
+        task, entries whose task's lease was extended re-filed, stale ones dropped, past empty
+        buckets and minutes retired."""
         found: list[Task] = []
-        for bucket in await self.index.lease_buckets():
+        queues, over = await self.index.lease_queues(now)
+        for queue in [LEGACY, *queues]:
+            if len(found) >= limit:
+                break
+            await self._expired_in(queue, now, limit, found)
+        if len(found) < limit:
+            await asyncio.gather(*(self.index.retire_lease_minute(m, q) for m, q in over))
+        found.sort(key=lambda t: (t.lease_until or 0.0, t.seq))
+        return found[:limit]
+
+    async def _expired_in(
+        self, queue: str | None, now: float, limit: int, found: list[Task]
+    ) -> None:
+        for bucket in await self.index.lease_buckets(queue):
             if bucket > lease_bucket(now) or len(found) >= limit:
                 break
-            entries = await self.index.chunk_lease(bucket)
+            entries = await self.index.chunk_lease(queue, bucket)
             due = {k: v for k, v in entries.items() if v["u"] <= now}
             docs = await self.read_many([v["t"] for v in due.values()])
             jobs: list[Coroutine[Any, Any, Any]] = []
             for (ticket, entry), stored in zip(due.items(), docs, strict=True):
                 state = entry_state(entry, ticket, None if stored is None else stored.doc)
                 if state == "stale":
-                    jobs.append(self._forget_stay(bucket, ticket, entry))
+                    jobs.append(self._forget_stay(queue, bucket, ticket, entry))
                 elif state == "live" and stored is not None:
                     lease = stored.task.lease_until
                     if lease is not None and lease <= now:
                         found.append(stored.task)
                     elif lease is not None:
-                        jobs.append(self.index.move_lease(bucket, ticket, {**entry, "u": lease}))
+                        moved = {**entry, "u": lease}
+                        jobs.append(self.index.move_lease(queue, bucket, ticket, moved))
             await self.index.finisher.finish(_all(jobs))
             if (bucket + 1) * LEASE_BUCKET_SECONDS + LEASE_BUCKET_GRACE <= now:
-                await self.index.retire_lease_bucket(bucket)
-        found.sort(key=lambda t: (t.lease_until or 0.0, t.seq))
-        return found[:limit]
+                await self.index.retire_lease_bucket(queue, bucket)
 
-    async def _forget_stay(self, bucket: int, ticket: str, entry: dict[str, Any]) -> None:
+    async def _forget_stay(
+        self, queue: str | None, bucket: int, ticket: str, entry: dict[str, Any]
+    ) -> None:
         """Finish the removal of a started stay whose lease entry is stale (whoever ended the
         stay may have stopped short): its held entry and started ticket, then, last, the lease
         entry that leads here."""
         await self.index.unhold(entry.get("w"), ticket, entry["q"])
-        await self.index.drop_lease_entry(bucket, ticket)
+        await self.index.drop_lease_entry(queue, bucket, ticket)
 
 
 async def _all(jobs: Sequence[Coroutine[Any, Any, Any]]) -> None:
