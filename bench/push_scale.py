@@ -3,10 +3,11 @@
 For 1, 1,000 and 3,000 idle `tasks(prefetch: 1)` subscribers on one SQLite node, each
 registered (a) on one queue they all share and (b) on a queue of its own: the node's RSS once
 they are connected, how long connecting them all took, the node's CPU while they idle,
-publish -> receipt p50 / p99 of 200 sparse publishes (one at a time, a random pause of up to
-20 ms between them; each pushed task is completed before the next publish, so the
-subscribers are idle at every publish), and the worst GET /healthz answer meanwhile (one
-probe every 50 ms; while they connect, and then while they idle and the publishes run).
+publish -> receipt p50 / p99 of 1,000 sparse publishes (300 with --quick; one at a time, a
+random pause of up to 20 ms between them; each pushed task is completed before the next
+publish, so the subscribers are idle at every publish; issue 15 asks for 200, but the p99 of
+200 is their second worst, too noisy to compare), and the worst GET /healthz answer meanwhile
+(one probe every 50 ms; while they connect, and then while they idle and the publishes run).
 
 The subscribers run in this process (one asyncio loop, the `websockets` client), the node in
 its own; both on this machine. RLIMIT_NOFILE is raised to its hard limit first (the node
@@ -37,7 +38,9 @@ import orjson
 from bench.support import AsyncHttp, Process, is_quick, node, table, target, temp_dir
 
 PUSH = "subscription($w: ID!) { tasks(workerId: $w, prefetch: 1) { taskId } }"
-PUBLISHES = 200
+PUBLISHES = 1000
+QUICK_PUBLISHES = 300
+SETUP_CONNECTIONS = 8
 PAUSE = 0.02
 CONNECTING_AT_ONCE = 100
 HEALTH_EVERY = 0.05
@@ -130,16 +133,35 @@ async def probe_health(url: str, worst: list[float], stop: asyncio.Event) -> Non
         await http.close()
 
 
-async def measure(server: Process, subscribers: int, shared: bool) -> Figures:
-    http = AsyncHttp(server.url)
+async def set_up(url: str, subscribers: int, shared: bool) -> list[str]:
+    """The queues (with their interests) and the registered workers' ids, one per subscriber;
+    over a few connections at once, which is not what is measured."""
     queues = ["bench"] if shared else [f"q{i}" for i in range(subscribers)]
-    for i, queue in enumerate(queues):
-        interests = "*" if shared else {"to": f"^{i}$"}
-        await http.json("PUT", "/interest", {"queue": queue, "interests": interests})
-    workers = []
-    for i in range(subscribers):
-        body = {"queues": [queues[0] if shared else queues[i]]}
-        workers.append((await http.json("PUT", "/worker", body))["workerId"])
+    workers = [""] * subscribers
+    clients = [AsyncHttp(url) for _ in range(SETUP_CONNECTIONS)]
+
+    async def interests(http: AsyncHttp, first: int) -> None:
+        for i in range(first, len(queues), len(clients)):
+            wanted = "*" if shared else {"to": f"^{i}$"}
+            await http.json("PUT", "/interest", {"queue": queues[i], "interests": wanted})
+
+    async def register(http: AsyncHttp, first: int) -> None:
+        for i in range(first, subscribers, len(clients)):
+            body = {"queues": [queues[0] if shared else queues[i]]}
+            workers[i] = (await http.json("PUT", "/worker", body))["workerId"]
+
+    try:
+        await asyncio.gather(*(interests(http, k) for k, http in enumerate(clients)))
+        await asyncio.gather(*(register(http, k) for k, http in enumerate(clients)))
+    finally:
+        for http in clients:
+            await http.close()
+    return workers
+
+
+async def measure(server: Process, subscribers: int, shared: bool) -> Figures:
+    workers = await set_up(server.url, subscribers, shared)
+    http = AsyncHttp(server.url)
     receipts = Receipts()
     worst = [0.0]
     stop = asyncio.Event()
@@ -163,7 +185,7 @@ async def measure(server: Process, subscribers: int, shared: bool) -> Figures:
     await http.close()  # idle past the node's keep-alive timeout: a fresh connection
     latencies = []
     try:
-        for n in range(PUBLISHES):
+        for n in range(QUICK_PUBLISHES if is_quick() else PUBLISHES):
             to = random.randrange(subscribers)
             body = orjson.dumps({"publisher": "bench", "data": {"to": to, "n": n}})
             sent = time.perf_counter()
