@@ -38,8 +38,9 @@ from app.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from app.metrics import Metrics
 from app.notify import ChangeWatcher, LocalEvents, LocalNotifier
 from app.settings import Settings
+from app.setups import SetupGate
 from app.store import open_store
-from app.ws import SOCKET_SCOPE_KEY, watch
+from app.ws import SOCKET_SCOPE_KEY, until_accepted, watch
 from resolvers.access import NOBODY
 from resolvers.context import Context
 from resolvers.errors import CouchQueueError
@@ -72,10 +73,15 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
     refuses before execution get a GraphQL-shaped JSON error rather than plain text, and so
     does a JSON body that is not an object. A document refused before it ran (syntax,
     validation, a limit) answers 400, as GraphQL over HTTP has it. Websocket messages are
-    checked before Strawberry reads them (app.graphql_ws).
+    checked before Strawberry reads them (app.graphql_ws), and each websocket set-up step
+    waits for a slot of ``setups`` (app.setups).
     """
 
     graphql_transport_ws_handler_class = CheckedTransportWSHandler
+
+    def __init__(self, *args: Any, setups: SetupGate | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setups = setups or SetupGate()
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         # Strawberry's page loads React and GraphiQL from a CDN: ours serves its own copy.
@@ -109,7 +115,11 @@ class CouchQueueGraphQL(GraphQL[dict[str, Any], None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            await super().__call__(scope, watch(scope, receive), send)
+            release = await self.setups.enter()
+            try:
+                await super().__call__(scope, watch(scope, receive), until_accepted(send, release))
+            finally:
+                release()
             return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -277,4 +287,5 @@ def create_app(
     )
     app.state.settings = settings
     app.state.gate = gate
+    app.state.setups = graphql.setups
     return app

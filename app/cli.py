@@ -72,6 +72,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from app.asgi import create_app
+    from app.collector import tune_collector
 
     refusal = tls_refusal(settings) or protected_mode_refusal(settings)
     if refusal is not None:
@@ -81,7 +82,9 @@ def serve(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    uvicorn.run(create_app(settings), **uvicorn_options(settings))
+    app = create_app(settings)
+    tune_collector()
+    uvicorn.run(app, **uvicorn_options(settings))
 
 
 def is_loopback(host: str) -> bool:

@@ -9,6 +9,7 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
+from app.setups import settled
 from resolvers.context import Context
 from resolvers.handoff import Offer
 from resolvers.models import CHANGED, WORKER_LANE_PREFIX, Event
@@ -73,6 +74,7 @@ class Alarm:
         the last wait), or ``at_most`` seconds."""
         notifier = self._notifier
         self.owes = False
+        settled()
         missed = self.free > 0 and notifier.marks(self.lanes) != self._seen
         if not self._rung and not missed:
             loop = asyncio.get_running_loop()
@@ -239,6 +241,7 @@ class LocalEvents:
     def listen(self) -> Iterator[asyncio.Queue[Event]]:
         stream: asyncio.Queue[Event] = asyncio.Queue(self._backlog)
         self._listeners.add(stream)
+        settled()
         try:
             yield stream
         finally:
