@@ -42,6 +42,7 @@ from app.store.couchbase_index import Index
 from app.store.couchbase_kv import CouchbaseConfig, Kv, path
 from app.store.couchbase_limits import Limits
 from app.store.couchbase_meta import Meta
+from app.store.couchbase_purge import Purger, is_purge
 from app.store.couchbase_scan import Scanner
 from app.store.couchbase_tasks import Tasks
 from app.store.couchbase_tokens import Tokens
@@ -94,6 +95,7 @@ class CouchbaseStore(Tokens):
             self.tasks, lambda wid: self._worker_queues.get(wid, []), self.limits
         )
         self.scanner = Scanner(self.tasks, self.queue_names)
+        self.purger = Purger(self.tasks, self.queue_names)
         # Worker queues never change after registration: cached per process.
         self._worker_queues: dict[str, list[str]] = {}
         self.meta = Meta(kv)
@@ -407,6 +409,8 @@ class CouchbaseStore(Tokens):
     async def delete_tasks(self, where: TaskFilter) -> int:
         if not where.states:
             raise ValueError("delete_tasks needs the states to delete")
+        if is_purge(where):
+            return await _guard(self.purger.purge(where))
         return await _guard(self.scanner.delete(where))
 
     async def list_tasks(self, where: TaskFilter, first: int, after: str | None) -> TaskPage:
