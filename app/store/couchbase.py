@@ -406,6 +406,14 @@ class CouchbaseStore(Tokens):
     async def expired_tasks(self, now: float, limit: int) -> list[Task]:
         return await _guard(self.tasks.expired(now, limit))
 
+    async def take_turn(self, duty: str, seconds: float) -> bool:
+        """By ``insert`` of ``turn::{duty}`` expiring in ``seconds`` (whole seconds, at least
+        one: an expiry of 0 would be none): one node wins it, and a winner that dies leaves
+        nothing behind once it expires."""
+        expiry = max(1, int(seconds))
+        taken = await _guard(self.kv.insert(self.kv.key("turn", duty), {}, expiry=expiry))
+        return taken is not None
+
     async def delete_tasks(self, where: TaskFilter) -> int:
         if not where.states:
             raise ValueError("delete_tasks needs the states to delete")
