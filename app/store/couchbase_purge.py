@@ -142,7 +142,8 @@ class Purger:
             stale: list[Place] = []
             live: list[tuple[Place, Stored]] = []
             for (place, entry), stored in zip(step, docs, strict=True):
-                state = entry_state(entry, place.ticket, None if stored is None else stored.doc)
+                doc = None if stored is None else stored.doc
+                state = entry_state(entry, place.ticket, doc, where.finished_before)
                 if state == "stale":
                     stale.append(place)
                 elif state == "live" and stored is not None and where.matches(stored.task):

@@ -1,0 +1,164 @@
+"""Retention on Couchbase (issue 13, *Retention*): one node at a time purges for the cluster,
+and a purge reads only the chunks that can hold tasks past retention."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from resolvers.models import Task, TaskFilter, TaskState
+from tests.conftest import couchbase_url
+from tests.store.factories import NOW, claim_request, task
+
+pytest.importorskip("acouchbase")
+
+from app.store.couchbase import CouchbaseStore
+
+COMPLETED = (TaskState.COMPLETED,)
+
+
+@pytest.fixture
+async def nodes(couchbase_target: str, tmp_path: Path) -> AsyncIterator[list[CouchbaseStore]]:
+    """Two store objects on one store, standing for two server nodes."""
+    opened = [await CouchbaseStore.open(couchbase_url(tmp_path)) for _ in range(2)]
+    try:
+        yield opened
+    finally:
+        for store in opened:
+            await store.close()
+
+
+def done(finished_at: float, queue: str = "q") -> Task:
+    return task(queue, state=TaskState.COMPLETED, finished_at=finished_at)
+
+
+async def complete(store: CouchbaseStore, finished_at: float, n: int = 1) -> list[Task]:
+    """n published tasks, claimed and completed at ``finished_at``."""
+    assert all(await store.insert_tasks([task() for _ in range(n)]))
+    claimed = await store.claim_tasks(claim_request("q"), n)
+    assert len(claimed) == n
+    for t in claimed:
+        finished = dataclasses.replace(t, state=TaskState.COMPLETED, finished_at=finished_at)
+        assert await store.replace_task(finished, t.version)
+    return claimed
+
+
+class Reads:
+    """Counts the documents a store reads (``get``, one per document, as get_many does)."""
+
+    def __init__(self, store: CouchbaseStore) -> None:
+        self.n = 0
+        self.kv = store.kv
+        real = store.kv.get
+
+        async def counted(key: str) -> Any:
+            self.n += 1
+            return await real(key)
+
+        store.kv.get = counted  # type: ignore[method-assign]
+
+    def stop(self) -> None:
+        del self.kv.get
+
+
+async def purge_reads(store: CouchbaseStore, before: float) -> tuple[int, int]:
+    reads = Reads(store)
+    try:
+        deleted = await store.delete_tasks(TaskFilter(states=COMPLETED, finished_before=before))
+    finally:
+        reads.stop()
+    return deleted, reads.n
+
+
+async def counted(store: CouchbaseStore) -> int:
+    return (await store.count_tasks(TaskFilter(states=COMPLETED), NOW)).completed
+
+
+async def test_a_purge_reads_the_same_however_long_the_retained_tail(
+    nodes: list[CouchbaseStore],
+) -> None:
+    """5 tasks past retention, then a retained tail of 64 (one chunk) or 640 (ten chunks): the
+    purge reads as many documents either way. Before: it read every completed chunk."""
+    store = nodes[0]
+    figures = []
+    for tail in (64, 640):
+        await complete(store, NOW, 5)
+        assert all(await store.insert_tasks([done(NOW + 3600) for _ in range(tail)]))
+        deleted, reads = await purge_reads(store, NOW + 600)
+        assert deleted == 5
+        figures.append(reads)
+        assert await counted(store) == tail
+        assert await store.delete_tasks(TaskFilter(states=COMPLETED)) == tail
+    assert figures[0] == figures[1] and figures[0] <= 16, figures
+
+
+async def test_a_second_purge_reads_no_chunk(nodes: list[CouchbaseStore]) -> None:
+    """The minute purged is retired: the next purge reads the two directories only."""
+    store = nodes[0]
+    await complete(store, NOW, 3)
+    assert all(await store.insert_tasks([done(NOW + 3600) for _ in range(64)]))
+    assert (await purge_reads(store, NOW + 600))[0] == 3
+    # queues and names (the queues), finished::q and done::q: no chunk, no task
+    assert await purge_reads(store, NOW + 600) == (0, 4)
+
+
+async def test_two_nodes_purging_at_once_purge_each_task_once(
+    nodes: list[CouchbaseStore],
+) -> None:
+    a, b = nodes
+    await complete(a, NOW, 40)
+    await complete(a, NOW + 3600, 5)
+    old = TaskFilter(states=COMPLETED, finished_before=NOW + 600)
+    got = await asyncio.gather(a.delete_tasks(old), b.delete_tasks(old))
+    assert sum(got) == 40
+    await a.index.finisher.drain()
+    await b.index.finisher.drain()
+    assert await counted(a) == await counted(b) == 5
+    assert len((await a.list_tasks(TaskFilter(states=COMPLETED), 100, None)).tasks) == 5
+
+
+async def test_one_node_at_a_time_takes_the_purge_turn(nodes: list[CouchbaseStore]) -> None:
+    """Until the turn expires; a node that died in its turn leaves nothing behind."""
+    a, b = nodes
+    assert await a.take_turn("purge", 1.0)
+    assert not await b.take_turn("purge", 1.0)
+    assert not await a.take_turn("purge", 1.0)
+    await asyncio.sleep(1.2)
+    assert await b.take_turn("purge", 1.0)
+
+
+async def test_a_task_whose_document_is_gone_is_uncounted_by_the_purge(
+    nodes: list[CouchbaseStore],
+) -> None:
+    """A completed task whose document went away by itself (document expiry): the purge meets
+    its entry, removes it, and the count equals the truth."""
+    store = nodes[0]
+    tasks = await complete(store, NOW, 3)
+    assert await store.kv.remove(store.kv.key("task", tasks[0].task_id))
+    assert await counted(store) == 3
+    assert await store.delete_tasks(TaskFilter(states=COMPLETED, finished_before=NOW + 600)) == 2
+    await store.index.finisher.drain()
+    assert await counted(store) == 0
+
+
+async def test_a_store_without_the_finish_time_directory_is_purged(
+    nodes: list[CouchbaseStore],
+) -> None:
+    """Completed tasks written by an earlier version (no finished::{queue}): the purge reads
+    their chunks, deletes the old ones and names the minutes of the others, after which it
+    reads only what those name."""
+    store = nodes[0]
+    await complete(store, NOW, 4)
+    assert all(await store.insert_tasks([done(NOW + 3600) for _ in range(3)]))
+    assert await store.kv.remove(store.index.finished_key("q"))
+    assert (await purge_reads(store, NOW + 600))[0] == 4
+    assert await counted(store) == 3
+    marks = await store.kv.get(store.index.finished_key("q"))
+    assert marks is not None and len(marks[0]) == 1
+    assert await store.delete_tasks(TaskFilter(states=COMPLETED, finished_before=NOW + 7200)) == 3
+    assert await counted(store) == 0
