@@ -42,10 +42,11 @@ from app.store.couchbase_index import Index
 from app.store.couchbase_kv import CouchbaseConfig, Kv, path
 from app.store.couchbase_limits import Limits
 from app.store.couchbase_meta import Meta
-from app.store.couchbase_purge import Purger, is_purge
+from app.store.couchbase_purge import Purger, backstop, is_purge
 from app.store.couchbase_scan import Scanner
 from app.store.couchbase_tasks import Tasks
 from app.store.couchbase_tokens import Tokens
+from resolvers.context import Policies
 from resolvers.errors import CouchQueueError, StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
@@ -101,9 +102,15 @@ class CouchbaseStore(Tokens):
         self.meta = Meta(kv)
 
     @classmethod
-    async def open(cls, url: str) -> CouchbaseStore:
+    async def open(cls, url: str, policies: Policies | None = None) -> CouchbaseStore:
+        """Given the server's policies, finished task documents expire after their retention
+        and a margin (a backstop to the purge)."""
         config = CouchbaseConfig.from_url(url)
         store = cls(await Kv.connect(config))
+        if policies is not None:
+            store.tasks.expiry = backstop(
+                policies.completed_retention_seconds, policies.failed_retention_seconds
+            )
         await store._take_node_number()
         return store
 

@@ -39,7 +39,25 @@ QUEUES_AT_ONCE = 8
 DOCS_PER_STEP = 64
 DELETE_TRIES = 3
 
+# A finished task's document expires this long after its retention at the least (and after
+# twice its retention for retentions longer than this): the purge deletes it first, unless
+# no purge runs for that long.
+BACKSTOP_MARGIN = 3600.0
+
 Names = Callable[[], Awaitable[list[str]]]
+
+
+def backstop(completed_retention: float, failed_retention: float) -> dict[TaskState, float]:
+    """The document expiry of completed and failed tasks: their retention plus a margin."""
+    return {
+        state: max(retention, 0.0) + max(BACKSTOP_MARGIN, retention)
+        for state, retention in (
+            (TaskState.COMPLETED, completed_retention),
+            (TaskState.FAILED, failed_retention),
+        )
+    }
+
+
 Chunk = tuple[Stream, int]
 
 

@@ -18,6 +18,8 @@ from tests.store.factories import NOW, claim_request, task
 pytest.importorskip("acouchbase")
 
 from app.store.couchbase import CouchbaseStore
+from app.store.couchbase_purge import BACKSTOP_MARGIN, backstop
+from resolvers.context import Policies
 
 COMPLETED = (TaskState.COMPLETED,)
 
@@ -162,3 +164,45 @@ async def test_a_store_without_the_finish_time_directory_is_purged(
     assert marks is not None and len(marks[0]) == 1
     assert await store.delete_tasks(TaskFilter(states=COMPLETED, finished_before=NOW + 7200)) == 3
     assert await counted(store) == 0
+
+
+def test_finished_tasks_expire_after_their_retention_and_a_margin() -> None:
+    expiry = backstop(completed_retention=3600, failed_retention=30 * 86400)
+    assert expiry == {TaskState.COMPLETED: 7200, TaskState.FAILED: 60 * 86400}
+    assert backstop(0, 60)[TaskState.COMPLETED] == BACKSTOP_MARGIN
+
+
+async def test_a_store_told_the_policies_expires_finished_tasks(
+    couchbase_target: str, tmp_path: Path
+) -> None:
+    policies = Policies(completed_retention_seconds=60, failed_retention_seconds=7200)
+    store = await CouchbaseStore.open(couchbase_url(tmp_path), policies)
+    try:
+        assert store.tasks.expiry == backstop(60, 7200)
+    finally:
+        await store.close()
+
+
+async def test_expired_task_documents_leave_counts_exact_after_the_purge(
+    nodes: list[CouchbaseStore],
+) -> None:
+    """Completed task documents expire by themselves (here after 1 s; the test node expires
+    documents as Couchbase does): their entries are met stale by the next purge, which
+    removes them, and the count equals the truth. A task that left COMPLETED loses its
+    expiry (a replace without one clears it)."""
+    store = nodes[0]
+    store.tasks.expiry = {TaskState.COMPLETED: 1.0}
+    gone = await complete(store, NOW, 3)
+    kept = await complete(store, NOW + 3600, 1)
+    back = await store.get_task(kept[0].task_id)
+    assert back is not None
+    queued = dataclasses.replace(back, state=TaskState.QUEUED, finished_at=None)
+    assert await store.replace_task(queued, back.version)
+    await asyncio.sleep(1.5)
+    assert await store.get_tasks([t.task_id for t in gone]) == {}
+    assert await store.get_task(kept[0].task_id) is not None
+    assert await counted(store) == 3  # until a reader meets the entries
+    assert await store.delete_tasks(TaskFilter(states=COMPLETED, finished_before=NOW + 600)) == 0
+    await store.index.finisher.drain()
+    assert await counted(store) == 0
+    assert await purge_reads(store, NOW + 600) == (0, 4)  # the minute is retired
