@@ -1,5 +1,6 @@
 """Background duties: every node runs each one periodically. Each pass is a resolver function
-that is safe to run on many nodes at once; this module only schedules them and stops them."""
+that is safe to run on many nodes at once (the purge does the cluster's work on one node per
+interval: see resolvers.retention); this module only schedules them and stops them."""
 
 from __future__ import annotations
 
