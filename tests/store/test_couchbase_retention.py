@@ -7,11 +7,13 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from resolvers.models import Task, TaskFilter, TaskState
+from resolvers.retention import purge_finished
 from tests.conftest import couchbase_url
 from tests.store.factories import NOW, claim_request, task
 
@@ -206,3 +208,23 @@ async def test_expired_task_documents_leave_counts_exact_after_the_purge(
     await store.index.finisher.drain()
     assert await counted(store) == 0
     assert await purge_reads(store, NOW + 600) == (0, 4)  # the minute is retired
+
+
+async def test_the_purge_duty_runs_on_one_node_per_interval(nodes: list[CouchbaseStore]) -> None:
+    """Two nodes' purge duties in one interval: the first purges for the cluster, the second
+    does nothing (not even its reads); the explicit engine call (no interval) always purges."""
+    a, b = nodes
+    await complete(a, NOW, 2)
+
+    def ctx(store: CouchbaseStore) -> Any:
+        return SimpleNamespace(store=store, clock=lambda: NOW + 7200, policies=Policies())
+
+    reads = Reads(b)
+    assert await purge_finished(ctx(b), 30.0) == 2
+    reads.stop()
+    await complete(a, NOW, 1)
+    reads = Reads(a)
+    assert await purge_finished(ctx(a), 30.0) == 0
+    reads.stop()
+    assert reads.n == 0
+    assert await purge_finished(ctx(a)) == 1
