@@ -34,8 +34,10 @@ from resolvers.models import TaskFilter, TaskState
 # A minute's marks are retired only once it ended this long before the cutoff: a writer that
 # marked it and is still writing its entry is slower than this (it would be re-marked anyway).
 RETIRE_GRACE = 60.0
-# Queues purged at once, task documents read at once, attempts per deletion.
+# Queues purged at once, chunks read per queue and pass, task documents read at once,
+# attempts per deletion.
 QUEUES_AT_ONCE = 8
+CHUNKS_PER_PASS = 256
 DOCS_PER_STEP = 64
 DELETE_TRIES = 3
 
@@ -112,7 +114,13 @@ class Purger:
             if stream.log in logs
             for chunk in chunks
         }
-        wanted = sorted({p for _, p in old.values()} | (counted - named), key=_order)
+        # Oldest minutes first, then chunks no minute names; at most CHUNKS_PER_PASS (the rest
+        # next time), so one pass's work is bounded however long the purge did not run.
+        by_age = sorted(old.values(), key=lambda m: (m[0], _order(m[1])))
+        chosen = list(dict.fromkeys([p for _, p in by_age] + sorted(counted - named, key=_order)))
+        wanted = chosen[:CHUNKS_PER_PASS]
+        read = set(wanted)
+        old = {name: m for name, m in old.items() if m[1] in read}
         contents = await self.index.read_chunks(wanted, {queue: directory})
         entries = [
             (Place(stream, chunk, ticket), entry)
@@ -166,8 +174,11 @@ class Purger:
                     stale.append(place)
                 elif state == "live" and stored is not None and where.matches(stored.task):
                     live.append((place, stored))
+            # Through the finisher, as deletions are: a cancelled purge still uncounts what
+            # its removals won.
             outcomes = await asyncio.gather(
-                self.index.remove(stale), *(self._delete(s, where) for _, s in live)
+                self.index.finisher.finish(self.index.remove(stale)),
+                *(self._delete(s, where) for _, s in live),
             )
             gone.update(p.ticket for p in stale)
             for (place, _), won in zip(live, outcomes[1:], strict=True):

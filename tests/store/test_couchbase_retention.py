@@ -19,6 +19,7 @@ from tests.store.factories import NOW, claim_request, task
 
 pytest.importorskip("acouchbase")
 
+from app.store import couchbase_purge
 from app.store.couchbase import CouchbaseStore
 from app.store.couchbase_purge import BACKSTOP_MARGIN, backstop
 from resolvers.context import Policies
@@ -228,3 +229,21 @@ async def test_the_purge_duty_runs_on_one_node_per_interval(nodes: list[Couchbas
     reads.stop()
     assert reads.n == 0
     assert await purge_finished(ctx(a)) == 1
+
+
+async def test_one_pass_reads_a_bounded_number_of_chunks(
+    nodes: list[CouchbaseStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a long time without a purge, each pass takes at most CHUNKS_PER_PASS chunks of a
+    queue (here 2 of 64 entries), oldest minutes first; the next passes take the rest."""
+    monkeypatch.setattr(couchbase_purge, "CHUNKS_PER_PASS", 2)
+    store = nodes[0]
+    assert all(await store.insert_tasks([done(NOW) for _ in range(192)]))
+    assert all(await store.insert_tasks([done(NOW - 600) for _ in range(64)]))
+    passes = []
+    while len(passes) < 6 and (not passes or passes[-1]):
+        deleted, reads = await purge_reads(store, NOW + 600)
+        passes.append(deleted)
+        assert reads <= 4 + 2 + 128 + 2  # an emptied chunk is read again to delete it
+    assert passes[0] <= 128 and sum(passes) == 256, passes
+    assert await counted(store) == 0
