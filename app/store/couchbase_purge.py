@@ -143,7 +143,7 @@ class Purger:
         key = self.index.finished_key(queue)
         for i in range(0, len(retire), MAX_SPECS):
             group = retire[i : i + MAX_SPECS]
-            # One path per operation would be as safe; a group fails whole if one is gone.
+            # A group fails whole if one path is gone (another purge retired it): then singly.
             if await self.index.kv.mutate(key, [SD.remove(path(n)) for n in group]) is None:
                 await asyncio.gather(
                     *(self.index.kv.mutate(key, [SD.remove(path(n))]) for n in group)
