@@ -215,7 +215,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opened = store if store is not None else await open_store(settings.store)
+        opened = (
+            store if store is not None else await open_store(settings.store, settings.policies())
+        )
         notifier = LocalNotifier()
         metrics = Metrics(subscribers=notifier.subscribers)
         events = LocalEvents(taps=[metrics.tap])

@@ -1,5 +1,6 @@
 """Background duties: every node runs each one periodically. Each pass is a resolver function
-that is safe to run on many nodes at once; this module only schedules them and stops them."""
+that is safe to run on many nodes at once (the purge does the cluster's work on one node per
+interval: see resolvers.retention); this module only schedules them and stops them."""
 
 from __future__ import annotations
 
@@ -29,8 +30,11 @@ class Duty:
     interval: float
 
 
-async def _purge(ctx: Context) -> int:
-    return await purge_finished(ctx) + await prune_stats(ctx)
+def _purge(interval: float) -> Callable[[Context], Awaitable[int]]:
+    async def purge(ctx: Context) -> int:
+        return await purge_finished(ctx, interval) + await prune_stats(ctx)
+
+    return purge
 
 
 def duties_for(settings: Settings, watcher: ChangeWatcher) -> list[Duty]:
@@ -41,7 +45,7 @@ def duties_for(settings: Settings, watcher: ChangeWatcher) -> list[Duty]:
         Duty("worker reaper", reap_silent_workers, settings.worker_reap_interval),
         Duty("scheduler", fire_due_schedules, settings.schedule_interval),
         Duty("stats flush", flush_stats, settings.stats_flush_interval),
-        Duty("purge", _purge, settings.purge_interval),
+        Duty("purge", _purge(settings.purge_interval), settings.purge_interval),
     ]
 
 

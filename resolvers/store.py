@@ -235,6 +235,11 @@ class Store(Protocol):
     async def delete_tasks(self, where: TaskFilter) -> int:
         """Delete the matching tasks whose state is in ``where.states`` (required); how many."""
 
+    async def take_turn(self, duty: str, seconds: float) -> bool:
+        """Whether this node does the cluster's pass of a periodic ``duty`` now: at most one
+        node in ``seconds`` is told yes (a node that dies during its pass is replaced once
+        they are over). A store one node uses alone always says yes."""
+
     async def list_tasks(self, where: TaskFilter, first: int, after: str | None) -> TaskPage:
         """Matching tasks in publish order, at most ``first``, starting after the cursor.
         Paging stays cheap however long the queue is (keyset, not offset)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from resolvers.context import Policies
 from resolvers.errors import InvalidInput
 from resolvers.store import Store
 
@@ -11,9 +12,10 @@ _COUCHBASE_SDK = ("couchbase", "acouchbase")
 _MAX_SEQ = 2**63 - 1
 
 
-async def open_store(url: str) -> Store:
+async def open_store(url: str, policies: Policies | None = None) -> Store:
     """Open the store a URL names. Backends are imported only when used, so a missing optional
-    driver matters only to those who ask for it."""
+    driver matters only to those who ask for it. ``policies``: the server's, which a store may
+    use as a backstop (Couchbase: finished tasks' document expiry)."""
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         from app.store.sqlite import SqliteStore
@@ -29,7 +31,7 @@ async def open_store(url: str) -> Store:
                 "the Couchbase store needs the Couchbase SDK: pip install 'couchqueue[couchbase]'",
                 name=exc.name,
             ) from None
-        return await CouchbaseStore.open(url)
+        return await CouchbaseStore.open(url, policies)
     raise ValueError(f"unsupported store URL {url!r}: supported are {SUPPORTED}")
 
 

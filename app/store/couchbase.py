@@ -42,9 +42,11 @@ from app.store.couchbase_index import Index
 from app.store.couchbase_kv import CouchbaseConfig, Kv, path
 from app.store.couchbase_limits import Limits
 from app.store.couchbase_meta import Meta
+from app.store.couchbase_purge import Purger, backstop, is_purge
 from app.store.couchbase_scan import Scanner
 from app.store.couchbase_tasks import Tasks
 from app.store.couchbase_tokens import Tokens
+from resolvers.context import Policies
 from resolvers.errors import CouchQueueError, StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
@@ -94,14 +96,21 @@ class CouchbaseStore(Tokens):
             self.tasks, lambda wid: self._worker_queues.get(wid, []), self.limits
         )
         self.scanner = Scanner(self.tasks, self.queue_names)
+        self.purger = Purger(self.tasks, self.queue_names)
         # Worker queues never change after registration: cached per process.
         self._worker_queues: dict[str, list[str]] = {}
         self.meta = Meta(kv)
 
     @classmethod
-    async def open(cls, url: str) -> CouchbaseStore:
+    async def open(cls, url: str, policies: Policies | None = None) -> CouchbaseStore:
+        """Given the server's policies, finished task documents expire after their retention
+        and a margin (a backstop to the purge)."""
         config = CouchbaseConfig.from_url(url)
         store = cls(await Kv.connect(config))
+        if policies is not None:
+            store.tasks.expiry = backstop(
+                policies.completed_retention_seconds, policies.failed_retention_seconds
+            )
         await store._take_node_number()
         return store
 
@@ -404,9 +413,19 @@ class CouchbaseStore(Tokens):
     async def expired_tasks(self, now: float, limit: int) -> list[Task]:
         return await _guard(self.tasks.expired(now, limit))
 
+    async def take_turn(self, duty: str, seconds: float) -> bool:
+        """By ``insert`` of ``turn::{duty}`` expiring in ``seconds`` (whole seconds, at least
+        one: an expiry of 0 would be none): one node wins it, and a winner that dies leaves
+        nothing behind once it expires."""
+        expiry = max(1, int(seconds))
+        taken = await _guard(self.kv.insert(self.kv.key("turn", duty), {}, expiry=expiry))
+        return taken is not None
+
     async def delete_tasks(self, where: TaskFilter) -> int:
         if not where.states:
             raise ValueError("delete_tasks needs the states to delete")
+        if is_purge(where):
+            return await _guard(self.purger.purge(where))
         return await _guard(self.scanner.delete(where))
 
     async def list_tasks(self, where: TaskFilter, first: int, after: str | None) -> TaskPage:

@@ -41,6 +41,7 @@ from app.store.couchbase_codec import (
     chunk_of,
 )
 from app.store.couchbase_finish import Finisher
+from app.store.couchbase_finished import FinishTimes, marks_of
 from app.store.couchbase_kv import MAX_SPECS, Kv, path
 from app.store.couchbase_leases import LeaseIndex
 from resolvers.models import Task
@@ -90,13 +91,14 @@ class Directory:
     cached: bool = False  # read earlier, kept in memory: its counters are not checked
 
 
-class Index(LeaseIndex):
+class Index(LeaseIndex, FinishTimes):
     def __init__(self, kv: Kv) -> None:
         self.kv = kv
         self.finisher = Finisher()
         self._lease_buckets: set[tuple[str | None, int]] = set()
         self._lease_minutes: set[tuple[str, int]] = set()
         self._lanes_noted: set[tuple[str, str]] = set()
+        self._finish_marks: set[tuple[str, str]] = set()
         self._pruning: set[str] = set()
         # (stream, chunk) -> (counter, chunk CAS, first seen): counters seen apart from chunks.
         self._apart: dict[tuple[Stream, int], tuple[int, int, float]] = {}
@@ -257,7 +259,9 @@ class Index(LeaseIndex):
         """Count entries, then write them (one sub-document operation per directory, then per
         chunk). In that order, so no entry is ever in a chunk its counter does not show: an
         increment that fails (or is lost) stops the caller before the entry is written, and a
-        counter can only run ahead of its chunk, which claims and listings tolerate."""
+        counter can only run ahead of its chunk, which claims and listings tolerate. A finished
+        task's finish-time mark comes first of all (see couchbase_finished)."""
+        await self.note_finished(marks_of(entries))
         deltas: dict[str, dict[str, int]] = {}
         for place, _ in entries:
             _tally(deltas, place, +1)

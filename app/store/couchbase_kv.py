@@ -289,9 +289,16 @@ class Kv:
         result = await self._call("upsert", self._collection.upsert(key, value, options))
         return int(result.cas)
 
-    async def replace(self, key: str, value: Any, cas: int) -> int | None:
-        """Compare-and-set: the new CAS, or None if the document changed or is gone."""
+    async def replace(
+        self, key: str, value: Any, cas: int, expiry: float | None = None
+    ) -> int | None:
+        """Compare-and-set: the new CAS, or None if the document changed or is gone. Without
+        ``expiry`` the document's expiry is cleared (as every Couchbase mutation does)."""
         options = ReplaceOptions(cas=cas, durability=self._durability)
+        if expiry is not None:
+            options = ReplaceOptions(
+                cas=cas, durability=self._durability, expiry=timedelta(seconds=expiry)
+            )
         try:
             result = await _detached(self._collection.replace(key, value, options))
         except (CasMismatchException, DocumentNotFoundException, DocumentExistsException):

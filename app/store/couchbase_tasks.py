@@ -74,6 +74,9 @@ class Tasks:
         self.kv = kv
         self.index = index
         self.numbers = Numbers(kv)
+        # Document expiry (seconds) of a task moved into these states: a backstop to the
+        # retention purge (see couchbase_purge.backstop), none unless the store was told.
+        self.expiry: dict[TaskState, float] = {}
         # Flow limits: a started task's slot is given back when it leaves STARTED.
         self.limits: Limits | None = None
 
@@ -227,7 +230,8 @@ class Tasks:
                 await self._undo(new, place, gates, ticket)
             raise
         doc = task_doc(new, ticket, log)
-        version = await self.kv.replace(self.key(new.task_id), doc, old.task.version)
+        expiry = self.expiry.get(new.state)
+        version = await self.kv.replace(self.key(new.task_id), doc, old.task.version, expiry)
         if version is None:
             await self._undo(new, place, gates, ticket)
             return "conflict"

@@ -33,12 +33,14 @@ def fail_commit_of(store: Any, task_id: str, applied: bool) -> list[int]:
     key = store.tasks.key(task_id)
     made: list[int] = []
 
-    async def replace(doc_key: str, value: Any, cas: int) -> int | None:
+    async def replace(
+        doc_key: str, value: Any, cas: int, expiry: float | None = None
+    ) -> int | None:
         if doc_key != key or made:
-            return await real(doc_key, value, cas)
+            return await real(doc_key, value, cas, expiry)
         made.append(1)
         if applied:
-            await real(doc_key, value, cas)
+            await real(doc_key, value, cas, expiry)
         raise StoreUnavailable("injected: the commit's answer was lost")
 
     kv.replace = replace

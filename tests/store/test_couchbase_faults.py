@@ -47,6 +47,7 @@ LEASE = 1.5  # seconds: short, so the reaper has work while the faults last
 # 0.3 s timeout on a loaded machine holds its task until its lease ends; a correction loses
 # its CAS to the duties' own writes and waits for the next round).
 DRAIN_PASSES = 8
+FINISHED = (TaskState.COMPLETED, TaskState.FAILED)
 FAULTS = {
     "rate": 0.03,
     "kinds": {
@@ -79,6 +80,7 @@ class Ledger:
     acknowledged: set[str] = dataclasses.field(default_factory=set)
     completed: Counter[str] = dataclasses.field(default_factory=Counter)
     errors: Counter[str] = dataclasses.field(default_factory=Counter)
+    purged: int = 0  # tasks the retention purges said they deleted
 
 
 def new_task(rng: random.Random, now: float) -> Task:
@@ -99,8 +101,11 @@ def new_task(rng: random.Random, now: float) -> Task:
 
 
 class Soak:
-    def __init__(self, store: CouchbaseStore, seed: int) -> None:
+    def __init__(
+        self, store: CouchbaseStore, seed: int, peer: CouchbaseStore | None = None
+    ) -> None:
         self.store = store
+        self.peer = peer or store  # a second node, purging at the same time
         self.rng = random.Random(seed)
         self.ledger = Ledger()
         self.canceller = Canceller(seed=seed, rate=0.03)
@@ -183,6 +188,15 @@ class Soak:
             await self.reaper()
             await asyncio.sleep(0.1)
 
+    async def purger(self, store: CouchbaseStore) -> None:
+        """A node's retention purge, often: completed and failed tasks finished over 0.2 s ago
+        (tasks of the current minute: the finish-time directory's newest chunks)."""
+        while not self.stop.is_set():
+            where = TaskFilter(states=FINISHED, finished_before=time.time() - 0.2)
+            purged = await self.attempt("purge", lambda w=where: store.delete_tasks(w))
+            self.ledger.purged += purged or 0
+            await asyncio.sleep(self.rng.uniform(0.05, 0.15))
+
     async def run(self, seconds: float) -> None:
         jobs = [
             asyncio.ensure_future(job)
@@ -193,6 +207,8 @@ class Soak:
                 self.push_workers(),
                 self.push_workers(),
                 self.reaper_loop(),
+                self.purger(self.store),
+                self.purger(self.peer),
             )
         ]
         await asyncio.sleep(seconds)
@@ -276,7 +292,8 @@ async def test_the_store_recovers_from_faults(faulty_port: int, seed: int) -> No
         f"couchbase://127.0.0.1:{faulty_port}/b?user=u&password=pw&prefix=soak{seed}x{os.getpid()}"
     )
     store = await CouchbaseStore.open(url + "&timeout=0.3")
-    soak = Soak(store, seed)
+    peer = await CouchbaseStore.open(url + "&timeout=0.3")
+    soak = Soak(store, seed, peer)
     before = set_faults(faulty_port, {**FAULTS, "seed": seed})  # the node counts per session
     try:
         await soak.run(SECONDS)
@@ -290,15 +307,20 @@ async def test_the_store_recovers_from_faults(faulty_port: int, seed: int) -> No
         final = since(before, set_faults(faulty_port, {}))
         note = (
             f"seed {seed}: {len(ledger.attempted)} published, node {counts}, "
-            f"client errors {dict(ledger.errors)}, cancelled {soak.canceller.cancelled}"
+            f"client errors {dict(ledger.errors)}, cancelled {soak.canceller.cancelled}, "
+            f"purged {ledger.purged}"
         )
-        assert ledger.acknowledged <= set(held), note
+        # Purged tasks are gone: as many as the purges said (more only if a purge's answer
+        # was lost), and no more (each deletion counted once across the two nodes).
+        missing = ledger.acknowledged - set(held)
+        assert len(missing) <= ledger.purged or ledger.errors["purge"], f"{note}: {len(missing)}"
+        assert ledger.purged <= len(ledger.attempted - set(held)), note
         assert set(states) <= {"completed", "failed"}, f"{note}: {states}"
         assert max(ledger.completed.values(), default=0) <= 1, note
         assert counters == states, f"{note}: counters {counters} != tasks {states}"
         assert final["locked_answers"] == 0 and "GET_LOCKED" not in final["ops"], note
         assert sum(counts["faults"].values()) > 0, note
-        print(note)
     finally:
         set_faults(faulty_port, {})
         await store.close()
+        await peer.close()
