@@ -12,42 +12,40 @@ each method keeps its promise; the modules beside this one hold the parts:
 - couchbase_claim: claims, change stamps, earliest run_at;
 - couchbase_scan: listings, counts, bulk deletes;
 - couchbase_meta: schedules and statistics;
+- couchbase_workers, couchbase_tokens: worker and token records;
 - couchbase_finish: steps that run to their end when their caller is cancelled;
 - couchbase_repair: the repair pass for what a crash can leave behind in a store nobody reads.
 
-Every public method runs under ``_guard``: any SDK exception that got past couchbase_kv (there
-should be none) becomes StoreUnavailable, never escaping the store.
+Every public method runs under ``couchbase_kv.guard``: any SDK exception that got past the Kv
+methods (there should be none) becomes StoreUnavailable, never escaping the store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from couchbase import subdocument as SD  # type: ignore[import-untyped]
-from couchbase.exceptions import CouchbaseException  # type: ignore[import-untyped]
 
 from app.store import seq_cursor
 from app.store.couchbase_claim import Claimer, node_offset
 from app.store.couchbase_codec import (
-    CACHE_LIMIT,
     queue_doc,
     queue_from_doc,
-    worker_doc,
-    worker_from_doc,
 )
 from app.store.couchbase_index import Index
-from app.store.couchbase_kv import CouchbaseConfig, Kv, path
+from app.store.couchbase_kv import CouchbaseConfig, Kv, guard, path
 from app.store.couchbase_limits import Limits
 from app.store.couchbase_meta import Meta
 from app.store.couchbase_purge import Purger, backstop, is_purge
 from app.store.couchbase_scan import Scanner
 from app.store.couchbase_tasks import Tasks
 from app.store.couchbase_tokens import Tokens
+from app.store.couchbase_workers import Workers
 from resolvers.context import Policies
-from resolvers.errors import CouchQueueError, StoreNotReady, StoreUnavailable
+from resolvers.errors import StoreNotReady, StoreUnavailable
 from resolvers.models import (
     ClaimRequest,
     Interests,
@@ -63,7 +61,6 @@ from resolvers.models import (
     TaskFilter,
     TaskPage,
     TaskState,
-    Worker,
 )
 
 T = TypeVar("T")
@@ -71,16 +68,7 @@ T = TypeVar("T")
 CAS_TRIES = 50
 
 
-async def _guard(job: Awaitable[T]) -> T:
-    try:
-        return await job
-    except CouchQueueError:
-        raise
-    except CouchbaseException as exc:
-        raise StoreUnavailable(f"Couchbase failed ({type(exc).__name__})") from None
-
-
-class CouchbaseStore(Tokens):
+class CouchbaseStore(Workers, Tokens):
     """resolvers.store.Store on one Couchbase collection. Open with :meth:`open`."""
 
     # A lane's stamp is its queues' directory CAS values with the queues' stamp.
@@ -126,15 +114,15 @@ class CouchbaseStore(Tokens):
 
     async def close(self) -> None:
         await self.index.finisher.drain()
-        await _guard(self.kv.close())
+        await guard(self.kv.close())
 
     async def ping(self) -> None:
-        await _guard(self.kv.cas_of(self.kv.key("queues")))
+        await guard(self.kv.cas_of(self.kv.key("queues")))
 
     async def ready(self, thorough: bool = False) -> None:
         # A counter only this method touches: a write with the store's durability, no CAS race.
         try:
-            await _guard(self.kv.incr(self.kv.key("health"), 1))
+            await guard(self.kv.incr(self.kv.key("health"), 1))
         except StoreUnavailable as exc:
             where = f"{self.kv.config.connection}/{self.kv.config.bucket}"
             message = f"Couchbase cannot take a write: {exc.message}"
@@ -143,7 +131,7 @@ class CouchbaseStore(Tokens):
     # -- queues ------------------------------------------------------------------------------
 
     async def queues_version(self) -> int:
-        got = await _guard(self.kv.lookup(self.kv.key("queues"), ["version"]))
+        got = await guard(self.kv.lookup(self.kv.key("queues"), ["version"]))
         return 0 if got is None else int(got[0][0] or 0)
 
     async def _queue_records(self) -> dict[str, Any]:
@@ -151,7 +139,7 @@ class CouchbaseStore(Tokens):
         return {} if got is None else dict(got[0].get("queues") or {})
 
     async def list_queues(self) -> list[Queue]:
-        records = await _guard(self._queue_records())
+        records = await guard(self._queue_records())
         queues = [queue_from_doc(name, records[name]) for name in sorted(records)]
         self.limits.note_queues(queues)
         return queues
@@ -194,7 +182,7 @@ class CouchbaseStore(Tokens):
             records[name] = queue_doc(queue)
             return queue
 
-        result = await _guard(self._change_queues(change))
+        result = await guard(self._change_queues(change))
         assert result is not None
         return result
 
@@ -206,7 +194,7 @@ class CouchbaseStore(Tokens):
             records[name] = {**current, "interests": None}
             return True
 
-        return bool(await _guard(self._change_queues(change)))
+        return bool(await guard(self._change_queues(change)))
 
     async def update_queue(
         self, name: str, *, paused: bool | None = None, settings: QueueSettings | None = None
@@ -223,7 +211,7 @@ class CouchbaseStore(Tokens):
             records[name] = queue_doc(queue)
             return queue
 
-        return await _guard(self._change_queues(change))
+        return await guard(self._change_queues(change))
 
     async def delete_queue(self, name: str) -> int | None:
         async def job() -> int | None:
@@ -233,7 +221,7 @@ class CouchbaseStore(Tokens):
             waiting = (TaskState.QUEUED, TaskState.FAILED)
             return await self.scanner.delete(TaskFilter(queue=name, states=waiting))
 
-        return await _guard(job())
+        return await guard(job())
 
     async def _note_name(self, name: str) -> None:
         specs = [SD.upsert(path(name), 1)]
@@ -245,113 +233,28 @@ class CouchbaseStore(Tokens):
         )
         return sorted(set(records) | set(got[0] if got else {}))
 
-    # -- workers -----------------------------------------------------------------------------
-
-    def _worker_key(self, worker_id: str) -> str:
-        return self.kv.key("worker", worker_id)
-
-    def _map_key(self, queue: str | None) -> str:
-        return self.kv.key("workers") if queue is None else self.kv.key("qworkers", queue)
-
-    async def add_worker(self, worker: Worker) -> None:
-        async def job() -> None:
-            # The record first, then the maps that list it: a map entry without a record is a
-            # worker deleted (or a crash), dropped by the next listing.
-            if await self.kv.insert(self._worker_key(worker.worker_id), worker_doc(worker)) is None:
-                raise StoreUnavailable(f"worker {worker.worker_id!r} exists already")
-            spec = [SD.upsert(path(worker.worker_id), worker.registered_at)]
-            maps = [None, *dict.fromkeys(worker.queues)]
-            await asyncio.gather(
-                *(self.kv.mutate(self._map_key(q), spec, create=True) for q in maps)
-            )
-            self._remember(worker)
-
-        await _guard(job())
-
-    async def get_worker(self, worker_id: str) -> Worker | None:
-        got = await _guard(self.kv.get(self._worker_key(worker_id)))
-        if got is None:
-            return None
-        worker = worker_from_doc(got[0])
-        self._remember(worker)
-        return worker
-
-    def _remember(self, worker: Worker) -> None:
-        if len(self._worker_queues) >= CACHE_LIMIT:
-            self._worker_queues.clear()  # a cache: refilled by the next reads
-        self._worker_queues[worker.worker_id] = list(worker.queues)
-
-    async def list_workers(self, queue: str | None = None) -> list[Worker]:
-        async def job() -> list[Worker]:
-            got = await self.kv.get(self._map_key(queue))
-            ids = list(got[0]) if got else []
-            docs = await self.kv.get_many([self._worker_key(w) for w in ids])
-            gone = [w for w, d in zip(ids, docs, strict=True) if d is None]
-            if gone:
-                specs = [SD.remove(path(w)) for w in gone]
-                await asyncio.gather(*(self.kv.mutate(self._map_key(queue), [s]) for s in specs))
-            workers = [worker_from_doc(d[0]) for d in docs if d is not None]
-            return sorted(workers, key=lambda w: (w.registered_at, w.worker_id))
-
-        return await _guard(job())
-
-    async def touch_worker(
-        self,
-        worker_id: str,
-        now: float,
-        lease_seconds: dict[str, float],
-        default_lease: float,
-        task_ids: Sequence[str] | None = None,
-    ) -> bool:
-        async def job() -> bool:
-            seen = [SD.replace("last_seen", now)]
-            if await self.kv.mutate(self._worker_key(worker_id), seen) is None:
-                return False
-            if task_ids is None or task_ids:
-                only = None if task_ids is None else set(task_ids)
-                await self.tasks.extend_leases(worker_id, now, lease_seconds, default_lease, only)
-            return True
-
-        return await _guard(job())
-
-    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
-        async def one(worker_id: str) -> bool:
-            key = self._worker_key(worker_id)
-            got = await self.kv.get(key)
-            if got is None or not await self.kv.remove(key):
-                return False
-            spec = [SD.remove(path(worker_id))]
-            queues = [None, *dict.fromkeys(worker_from_doc(got[0]).queues)]
-            await asyncio.gather(*(self.kv.mutate(self._map_key(q), spec) for q in queues))
-            return True
-
-        async def job() -> int:
-            return sum(await asyncio.gather(*(one(w) for w in dict.fromkeys(worker_ids))))
-
-        return await _guard(job())
-
     # -- tasks -------------------------------------------------------------------------------
 
     async def insert_tasks(self, tasks: Sequence[Task]) -> list[bool]:
-        return await _guard(self.tasks.insert(tasks))
+        return await guard(self.tasks.insert(tasks))
 
     async def get_task(self, task_id: str) -> Task | None:
-        stored = await _guard(self.tasks.read(task_id))
+        stored = await guard(self.tasks.read(task_id))
         return None if stored is None else stored.task
 
     async def get_tasks(self, task_ids: Sequence[str]) -> dict[str, Task]:
-        stored = await _guard(asyncio.gather(*(self.tasks.read(tid) for tid in task_ids)))
+        stored = await guard(asyncio.gather(*(self.tasks.read(tid) for tid in task_ids)))
         return {s.task.task_id: s.task for s in stored if s is not None}
 
     async def claim_task(self, request: ClaimRequest) -> Task | None:
-        return await _guard(self.claimer.claim(request))
+        return await guard(self.claimer.claim(request))
 
     async def claim_tasks(self, request: ClaimRequest, limit: int) -> list[Task]:
         # Concurrent claims overlap their round trips; each takes a different task. One that
         # fails must not lose the tasks the others took: those are returned; only when every
         # claim failed is the failure raised.
         outcomes = await asyncio.gather(
-            *(_guard(self.claimer.claim(request)) for _ in range(limit)), return_exceptions=True
+            *(guard(self.claimer.claim(request)) for _ in range(limit)), return_exceptions=True
         )
         claimed = [t for t in outcomes if isinstance(t, Task)]
         failures = [e for e in outcomes if isinstance(e, BaseException)]
@@ -383,7 +286,7 @@ class CouchbaseStore(Tokens):
                 await self.tasks.insert(also_insert)
             return await self.tasks.replace(task, expected_version)
 
-        return await _guard(job())
+        return await guard(job())
 
     async def replace_tasks(self, changes: Sequence[TaskChange]) -> list[Replaced]:
         return list(
@@ -396,66 +299,66 @@ class CouchbaseStore(Tokens):
         self, worker_id: str, now: float, task_ids: Sequence[str] | None = None
     ) -> list[Task]:
         only = None if task_ids is None else set(task_ids)
-        return await _guard(self.tasks.release(worker_id, only))
+        return await guard(self.tasks.release(worker_id, only))
 
     async def change_stamps(self, lanes: Sequence[str]) -> dict[str, int]:
         async def job() -> dict[str, int]:
             return await self.claimer.change_stamps(lanes, await self.queues_version())
 
-        return await _guard(job())
+        return await guard(job())
 
     async def earliest_run_at(self, lanes: Sequence[str]) -> float | None:
-        return await _guard(self.claimer.earliest_run_at(lanes))
+        return await guard(self.claimer.earliest_run_at(lanes))
 
     async def claims_in_window(self, queue: str, limits: QueueLimits, now: float) -> int:
-        return await _guard(self.limits.claims_in_window(queue, limits, now))
+        return await guard(self.limits.claims_in_window(queue, limits, now))
 
     async def expired_tasks(self, now: float, limit: int) -> list[Task]:
-        return await _guard(self.tasks.expired(now, limit))
+        return await guard(self.tasks.expired(now, limit))
 
     async def take_turn(self, duty: str, seconds: float) -> bool:
         """By ``insert`` of ``turn::{duty}`` expiring in ``seconds`` (whole seconds, at least
         one: an expiry of 0 would be none): one node wins it, and a winner that dies leaves
         nothing behind once it expires."""
         expiry = max(1, int(seconds))
-        taken = await _guard(self.kv.insert(self.kv.key("turn", duty), {}, expiry=expiry))
+        taken = await guard(self.kv.insert(self.kv.key("turn", duty), {}, expiry=expiry))
         return taken is not None
 
     async def delete_tasks(self, where: TaskFilter) -> int:
         if not where.states:
             raise ValueError("delete_tasks needs the states to delete")
         if is_purge(where):
-            return await _guard(self.purger.purge(where))
-        return await _guard(self.scanner.delete(where))
+            return await guard(self.purger.purge(where))
+        return await guard(self.scanner.delete(where))
 
     async def list_tasks(self, where: TaskFilter, first: int, after: str | None) -> TaskPage:
         floor = None if after is None else seq_cursor(after)
-        found, more = await _guard(self.scanner.matching(where, floor, first))
+        found, more = await guard(self.scanner.matching(where, floor, first))
         tasks = [s.task for s in found]
         return TaskPage(tasks=tasks, next_cursor=str(tasks[-1].seq) if more and tasks else None)
 
     async def count_tasks(self, where: TaskFilter, now: float) -> TaskCounts:
-        return await _guard(self.scanner.count(where, now))
+        return await guard(self.scanner.count(where, now))
 
     # -- schedules and statistics (app/store/couchbase_meta.py) ------------------------------
 
     async def put_schedule(self, schedule: Schedule) -> Schedule:
-        return await _guard(self.meta.put_schedule(schedule))
+        return await guard(self.meta.put_schedule(schedule))
 
     async def list_schedules(self) -> list[Schedule]:
-        return await _guard(self.meta.list_schedules())
+        return await guard(self.meta.list_schedules())
 
     async def replace_schedule(self, schedule: Schedule, expected_version: int) -> bool:
-        return await _guard(self.meta.replace_schedule(schedule, expected_version))
+        return await guard(self.meta.replace_schedule(schedule, expected_version))
 
     async def delete_schedule(self, name: str) -> bool:
-        return await _guard(self.meta.delete_schedule(name))
+        return await guard(self.meta.delete_schedule(name))
 
     async def add_stats(self, rows: Sequence[StatsRow]) -> None:
-        await _guard(self.meta.add_stats(rows))
+        await guard(self.meta.add_stats(rows))
 
     async def list_stats(self, queue: str | None, since: float, until: float) -> list[StatsRow]:
-        return await _guard(self.meta.list_stats(queue, since, until))
+        return await guard(self.meta.list_stats(queue, since, until))
 
     async def delete_stats_before(self, minute: float) -> int:
-        return await _guard(self.meta.delete_stats_before(minute))
+        return await guard(self.meta.delete_stats_before(minute))

@@ -51,7 +51,7 @@ from couchbase.options import (  # type: ignore[import-untyped]
 from couchbase.serializer import Serializer  # type: ignore[import-untyped]
 from couchbase.subdocument import Spec, StoreSemantics  # type: ignore[import-untyped]
 
-from resolvers.errors import StoreUnavailable
+from resolvers.errors import CouchQueueError, StoreUnavailable
 
 T = TypeVar("T")
 USER_ENV = "COUCHQUEUE_COUCHBASE_USER"
@@ -190,6 +190,17 @@ def _drop_outcome(future: asyncio.Future[Any]) -> None:
 
 # What the SDK raises besides CouchbaseException: RuntimeError once its cluster is closed.
 SDK_ERRORS = (CouchbaseException, RuntimeError)
+
+
+async def guard(job: Awaitable[T]) -> T:
+    """Run a store method's work: an SDK exception that got past the Kv methods (there should
+    be none) becomes StoreUnavailable, never escaping the store."""
+    try:
+        return await job
+    except CouchQueueError:
+        raise
+    except CouchbaseException as exc:
+        raise StoreUnavailable(f"Couchbase failed ({type(exc).__name__})") from None
 
 
 class Kv:
