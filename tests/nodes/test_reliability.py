@@ -177,7 +177,7 @@ async def test_schedule_fires_once_per_tick_across_two_nodes(
         )
         assert created["createSchedule"]["enabled"] is True
         first_tick = created["createSchedule"]["nextRunAt"]
-        await asyncio.sleep(10.5)
+        await asyncio.sleep(5.5)
         disabled = await _graphql(
             client,
             a.url,
@@ -211,7 +211,7 @@ async def test_schedule_fires_once_per_tick_across_two_nodes(
     assert all(t == int(t) for t in ordered), ordered
     gaps = [(x, y) for x, y in itertools.pairwise(ordered) if y - x != 1]
     assert gaps == [], f"missed ticks between {gaps}"
-    assert 9 <= len(ordered) <= 11, ordered
+    assert 4 <= len(ordered) <= 6, ordered
     [schedule] = schedules["schedules"]
     assert schedule["enabled"] is False
     # The last tick written may have lost its race with the disable (its task written, the
